@@ -1,0 +1,73 @@
+import { mkdir } from 'node:fs/promises'
+import path from 'node:path'
+import { PGlite } from '@electric-sql/pglite'
+import { Kysely, PGliteDialect, PostgresDialect } from 'kysely'
+import pg from 'pg'
+import { CriticalError } from '../errors.js'
+import { migrateToLatest } from './migrations.js'
+import type { Database } from './schema.js'
+
+export const DIALECT_NAMES = ['pglite', 'postgres'] as const
+export type DialectName = (typeof DIALECT_NAMES)[number]
+
+export interface OpenDatabaseOptions {
+  /** Postgres connection string; when empty the embedded PGlite database is used. */
+  readonly databaseUrl?: string
+  /** Folder of the embedded database (PGlite `dataDir`). Default: in memory. */
+  readonly dataDir?: string
+  /** Largest pool size for node-postgres. Default 10. */
+  readonly poolSize?: number
+  /** Apply pending migrations on open. Default true. */
+  readonly migrate?: boolean
+}
+
+export interface ArachnidDatabase {
+  readonly db: Kysely<Database>
+  readonly dialect: DialectName
+  /** Closes the connections this handle opened (never an injected client). */
+  close(): Promise<void>
+}
+
+/**
+ * Opens the database: node-postgres when a URL is given, otherwise PGlite (Postgres in WASM,
+ * one connection, data in a folder). Migrations are applied before it is returned.
+ *
+ * @example
+ * const { db, close } = await openDatabase({ dataDir: '.arachnid/db' })
+ */
+export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<ArachnidDatabase> {
+  let db: Kysely<Database>
+  let dialect: DialectName
+  if (options.databaseUrl) {
+    dialect = 'postgres'
+    const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolSize ?? 10 })
+    // An idle client's error (server restart) must not crash the process; the next query reports it.
+    pool.on('error', () => {})
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+  } else {
+    dialect = 'pglite'
+    if (options.dataDir) await mkdir(path.dirname(path.resolve(options.dataDir)), { recursive: true })
+    const pglite = options.dataDir ? new PGlite(options.dataDir) : new PGlite()
+    db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) })
+  }
+  try {
+    if (options.migrate !== false) await migrateToLatest(db)
+  } catch (error) {
+    await db.destroy().catch(() => {})
+    if (error instanceof CriticalError) throw error
+    const where = dialect === 'postgres' ? redactUrl(options.databaseUrl ?? '') : `PGlite ${options.dataDir ?? '(memory)'}`
+    throw new CriticalError('DATABASE_UNAVAILABLE', `cannot open the database (${where}): ${(error as Error).message}`, { cause: error })
+  }
+  return { db, dialect, close: () => db.destroy() }
+}
+
+/** A connection string without its password, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url)
+    if (parsed.password) parsed.password = '***'
+    return parsed.toString()
+  } catch {
+    return '(unparseable DATABASE_URL)'
+  }
+}

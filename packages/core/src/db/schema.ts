@@ -1,0 +1,206 @@
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely'
+
+/** timestamptz: read as Date, written as Date or ISO string, defaulted by the database. */
+type CreatedAt = ColumnType<Date, Date | string | undefined, Date | string>
+type Timestamp = ColumnType<Date, Date | string, Date | string>
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>
+type Json<T> = ColumnType<T, string, string>
+
+export const JOB_STATUSES = ['running', 'finished', 'failed', 'cancelled'] as const
+export type JobStatus = (typeof JOB_STATUSES)[number]
+
+export const MATCH_STATUSES = ['auto-confirmed', 'pending', 'confirmed', 'rejected'] as const
+export type MatchStatus = (typeof MATCH_STATUSES)[number]
+
+export const OUTBOX_STATUSES = ['pending', 'sending', 'sent', 'failed'] as const
+export type OutboxStatus = (typeof OUTBOX_STATUSES)[number]
+
+export const NOTICE_STATUSES = ['open', 'removed', 'closed'] as const
+export type NoticeStatus = (typeof NOTICE_STATUSES)[number]
+
+export interface CrawlJobTable {
+  id: Generated<number>
+  name: string
+  seeds: Json<string[]>
+  options: Json<Record<string, unknown>>
+  status: JobStatus
+  created_at: CreatedAt
+  finished_at: NullableTimestamp
+  summary: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>
+}
+
+export interface PageTable {
+  id: Generated<number>
+  job_id: number
+  url: string
+  final_url: string | null
+  depth: number
+  status: number | null
+  content_type: string | null
+  bytes: number | null
+  media_found: number
+  error_code: string | null
+  error_message: string | null
+  fetched_at: CreatedAt
+}
+
+/** One row per distinct content (sha256). Hashes and metadata only: never the bytes. */
+export interface MediaTable {
+  id: Generated<number>
+  sha256: Uint8Array
+  md5: Uint8Array
+  sha1: Uint8Array
+  blockhash: Uint8Array | null
+  pdq: Uint8Array | null
+  pdq_quality: number | null
+  width: number | null
+  height: number | null
+  format: string | null
+  bytes: number
+  first_seen_at: CreatedAt
+}
+
+/** Evidence of one media URL fetched in one job: where, when, what the server said. */
+export interface MediaFetchTable {
+  id: Generated<number>
+  job_id: number
+  url: string
+  final_url: string | null
+  status: number | null
+  content_type: string | null
+  server_ip: string | null
+  headers: ColumnType<Record<string, string> | null, string | null | undefined, string | null>
+  bytes: number | null
+  media_id: number | null
+  error_code: string | null
+  error_message: string | null
+  fetched_at: CreatedAt
+}
+
+/** A media URL seen on a page. */
+export interface SightingTable {
+  id: Generated<number>
+  job_id: number
+  page_id: number
+  fetch_id: number
+  via: string
+  seen_at: CreatedAt
+}
+
+export interface HashListTable {
+  id: Generated<number>
+  name: string
+  description: string | null
+  active_version: number | null
+  created_at: CreatedAt
+}
+
+export interface HashListVersionTable {
+  id: Generated<number>
+  list_id: number
+  version: number
+  status: 'importing' | 'active' | 'superseded' | 'failed'
+  rows: number
+  source: string | null
+  created_at: CreatedAt
+  activated_at: NullableTimestamp
+}
+
+export interface KnownHashTable {
+  id: Generated<number>
+  list_id: number
+  version_id: number
+  algorithm: string
+  hash: Uint8Array
+  category: string | null
+  external_id: string | null
+  retracted_at: NullableTimestamp
+}
+
+export interface MatchTable {
+  id: Generated<number>
+  media_id: number
+  known_hash_id: number
+  list_id: number
+  list_version: number
+  algorithm: string
+  distance: number
+  category: string | null
+  external_id: string | null
+  status: MatchStatus
+  job_id: number | null
+  created_at: CreatedAt
+}
+
+export interface ProviderTable {
+  id: Generated<number>
+  name: string
+  abuse_email: string
+  source: string
+  created_at: CreatedAt
+}
+
+/** Local provider directory: a CIDR or a domain (and its subdomains) mapped to a provider. */
+export interface ProviderRuleTable {
+  id: Generated<number>
+  kind: 'cidr' | 'domain'
+  pattern: string
+  provider_id: number
+  created_at: CreatedAt
+}
+
+export interface NoticeTable {
+  id: Generated<number>
+  reference: string
+  media_url: string
+  media_id: number
+  provider_id: number | null
+  status: NoticeStatus
+  idempotency_key: string
+  detected_at: Timestamp
+  created_at: CreatedAt
+  removed_at: NullableTimestamp
+}
+
+/** Transactional outbox: written with the notice, delivered by a worker, at most once per key. */
+export interface OutboxTable {
+  id: Generated<number>
+  notice_id: number
+  idempotency_key: string
+  kind: string
+  to_address: string
+  subject: string
+  text_body: string
+  html_body: string
+  attachments: ColumnType<Array<{ filename: string; contentType: string; content: string }>, string | undefined, string>
+  status: OutboxStatus
+  attempts: number
+  next_attempt_at: CreatedAt
+  lease_until: NullableTimestamp
+  last_error: string | null
+  message_id: string
+  sent_at: NullableTimestamp
+  created_at: CreatedAt
+}
+
+export interface Database {
+  crawl_jobs: CrawlJobTable
+  pages: PageTable
+  media: MediaTable
+  media_fetches: MediaFetchTable
+  sightings: SightingTable
+  hash_lists: HashListTable
+  hash_list_versions: HashListVersionTable
+  known_hashes: KnownHashTable
+  matches: MatchTable
+  providers: ProviderTable
+  provider_rules: ProviderRuleTable
+  notices: NoticeTable
+  outbox: OutboxTable
+}
+
+export type Media = Selectable<MediaTable>
+export type NewMedia = Insertable<MediaTable>
+export type Notice = Selectable<NoticeTable>
+export type OutboxRow = Selectable<OutboxTable>
+export type MatchRow = Selectable<MatchTable>
