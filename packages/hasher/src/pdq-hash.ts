@@ -28,8 +28,9 @@ export interface PdqResult {
   /** 0..100; the upstream advice is not to match hashes below 50. */
   readonly quality: number
   /**
-   * Hashes of the image as if rotated or flipped, in the reference order:
-   * original, rotate 90, rotate 180, rotate 270, flip X, flip Y, flip +1 (transpose), flip -1.
+   * Hashes of the image as if rotated or flipped, in the reference order and with its names
+   * (checked against the fixtures' dih/ files): original, rotate 90 (anticlockwise), rotate 180,
+   * rotate 270, flip X (top-bottom), flip Y (left-right), flip +1 (transpose), flip -1 (anti-transpose).
    */
   readonly dihedral?: readonly string[]
 }
@@ -241,11 +242,11 @@ export function pdqDihedralCoefficients(b: Float64Array): Float64Array[] {
   const at = (i: number, j: number): number => b[i * DCT_SIZE + j] ?? 0
   return [
     b,
-    make((i, j) => mirrorSign(j) * at(j, i)), // rotate 90 clockwise = transpose, then flip X
+    make((i, j) => mirrorSign(i) * at(j, i)), // rotate 90 anticlockwise = transpose, then mirror top-bottom
     make((i, j) => mirrorSign(i) * mirrorSign(j) * at(i, j)), // rotate 180
-    make((i, j) => mirrorSign(i) * at(j, i)), // rotate 270 = transpose, then flip Y
-    make((i, j) => mirrorSign(j) * at(i, j)), // flip X (mirror left-right)
-    make((i, j) => mirrorSign(i) * at(i, j)), // flip Y (mirror top-bottom)
+    make((i, j) => mirrorSign(j) * at(j, i)), // rotate 90 clockwise = transpose, then mirror left-right
+    make((i, j) => mirrorSign(i) * at(i, j)), // flip X: mirror about the horizontal axis (top-bottom)
+    make((i, j) => mirrorSign(j) * at(i, j)), // flip Y: mirror about the vertical axis (left-right)
     make((i, j) => at(j, i)), // flip about the main diagonal (transpose)
     make((i, j) => mirrorSign(i) * mirrorSign(j) * at(j, i)), // flip about the anti-diagonal
   ]
