@@ -88,7 +88,8 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
       id integer generated always as identity primary key,
       name text not null unique,
       description text,
-      active_version integer,
+      active_version_id integer,
+      changed_at timestamptz not null default now(),
       created_at timestamptz not null default now()
     )`,
     `create table hash_list_versions (

@@ -91,7 +91,10 @@ export interface HashListTable {
   id: Generated<number>
   name: string
   description: string | null
-  active_version: number | null
+  /** hash_list_versions.id of the version that matches now. */
+  active_version_id: number | null
+  /** Bumped on activation and retraction, so matchers see a change with one small query. */
+  changed_at: CreatedAt
   created_at: CreatedAt
 }
 

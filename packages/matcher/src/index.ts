@@ -1,0 +1,5 @@
+export * from './algorithms.js'
+export { importList, listLists, type ImportListOptions, type ImportListResult, type RejectedRow, type ListSummary } from './import-list.js'
+export { Matcher, DEFAULT_MATCHER_OPTIONS, type MatcherOptions, type Probe, type KnownMatch } from './matcher.js'
+export { recordMatches, decideStatus, type RecordedMatch } from './record-matches.js'
+export { hamming256, hexToWords, popcount32 } from './hamming.js'
