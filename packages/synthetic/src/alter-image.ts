@@ -14,12 +14,13 @@ export const ALTERATION_DEFAULTS = {
   /** JPEG quality of 'recompress'. */
   recompressQuality: 40,
   /**
-   * 'crop' removes between these shares of the width / height on each side, chosen per copy.
-   * Small on purpose: blockhash-256 loses ~2.5 bits per 1% cropped per side on average (and
-   * some images far more), so 4% crops land 15-40 bits away, beyond any sane match threshold.
+   * 'crop' removes between these shares of the width / height on each side, chosen per copy
+   * (1-3 pixels per side at 320x240). Small on purpose: blockhash-256 thresholds each block
+   * against its band's median, so even 1% per side moves it ~4 bits on average and up to 16 on
+   * unlucky pictures, and 4% per side 15-40 bits, past any sane match threshold.
    */
-  cropMin: 0.002,
-  cropMax: 0.01,
+  cropMin: 0.0025,
+  cropMax: 0.0075,
   /** Quality used when an alteration re-encodes to a lossy format. */
   quality: 85,
 } as const

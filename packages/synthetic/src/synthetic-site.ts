@@ -1,0 +1,214 @@
+import { createHash } from 'node:crypto'
+import { createServer } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { ImageStore } from './image-store.js'
+import { renderPage } from './render-page.js'
+import type { SiteManifest } from './site-manifest.js'
+import { resolveSiteOptions } from './site-options.js'
+import type { SiteOptions } from './site-options.js'
+import { planSite } from './site-plan.js'
+import type { SitePlan } from './site-plan.js'
+import { SiteStatsRecorder } from './site-stats.js'
+import type { SiteStats } from './site-stats.js'
+
+/** One of the original known images, as the demo needs it to build its known-hash list. */
+export interface KnownImage {
+  /** Base image id (the `baseId` of the altered copies derived from it). */
+  readonly id: number
+  /** Where the site serves it. */
+  readonly url: string
+  /** Its bytes, exactly as served. */
+  readonly bytes: Uint8Array
+}
+
+/** A running synthetic website. */
+export interface SyntheticSite {
+  readonly manifest: SiteManifest
+  /** The original known images' bytes in id order, generated as iterated. */
+  knownImages(): AsyncIterable<KnownImage>
+  /** The bytes served at `url` (absolute, or a path), without going through HTTP. Throws for a URL that is not an image of the site. */
+  imageBytes(url: string): Promise<Uint8Array>
+  /** Live counters of what was served. */
+  readonly stats: SiteStats
+  /** Stops listening and drops open connections. */
+  close(): Promise<void>
+}
+
+type Route = { readonly type: 'page'; readonly index: number } | { readonly type: 'image'; readonly index: number } | { readonly type: 'robots' }
+
+const ROBOTS_TXT = new TextEncoder().encode('User-agent: *\nAllow: /\n')
+const NOT_FOUND = new TextEncoder().encode('not found\n')
+
+/**
+ * Starts a deterministic synthetic website on loopback: HTML pages linking to each other and to
+ * generated benign images (known ones, altered copies of them, unrelated ones, and bad inputs).
+ * Images are made in memory on first request; nothing touches the disk.
+ *
+ * @example
+ * const site = await startSyntheticSite({ seed: 7, pages: 50, images: 100 })
+ * try {
+ *   const known = []
+ *   for await (const image of site.knownImages()) known.push(image)
+ *   await crawl(site.manifest.baseUrl)
+ * } finally {
+ *   await site.close()
+ * }
+ */
+export async function startSyntheticSite(options: SiteOptions = {}): Promise<SyntheticSite> {
+  const resolved = resolveSiteOptions(options)
+  let state: { plan: SitePlan; store: ImageStore; routes: Map<string, Route>; stats: SiteStatsRecorder } | undefined
+  const server = createServer((req, res) => {
+    if (state === undefined) {
+      res.writeHead(503).end()
+      return
+    }
+    handle(state, req, res).catch((error: unknown) => {
+      if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`${String(error)}\n`)
+      else res.destroy()
+    })
+  })
+  await listen(server, resolved.port, resolved.host)
+  const { port } = server.address() as AddressInfo
+  const host = resolved.host.includes(':') ? `[${resolved.host}]` : resolved.host
+  const baseUrl = `http://${host}:${port}`
+
+  const plan = planSite(resolved, baseUrl)
+  const store = new ImageStore(plan, resolved.cacheBytes)
+  const routes = new Map<string, Route>()
+  for (const [index, page] of plan.pages.entries()) routes.set(page.path, { type: 'page', index })
+  for (const [index, image] of plan.images.entries()) routes.set(image.path, { type: 'image', index })
+  routes.set('/robots.txt', { type: 'robots' })
+  const stats = new SiteStatsRecorder(() => store.generated)
+  state = { plan, store, routes, stats }
+
+  let closed: Promise<void> | undefined
+  return {
+    manifest: plan.manifest,
+    stats,
+    async *knownImages(): AsyncGenerator<KnownImage> {
+      for (const id of plan.knownIds) {
+        const body = await store.body(id)
+        yield { id, url: baseUrl + (plan.images[id]?.path ?? ''), bytes: body.bytes.slice() }
+      }
+    },
+    async imageBytes(url: string): Promise<Uint8Array> {
+      const route = routes.get(new URL(url, baseUrl).pathname)
+      if (route?.type !== 'image') throw new RangeError(`not an image of the site: ${url}`)
+      return (await store.body(route.index)).bytes.slice()
+    },
+    close(): Promise<void> {
+      closed ??= new Promise<void>((resolve, reject) => {
+        server.close((error) => (error === undefined ? resolve() : reject(error)))
+        server.closeAllConnections()
+      })
+      return closed
+    },
+  }
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+}
+
+async function handle(
+  state: { plan: SitePlan; store: ImageStore; routes: Map<string, Route>; stats: SiteStatsRecorder },
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const { plan, store, routes, stats } = state
+  const path = new URL(req.url ?? '/', 'http://site.invalid').pathname
+  stats.started(path)
+  res.once('close', () => stats.finished(res.statusCode))
+  if (plan.options.latencyMs > 0) await sleep(plan.options.latencyMs)
+
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Length': 0 }).end()
+    return
+  }
+  const send = (status: number, type: string, body: Uint8Array, etag?: string): void => {
+    const headers: Record<string, string | number> = { 'Content-Type': type, 'Content-Length': body.length }
+    if (etag !== undefined) {
+      headers.ETag = etag
+      if (req.headers['if-none-match'] === etag) {
+        res.writeHead(304, { ETag: etag }).end()
+        return
+      }
+    }
+    res.writeHead(status, headers)
+    if (req.method === 'HEAD') {
+      res.end()
+      return
+    }
+    res.end(body)
+    stats.wrote(path, body.length)
+  }
+
+  const route = routes.get(path)
+  switch (route?.type) {
+    case undefined:
+      send(404, 'text/plain; charset=utf-8', NOT_FOUND)
+      return
+    case 'robots':
+      send(200, 'text/plain; charset=utf-8', ROBOTS_TXT)
+      return
+    case 'page': {
+      const html = new TextEncoder().encode(renderPage(plan, route.index))
+      send(200, 'text/html; charset=utf-8', html, `"${createHash('sha256').update(html).digest('base64url').slice(0, 27)}"`)
+      return
+    }
+    case 'image': {
+      const image = plan.images[route.index]
+      if (image === undefined) throw new Error(`route to missing image ${route.index}`)
+      const type = plan.manifest.images[route.index]?.contentType ?? 'application/octet-stream'
+      if (image.source.type === 'bad' && image.source.reason === 'oversized') {
+        await streamOversized(req, res, store, route.index, type, (n) => stats.wrote(path, n))
+        return
+      }
+      const body = await store.body(route.index)
+      send(200, type, body.bytes, body.etag)
+      return
+    }
+  }
+}
+
+/** Streams the oversized body with backpressure, and stops as soon as the client goes away. */
+async function streamOversized(
+  req: IncomingMessage,
+  res: ServerResponse,
+  store: ImageStore,
+  index: number,
+  type: string,
+  wrote: (bytes: number) => void,
+): Promise<void> {
+  const etag = store.oversizedEtag()
+  res.writeHead(200, { 'Content-Type': type, 'Content-Length': store.plannedOversizedBytes, ETag: etag })
+  if (req.method === 'HEAD') {
+    res.end()
+    return
+  }
+  for await (const chunk of store.oversized(index)) {
+    if (res.destroyed) return
+    const flushed = res.write(chunk)
+    wrote(chunk.length)
+    if (!flushed) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          res.off('drain', done)
+          res.off('close', done)
+          resolve()
+        }
+        res.on('drain', done)
+        res.on('close', done)
+      })
+    }
+  }
+  if (!res.destroyed) res.end()
+}
