@@ -1,0 +1,75 @@
+import dns from 'node:dns'
+import net from 'node:net'
+import ipaddr from 'ipaddr.js'
+import { NonRetryableError } from '@arachnid/core'
+
+/** Address ranges refused unless allowed: nothing on them is a public web host. */
+export const BLOCKED_RANGES = [
+  'unspecified', 'broadcast', 'multicast', 'linkLocal', 'loopback', 'carrierGradeNat', 'private', 'reserved',
+  'uniqueLocal', 'ipv4Mapped', 'rfc6145', 'rfc6052', '6to4', 'teredo', 'benchmarking', 'amt', 'as112', 'deprecated', 'orchid2',
+] as const
+
+export class BlockedAddressError extends NonRetryableError {
+  constructor(host: string, address: string, range: string) {
+    super('BLOCKED_ADDRESS', `${host} resolves to ${address} (${range}), which is not crawled unless allowed`)
+  }
+}
+
+export interface AddressGuardOptions {
+  /** Allow every private, loopback and link-local address. Default false. */
+  readonly allowPrivate?: boolean
+  /** Addresses or CIDRs allowed even though they are in a blocked range (e.g. '127.0.0.1/32'). */
+  readonly allow?: readonly string[]
+}
+
+/**
+ * Decides whether an IP may be contacted, and supplies a `lookup` for node's http that applies the
+ * check to the address actually connected to (so a DNS answer that changes between check and
+ * connect cannot slip through).
+ */
+export class AddressGuard {
+  readonly #allowPrivate: boolean
+  readonly #allow: [ipaddr.IPv4 | ipaddr.IPv6, number][]
+
+  constructor(options: AddressGuardOptions = {}) {
+    this.#allowPrivate = options.allowPrivate ?? false
+    this.#allow = (options.allow ?? []).map((entry) => entry.includes('/') ? ipaddr.parseCIDR(entry) : [ipaddr.parse(entry), ipaddr.parse(entry).kind() === 'ipv4' ? 32 : 128])
+  }
+
+  /** The blocked range an address is in, or undefined when it may be contacted. */
+  blockedRange(address: string): string | undefined {
+    if (this.#allowPrivate) return undefined
+    let ip = ipaddr.parse(address)
+    if (ip.kind() === 'ipv6' && (ip as ipaddr.IPv6).isIPv4MappedAddress()) ip = (ip as ipaddr.IPv6).toIPv4Address()
+    const range = ip.range()
+    if (range === 'unicast') return undefined
+    for (const [net, bits] of this.#allow) {
+      if (net.kind() === ip.kind() && ip.match(net as never, bits)) return undefined
+    }
+    return range
+  }
+
+  /** Throws BlockedAddressError when a literal-IP host is refused. */
+  checkHost(hostname: string): void {
+    const host = hostname.replace(/^\[|\]$/g, '')
+    if (net.isIP(host)) {
+      const range = this.blockedRange(host)
+      if (range !== undefined) throw new BlockedAddressError(host, host, range)
+    }
+  }
+
+  /** A `dns.lookup` replacement for http.request's `lookup` option. */
+  readonly lookup = (hostname: string, options: dns.LookupOptions, callback: (...args: any[]) => void): void => {
+    dns.lookup(hostname, { ...options, all: true }, (error, addresses: dns.LookupAddress[]) => {
+      if (error) return callback(error)
+      for (const entry of addresses) {
+        const range = this.blockedRange(entry.address)
+        if (range !== undefined) return callback(new BlockedAddressError(hostname, entry.address, range))
+      }
+      if (options.all) return callback(null, addresses)
+      const first = addresses[0]
+      if (first === undefined) return callback(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }))
+      callback(null, first.address, first.family)
+    })
+  }
+}

@@ -1,0 +1,6 @@
+export { AddressGuard, BlockedAddressError, BLOCKED_RANGES, type AddressGuardOptions } from './address-guard.js'
+export { BoundedFetcher, evidenceHeaders, FETCH_ERROR_CODES, EVIDENCE_HEADERS, DEFAULT_USER_AGENT, type FetchOptions, type FetchedBody, type OpenResponse } from './http-fetch.js'
+export { GuardedHttpClient } from './guarded-http-client.js'
+export { discover, parseSrcset, looksLikeImageUrl, IMAGE_EXTENSIONS, DISCOVERY_SOURCES, type Discovery, type DiscoveredMedia, type DiscoverySource } from './discover.js'
+export { CrawlJob, DEFAULT_CRAWL_OPTIONS, type CrawlJobOptions, type CrawlDependencies, type CrawlCounters, type CrawlSummary, type ImageHasher, type MatchedMedia } from './crawl-job.js'
+export { WorkQueue } from './work-queue.js'
