@@ -1,0 +1,76 @@
+/**
+ * Hasher throughput: a naive baseline against hashImage and the Hasher pool, in one run, on the
+ * same in-memory images. Run from the repository root: pnpm tsx bench/hasher/run.ts [--rounds N]
+ *
+ * Images are benign and synthetic (shapes over low-frequency noise, so PDQ quality is 100), made
+ * in memory; nothing is written to disk.
+ */
+import { availableParallelism, loadavg } from 'node:os'
+import { Hasher, hashImage } from '../../packages/hasher/src/index.js'
+import { naiveHash, sharpVersions } from '../../packages/hasher/test/support/naive-hash.js'
+import { texturedImage, type SyntheticFormat } from '../../packages/hasher/test/support/textured-image.js'
+
+const args = new Map(process.argv.slice(2).map((a, i, all) => [a, all[i + 1]]))
+const ROUNDS = Number(args.get('--rounds') ?? 3)
+const JPEGS = 64
+const CONCURRENCY = 4
+
+let peakRss = 0
+const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 20)
+
+/** Runs `work` over the inputs `rounds` times with at most CONCURRENCY in flight; returns images/s and CPU ms per image. */
+async function measure(inputs: Buffer[], rounds: number, work: (bytes: Buffer) => Promise<unknown>): Promise<{ perSecond: number; cpuMs: number }> {
+  await Promise.all(inputs.slice(0, 8).map(work)) // warm-up: JIT, thread pool, workers
+  const cpu = process.cpuUsage()
+  const start = performance.now()
+  let next = 0
+  const total = inputs.length * rounds
+  const lane = async (): Promise<void> => {
+    while (next < total) await work(inputs[next++ % inputs.length]!)
+  }
+  await Promise.all(Array.from({ length: CONCURRENCY }, lane))
+  const seconds = (performance.now() - start) / 1000
+  const used = process.cpuUsage(cpu)
+  return { perSecond: total / seconds, cpuMs: (used.user + used.system) / 1000 / total }
+}
+
+async function makeSet(format: SyntheticFormat, count: number, width: number, height: number, seed: number): Promise<Buffer[]> {
+  return Promise.all(Array.from({ length: count }, (_, i) => texturedImage(width, height, seed + i, format)))
+}
+
+console.log(`hasher bench: ${availableParallelism()} cores, node ${process.version}, sharp ${sharpVersions.sharp}, libvips ${sharpVersions.vips}`)
+console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (other processes share this machine)`)
+const jpegs = await makeSet('jpeg', JPEGS, 1024, 768, 1)
+const mixed = [
+  ...(await makeSet('png', 12, 1024, 768, 101)),
+  ...(await makeSet('webp', 12, 1024, 768, 201)),
+  ...(await makeSet('gif', 12, 1024, 768, 301)),
+  ...(await makeSet('jpeg', 12, 1000, 750, 401)), // sizes not divisible by 16: blockhash's precise path
+]
+const kib = (set: Buffer[]): string => (set.reduce((n, b) => n + b.length, 0) / set.length / 1024).toFixed(0)
+console.log(`inputs: ${jpegs.length} JPEG 1024x768 (mean ${kib(jpegs)} KiB); mix of ${mixed.length}: PNG, WebP, GIF 1024x768 and JPEG 1000x750 (mean ${kib(mixed)} KiB)`)
+
+// Same answers first: the comparison is only fair if both compute the same hashes.
+for (const bytes of [...jpegs.slice(0, 4), ...mixed.filter((_, i) => i % 12 === 0)]) {
+  const [a, b] = await Promise.all([naiveHash(bytes), hashImage(bytes)])
+  if (a.blockhash !== b.blockhash || a.pdq !== b.pdq || a.sha256 !== b.sha256) throw new Error('naive and hasher disagree')
+}
+console.log(`pdq quality of the JPEGs: ${(await hashImage(jpegs[0]!)).pdqQuality}`)
+
+const rows: Record<string, string | number>[] = []
+const poolTwo = new Hasher({ workers: 2 })
+const poolZero = new Hasher()
+for (const [setName, set, rounds] of [['JPEG 1024x768', jpegs, ROUNDS], ['mix', mixed, Math.max(1, ROUNDS - 1)]] as const) {
+  const naive = await measure(set, rounds, naiveHash)
+  const single = await measure(set, rounds, (b) => hashImage(b))
+  const inProcess = await measure(set, rounds, (b) => poolZero.hash(b))
+  const workers = await measure(set, rounds, (b) => poolTwo.hash(b))
+  for (const [name, r] of [['naive baseline', naive], ['hashImage', single], ['Hasher (workers: 0, default)', inProcess], ['Hasher (workers: 2)', workers]] as const) {
+    rows.push({ inputs: setName, method: name, 'images/s': Math.round(r.perSecond), 'x naive': (r.perSecond / naive.perSecond).toFixed(2), 'process CPU ms/image': r.cpuMs.toFixed(1) })
+  }
+}
+await Promise.all([poolTwo.close(), poolZero.close()])
+clearInterval(rssTimer)
+console.table(rows)
+console.log('(process CPU ms/image: all threads of this process, i.e. main, worker and libuv decode threads; on 2 idle cores the ceiling is about 2000 / that figure images/s.)')
+console.log(`peak RSS: ${(peakRss / 2 ** 20).toFixed(0)} MiB; load average at end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
