@@ -177,7 +177,7 @@ export interface OutboxTable {
   html_body: string
   attachments: ColumnType<Array<{ filename: string; contentType: string; content: string }>, string | undefined, string>
   status: OutboxStatus
-  attempts: number
+  attempts: ColumnType<number, number | undefined, number>
   next_attempt_at: CreatedAt
   lease_until: NullableTimestamp
   last_error: string | null

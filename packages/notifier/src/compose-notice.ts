@@ -1,0 +1,143 @@
+import { createHash } from 'node:crypto'
+
+export interface NoticeMatch {
+  readonly list: string
+  readonly algorithm: string
+  readonly distance: number
+  readonly category: string | null
+  readonly externalId: string | null
+}
+
+export interface NoticeIncident {
+  readonly reference: string
+  readonly mediaUrl: string
+  readonly finalUrl: string
+  readonly pageUrls: readonly string[]
+  readonly serverIp: string | null
+  readonly detectedAt: Date
+  readonly hashes: { readonly sha256: string; readonly md5: string; readonly sha1: string; readonly blockhash?: string; readonly pdq?: string }
+  readonly matches: readonly NoticeMatch[]
+}
+
+export interface Reporter {
+  readonly name: string
+  /** "Name <address>" or a bare address. */
+  readonly from: string
+}
+
+export interface ComposedEmail {
+  readonly subject: string
+  readonly text: string
+  readonly html: string
+  readonly attachments: { filename: string; contentType: string; content: string }[]
+}
+
+/** The idempotency key of the notice for a media URL: one notice per URL, whatever the run. */
+export function noticeKey(mediaUrl: string): string {
+  return `notice:${createHash('sha256').update(mediaUrl).digest('hex')}`
+}
+
+const BASE32 = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789'
+
+/** A short reference that stays the same for the same notice key (in every reminder too). */
+export function referenceFor(key: string): string {
+  const digest = createHash('sha256').update(key).digest()
+  let out = ''
+  for (let i = 0; i < 10; i++) out += BASE32[digest[i]! % 32]
+  return `ARN-${out.slice(0, 5)}-${out.slice(5)}`
+}
+
+function escapeHtml(value: string): string {
+  return value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
+}
+
+function detectionMethod(matches: readonly NoticeMatch[]): string {
+  return matches.some((m) => ['sha256', 'md5', 'sha1'].includes(m.algorithm)) ? 'hash_match_exact' : 'hash_match_perceptual'
+}
+
+/** The machine-readable XARF v4 report of one incident: URLs, hashes and references, never an image. */
+export function xarfReport(incident: NoticeIncident, reporter: Reporter): Record<string, unknown> {
+  const contact = /<([^>]+)>/.exec(reporter.from)?.[1] ?? reporter.from
+  const categories = [...new Set(incident.matches.map((m) => m.category).filter((c): c is string => c !== null))]
+  return {
+    xarf_version: '4.0.0',
+    report_id: incident.reference,
+    timestamp: incident.detectedAt.toISOString(),
+    reporter: { org: reporter.name, contact, domain: contact.split('@')[1] ?? '', type: 'automated' },
+    source_identifier: incident.serverIp ?? new URL(incident.finalUrl).hostname,
+    category: 'content',
+    type: 'csam',
+    url: incident.mediaUrl,
+    final_url: incident.finalUrl,
+    page_urls: incident.pageUrls,
+    classification: categories.length > 0 ? categories : ['known-material'],
+    detection_method: detectionMethod(incident.matches),
+    hash_values: Object.entries(incident.hashes).filter(([, v]) => v).map(([algorithm, value]) => ({ algorithm, value })),
+    matched_lists: incident.matches.map((m) => ({ list: m.list, algorithm: m.algorithm, distance: m.distance, reference: m.externalId })),
+    evidence_source: 'automated_crawler',
+    confidence: incident.matches.some((m) => m.distance === 0) ? 1.0 : 0.9,
+    tags: ['priority:critical'],
+  }
+}
+
+/**
+ * The notice email for a provider: a plain-text part, an HTML part, and the XARF JSON of each
+ * incident as an attachment. The subject carries the reference ID. No image is ever attached.
+ */
+export function composeNotice(incidents: readonly NoticeIncident[], provider: { name: string }, reporter: Reporter, kind: 'notice' | 'reminder' = 'notice'): ComposedEmail {
+  const first = incidents[0]
+  if (first === undefined) throw new Error('a notice needs at least one incident')
+  const host = new URL(first.mediaUrl).host
+  const lead = kind === 'reminder' ? 'Reminder: ' : ''
+  const subject = `[${first.reference}] ${lead}Removal request: known child sexual abuse material hosted at ${host}`
+  const lines: string[] = [
+    `To the abuse desk of ${provider.name},`,
+    '',
+    `${reporter.name} found material on your network that matches hashes of known child sexual abuse material.`,
+    'Please remove it and keep any records your law requires. No image is attached to this message: only addresses and hashes.',
+    '',
+  ]
+  const htmlParts: string[] = [
+    `<p>To the abuse desk of ${escapeHtml(provider.name)},</p>`,
+    `<p>${escapeHtml(reporter.name)} found material on your network that matches hashes of known child sexual abuse material. `
+      + 'Please remove it and keep any records your law requires. No image is attached to this message: only addresses and hashes.</p>',
+  ]
+  for (const incident of incidents) {
+    const hashLines = Object.entries(incident.hashes).filter(([, v]) => v).map(([k, v]) => `  ${k.padEnd(9)} ${v}`)
+    const matchLines = incident.matches.map((m) => `  ${m.list} (${m.algorithm}, distance ${m.distance}${m.category ? `, category ${m.category}` : ''}${m.externalId ? `, entry ${m.externalId}` : ''})`)
+    lines.push(
+      `Reference:     ${incident.reference}`,
+      `Media URL:     ${incident.mediaUrl}`,
+      ...(incident.finalUrl !== incident.mediaUrl ? [`Served from:   ${incident.finalUrl}`] : []),
+      `Server IP:     ${incident.serverIp ?? 'unknown'}`,
+      `Detected at:   ${incident.detectedAt.toISOString()}`,
+      'Seen on pages:', ...(incident.pageUrls.length > 0 ? incident.pageUrls.map((u) => `  ${u}`) : ['  (linked directly)']),
+      'Hashes of the content:', ...hashLines,
+      'Matched known-hash lists:', ...matchLines,
+      '',
+    )
+    htmlParts.push(
+      `<h3>Reference ${escapeHtml(incident.reference)}</h3>`,
+      '<table>',
+      `<tr><th align="left">Media URL</th><td>${escapeHtml(incident.mediaUrl)}</td></tr>`,
+      `<tr><th align="left">Server IP</th><td>${escapeHtml(incident.serverIp ?? 'unknown')}</td></tr>`,
+      `<tr><th align="left">Detected at</th><td>${escapeHtml(incident.detectedAt.toISOString())}</td></tr>`,
+      `<tr><th align="left">Seen on pages</th><td>${incident.pageUrls.map(escapeHtml).join('<br>') || '(linked directly)'}</td></tr>`,
+      ...Object.entries(incident.hashes).filter(([, v]) => v).map(([k, v]) => `<tr><th align="left">${escapeHtml(k)}</th><td><code>${escapeHtml(String(v))}</code></td></tr>`),
+      `<tr><th align="left">Matched lists</th><td>${incident.matches.map((m) => escapeHtml(`${m.list} (${m.algorithm}, distance ${m.distance})`)).join('<br>')}</td></tr>`,
+      '</table>',
+    )
+  }
+  lines.push(`Please keep the reference ${first.reference} in any reply. The XARF report of each incident is attached as JSON.`)
+  htmlParts.push(`<p>Please keep the reference <strong>${escapeHtml(first.reference)}</strong> in any reply. The XARF report of each incident is attached as JSON.</p>`)
+  return {
+    subject,
+    text: lines.join('\n'),
+    html: `<!doctype html><html><body>${htmlParts.join('\n')}</body></html>`,
+    attachments: incidents.map((incident) => ({
+      filename: `xarf-${incident.reference}.json`,
+      contentType: 'application/json',
+      content: JSON.stringify(xarfReport(incident, reporter), null, 2),
+    })),
+  }
+}

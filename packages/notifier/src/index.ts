@@ -1,0 +1,5 @@
+export { ProviderDirectory, setProviderRule, parsePattern, type Provider, type ProviderRuleInput } from './provider-directory.js'
+export { composeNotice, xarfReport, noticeKey, referenceFor, type ComposedEmail, type NoticeIncident, type NoticeMatch, type Reporter } from './compose-notice.js'
+export { createNotices, listNotices, type CreateNoticesResult, type NoticeListing, type NoticeRequest } from './create-notices.js'
+export { SmtpTransport, EmlDirectoryTransport, type MailTransport, type OutgoingEmail } from './mail-transport.js'
+export { OutboxDelivery, DEFAULT_OUTBOX_OPTIONS, type DeliveryResult, type OutboxDeliveryOptions } from './outbox-delivery.js'
