@@ -48,6 +48,6 @@ export interface SiteManifest {
   readonly pages: readonly string[]
   /** Every image URL served. */
   readonly images: readonly SiteImage[]
-  /** Off-site links present on the pages (`*.invalid`, never resolvable); a same-site crawler must not follow them. */
+  /** Off-site links present on the pages (`*.invalid` pages, never resolvable, and images on 127.0.0.2); a same-site crawler must not follow the pages. */
   readonly externalLinks: readonly string[]
 }
