@@ -1,5 +1,5 @@
 /** Where a media URL was found on a page; kept with each sighting. */
-export const DISCOVERY_SOURCES = ['img-src', 'img-srcset', 'picture-source', 'link'] as const
+export const DISCOVERY_SOURCES = ['img-src', 'img-srcset', 'picture-source', 'video-poster', 'og-image', 'link'] as const
 export type DiscoverySource = (typeof DISCOVERY_SOURCES)[number]
 
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.jpe', '.png', '.gif', '.webp', '.bmp', '.tif', '.tiff', '.avif', '.heic', '.heif', '.svg', '.ico'] as const
@@ -19,13 +19,34 @@ export interface CheerioLike {
   (selector: string): { each(fn: (index: number, element: any) => void): unknown }
 }
 
-/** URLs of a `srcset` attribute (candidates are "url [descriptor]", comma separated). */
+/**
+ * URLs of a `srcset` attribute, following the HTML parsing algorithm: a URL runs to the next
+ * whitespace (so it may contain commas); trailing commas end a candidate without descriptors;
+ * otherwise descriptors run to the next comma outside parentheses.
+ */
 export function parseSrcset(srcset: string): string[] {
   const urls: string[] = []
-  // A URL may itself contain commas; candidates are separated by a comma followed by whitespace
-  // or by a comma right after a descriptor, which this split handles for real-world markup.
-  for (const candidate of srcset.split(/,(?=\s)|,(?=[^,\s]+\s+\d+(?:\.\d+)?[wx](?:,|$))/)) {
-    const url = candidate.trim().split(/\s+/)[0]
+  let i = 0
+  const n = srcset.length
+  const isSpace = (c: string | undefined) => c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '\f'
+  while (i < n) {
+    while (i < n && (isSpace(srcset[i]) || srcset[i] === ',')) i++
+    if (i >= n) break
+    const start = i
+    while (i < n && !isSpace(srcset[i])) i++
+    let url = srcset.slice(start, i)
+    if (url.endsWith(',')) {
+      url = url.replace(/,+$/, '')
+    } else {
+      let depth = 0
+      while (i < n) {
+        const c = srcset[i]
+        if (c === '(') depth++
+        else if (c === ')') depth = Math.max(0, depth - 1)
+        else if (c === ',' && depth === 0) break
+        i++
+      }
+    }
     if (url) urls.push(url)
   }
   return urls
@@ -51,8 +72,9 @@ export function looksLikeImageUrl(url: string): boolean {
 }
 
 /**
- * Media and page links of an HTML page: `img` src and srcset, `picture source` srcset, and links
- * to image files; other `a href` links are page candidates. Each URL is absolute and appears once.
+ * Media and page links of an HTML page: `img` src and srcset, `picture source` srcset, `video`
+ * posters, `og:image` (and twitter:image) meta tags, and links to image files; other `a href`
+ * links are page candidates. Each URL is absolute and appears once.
  */
 export function discover($: CheerioLike, baseUrl: string): Discovery {
   const media = new Map<string, DiscoverySource>()
@@ -68,6 +90,8 @@ export function discover($: CheerioLike, baseUrl: string): Discovery {
   $('picture source').each((_, el) => {
     if (el.attribs?.srcset) for (const u of parseSrcset(el.attribs.srcset)) addMedia(u, 'picture-source')
   })
+  $('video[poster]').each((_, el) => addMedia(el.attribs?.poster, 'video-poster'))
+  $('meta[property="og:image"], meta[property="og:image:url"], meta[property="og:image:secure_url"], meta[name="twitter:image"]').each((_, el) => addMedia(el.attribs?.content, 'og-image'))
   $('a[href]').each((_, el) => {
     const url = resolve(baseUrl, el.attribs?.href)
     if (url === undefined) return

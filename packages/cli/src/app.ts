@@ -1,0 +1,49 @@
+import path from 'node:path'
+import { type ArachnidDatabase, type Config, type Logger, createLogger, openDatabase, outboxDir } from '@arachnid/core'
+import { Matcher } from '@arachnid/matcher'
+import { EmlDirectoryTransport, type MailTransport, OutboxDelivery, SmtpTransport } from '@arachnid/notifier'
+
+/** What every command shares: configuration, logger, database and the parts built on it. */
+export interface App {
+  readonly config: Config
+  readonly logger: Logger
+  readonly database: ArachnidDatabase
+  readonly matcher: Matcher
+  /** Where notices go: SMTP when configured, otherwise .eml files in the outbox folder. */
+  transport(): MailTransport
+  delivery(): OutboxDelivery
+  close(): Promise<void>
+}
+
+export async function openApp(config: Config): Promise<App> {
+  const logger = createLogger({ level: config.logLevel })
+  const database = await openDatabase(config.databaseUrl
+    ? { databaseUrl: config.databaseUrl }
+    : { dataDir: path.join(config.home, 'db') })
+  const matcher = new Matcher(database.db, {
+    blockhashThreshold: config.blockhashThreshold, pdqThreshold: config.pdqThreshold, pdqMinQuality: config.pdqMinQuality,
+  })
+  let transport: MailTransport | undefined
+  const getTransport = () => {
+    transport ??= config.smtpUrl ? new SmtpTransport(config.smtpUrl) : new EmlDirectoryTransport(outboxDir(config))
+    return transport
+  }
+  return {
+    config, logger, database, matcher,
+    transport: getTransport,
+    delivery: () => new OutboxDelivery(database.db, getTransport(), { from: config.noticeFrom, logger }),
+    async close() {
+      await transport?.close()
+      await database.close()
+    },
+  }
+}
+
+export async function withApp<T>(config: Config, fn: (app: App) => Promise<T>): Promise<T> {
+  const app = await openApp(config)
+  try {
+    return await fn(app)
+  } finally {
+    await app.close()
+  }
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander'
+import { ArachnidError } from '@arachnid/core'
+import { registerConfig } from './commands/config.js'
+import { registerCrawl } from './commands/crawl.js'
+import { registerDemo } from './commands/demo.js'
+import { registerHash } from './commands/hash.js'
+import { registerLists } from './commands/lists.js'
+import { registerMatch } from './commands/match.js'
+import { registerNotices } from './commands/notices.js'
+import { registerStats } from './commands/stats.js'
+
+const program = new Command('arachnid')
+  .description('Find known child sexual abuse material on the web by hash and get it taken down: crawl, hash, match, notify.')
+  .showHelpAfterError()
+  .exitOverride()
+
+registerDemo(program)
+registerCrawl(program)
+registerHash(program)
+registerLists(program)
+registerMatch(program)
+registerNotices(program)
+registerStats(program)
+registerConfig(program)
+
+try {
+  await program.parseAsync(process.argv)
+} catch (error) {
+  if (error instanceof CommanderError) process.exitCode = error.exitCode
+  else if (error instanceof ArachnidError) {
+    process.stderr.write(`arachnid: ${error.message}\n`)
+    process.exitCode = 2
+  } else {
+    process.stderr.write(`arachnid: ${(error as Error)?.stack ?? String(error)}\n`)
+    process.exitCode = 1
+  }
+}

@@ -1,0 +1,84 @@
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { AddressGuard, BoundedFetcher } from '@arachnid/crawler'
+
+/** A loopback server with the misbehaviours the fetcher must bound. */
+let server: http.Server
+let base: string
+beforeAll(async () => {
+  server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x')
+    switch (url.pathname) {
+      case '/ok': res.writeHead(200, { 'content-type': 'image/jpeg', server: 'test' }).end(Buffer.alloc(1000, 1)); break
+      case '/redirect': res.writeHead(302, { location: '/ok' }).end(); break
+      case '/to-private': res.writeHead(302, { location: 'http://10.1.2.3/secret' }).end(); break
+      case '/to-metadata': res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }).end(); break
+      case '/loop': res.writeHead(302, { location: '/loop' }).end(); break
+      case '/declared-big': res.writeHead(200, { 'content-length': String(50_000_000) }).write('x'); break
+      case '/undeclared-big': {
+        res.writeHead(200)
+        let sent = 0
+        const push = () => { while (sent < 5_000_000) { sent += 65536; if (!res.write(Buffer.alloc(65536))) return res.once('drain', push) } res.end() }
+        push(); break
+      }
+      case '/slow-drip': {
+        res.writeHead(200, { 'content-type': 'image/png' })
+        const timer = setInterval(() => res.write('.'), 50)
+        res.on('close', () => clearInterval(timer)); break
+      }
+      case '/gone': res.writeHead(404).end('no'); break
+      default: res.writeHead(500).end()
+    }
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+})
+afterAll(async () => {
+  server.closeAllConnections()
+  await new Promise((resolve) => server.close(resolve))
+})
+
+const limits = { maxBytes: 1_000_000, timeoutMs: 1500, maxRedirects: 3 }
+const allowLoopback = () => new BoundedFetcher(new AddressGuard({ allow: ['127.0.0.1/32'] }))
+
+describe('BoundedFetcher', () => {
+  it('fetches a body with its evidence: final URL after redirects, status, server address', async () => {
+    const fetcher = allowLoopback()
+    const result = await fetcher.fetch(`${base}/redirect`, limits)
+    fetcher.close()
+    expect(result.url).toBe(`${base}/ok`)
+    expect(result.redirectUrls.map(String)).toEqual([`${base}/ok`])
+    expect(result.statusCode).toBe(200)
+    expect(result.ip).toBe('127.0.0.1')
+    expect(result.body.length).toBe(1000)
+  })
+
+  it('refuses loopback unless allowed, and private or metadata addresses reached by redirect', async () => {
+    const strict = new BoundedFetcher(new AddressGuard())
+    await expect(strict.fetch(`${base}/ok`, limits)).rejects.toMatchObject({ code: 'BLOCKED_ADDRESS' })
+    strict.close()
+    const fetcher = allowLoopback()
+    await expect(fetcher.fetch(`${base}/to-private`, limits)).rejects.toMatchObject({ code: 'BLOCKED_ADDRESS' })
+    await expect(fetcher.fetch(`${base}/to-metadata`, limits)).rejects.toMatchObject({ code: 'BLOCKED_ADDRESS' })
+    fetcher.close()
+  })
+
+  it('refuses names that resolve to loopback (checked after DNS)', async () => {
+    const strict = new BoundedFetcher(new AddressGuard())
+    const port = new URL(base).port
+    await expect(strict.fetch(`http://localhost:${port}/ok`, limits)).rejects.toMatchObject({ code: 'BLOCKED_ADDRESS' })
+    strict.close()
+  })
+
+  it('bounds redirects, size (declared or not), time, and reports HTTP errors with their status', async () => {
+    const fetcher = allowLoopback()
+    await expect(fetcher.fetch(`${base}/loop`, limits)).rejects.toMatchObject({ code: 'TOO_MANY_REDIRECTS' })
+    await expect(fetcher.fetch(`${base}/declared-big`, limits)).rejects.toMatchObject({ code: 'TOO_LARGE' })
+    await expect(fetcher.fetch(`${base}/undeclared-big`, limits)).rejects.toMatchObject({ code: 'TOO_LARGE' })
+    await expect(fetcher.fetch(`${base}/slow-drip`, limits)).rejects.toMatchObject({ code: 'TIMEOUT' })
+    await expect(fetcher.fetch(`${base}/gone`, limits)).rejects.toMatchObject({ code: 'HTTP_STATUS', retryable: false, response: { statusCode: 404 } })
+    await expect(fetcher.fetch('ftp://127.0.0.1/x', limits)).rejects.toMatchObject({ code: 'UNSUPPORTED_SCHEME' })
+    fetcher.close()
+  })
+})
