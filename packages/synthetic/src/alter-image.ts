@@ -10,17 +10,18 @@ export type Alteration = (typeof ALTERATIONS)[number]
 
 export const ALTERATION_DEFAULTS = {
   /** Scale factor of 'resize'. */
-  resizeFactor: 0.6,
+  resizeFactor: 0.7,
   /** JPEG quality of 'recompress'. */
   recompressQuality: 40,
   /**
-   * 'crop' removes between these shares of the width / height on each side, chosen per copy
-   * (1-3 pixels per side at 320x240). Small on purpose: blockhash-256 thresholds each block
-   * against its band's median, so even 1% per side moves it ~4 bits on average and up to 16 on
-   * unlucky pictures, and 4% per side 15-40 bits, past any sane match threshold.
+   * 'crop' removes between these shares of the width / height on each side (at least one
+   * pixel), chosen per copy: 1-2 pixels per side at 320x240. Small on purpose: blockhash-256
+   * thresholds each block against its band's median, so 1% per side already moves it ~4 bits on
+   * average and up to 16 on unlucky pictures, and 4% per side 15-40 bits, past any sane match
+   * threshold (PDQ fares little better: ~12 bits on average at 1%).
    */
-  cropMin: 0.0025,
-  cropMax: 0.0075,
+  cropMin: 0.002,
+  cropMax: 0.005,
   /** Quality used when an alteration re-encodes to a lossy format. */
   quality: 85,
 } as const
@@ -57,7 +58,7 @@ export async function alterImage(
     }
     case 'crop': {
       const rng = new Prng(seed)
-      const side = (size: number): number => Math.round(size * rng.range(d.cropMin, d.cropMax))
+      const side = (size: number): number => Math.max(1, Math.round(size * rng.range(d.cropMin, d.cropMax)))
       const left = side(width)
       const right = side(width)
       const top = side(height)

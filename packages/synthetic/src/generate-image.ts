@@ -17,8 +17,8 @@ export interface ImageSpec {
   readonly quality?: number
   /**
    * Amplitude (in 0-255 grey levels) of the low-frequency noise laid over the shapes. Default 48.
-   * The noise is what makes every picture textured (estimated PDQ quality 70-100); with 0 only
-   * the blurred shapes and gradient remain and the quality drops for many seeds (27-100).
+   * The noise is what makes every picture textured (PDQ quality 100, like a photo); with 0 only
+   * the blurred shapes and gradient remain, PDQ quality 10-77, often under 50 (never matched).
    */
   readonly noise?: number
 }
@@ -44,15 +44,22 @@ type Rgb = readonly [number, number, number]
 const SHAPE_KINDS = ['rect', 'ellipse', 'triangle', 'ring', 'stripe'] as const
 /**
  * Noise octaves: grid cells across x / y, amplitude relative to `noise`, luma (same value on
- * R, G, B) or per-channel colour. Coarse cells on purpose: blockhash-256 compares 16x16 block
- * means with their band's median, so detail finer than ~2 blocks only adds bits that flip when
- * a copy is cropped, and coarser than ~4 blocks makes unrelated images share hashes.
+ * R, G, B) or per-channel colour. Two hashes pull in opposite directions here. blockhash-256
+ * compares 16x16 block means with their band's median, so detail at the block scale adds bits
+ * that flip when a copy is cropped, while content coarser than ~4 blocks makes unrelated images
+ * share hashes. PDQ keeps the signs of the 16x16 lowest DCT coefficients of a 64x64 thumbnail,
+ * so it needs energy up to ~7 cycles per side (the 14x10 octave) or its bits near the median
+ * flip under a resize; and it rates texture (quality), which the per-pixel grain provides.
  */
 const NOISE_OCTAVES = [
-  { cellsX: 4, cellsY: 3, amplitude: 1, luma: true },
-  { cellsX: 7, cellsY: 5, amplitude: 0.4, luma: true },
+  { cellsX: 4, cellsY: 3, amplitude: 0.7, luma: true },
+  { cellsX: 7, cellsY: 5, amplitude: 0.7, luma: true },
+  { cellsX: 14, cellsY: 10, amplitude: 0.6, luma: true },
   { cellsX: 3, cellsY: 3, amplitude: 0.3, luma: false },
 ] as const
+
+/** Amplitude, relative to `noise`, of the grain: independent luma noise on every drawn pixel (4x4 output pixels). */
+const GRAIN = 0.3
 
 /** Shape edges are softened by a blur of this share of the smaller side (hard edges are crop-fragile). */
 const SHAPE_BLUR = 0.05
@@ -81,12 +88,18 @@ function drawPipeline(spec: ImageSpec): Sharp {
   const lh = Math.max(1, Math.ceil(height / BASE_SCALE))
   const base = new Float32Array(lw * lh * 3)
   drawBackground(base, lw, lh, rng)
-  const shapes = rng.int(5, 9)
+  const shapes = rng.int(9, 14)
   for (let s = 0; s < shapes; s++) drawShape(base, lw, lh, rng)
   boxBlur(base, lw, lh, Math.max(1, Math.round((SHAPE_BLUR * Math.min(width, height)) / BASE_SCALE)))
   if (noise > 0) {
-    // The noise cells span dozens of pixels, so it is just as smooth added before the upscale.
+    // Added before the upscale: the noise cells span dozens of pixels, and the grain is meant to be 4 pixels wide.
     for (const o of NOISE_OCTAVES) addValueNoise(base, lw, lh, rng, o.cellsX, o.cellsY, noise * o.amplitude, o.luma)
+    for (let i = 0; i < base.length; i += 3) {
+      const n = rng.range(-1, 1) * noise * GRAIN
+      base[i] = (base[i] as number) + n
+      base[i + 1] = (base[i + 1] as number) + n
+      base[i + 2] = (base[i + 2] as number) + n
+    }
   }
   // The upscale runs in libvips, off the main thread: most of the pixels are made there.
   const small = Uint8ClampedArray.from(base)
@@ -142,7 +155,10 @@ function randomColour(rng: Prng): Rgb {
 
 function drawBackground(px: Float32Array, width: number, height: number, rng: Prng): void {
   const a = randomColour(rng)
-  const b = randomColour(rng)
+  const far = randomColour(rng)
+  // Half-way to a random colour: a strong image-wide gradient sets most blockhash bits by itself,
+  // so two pictures whose gradients point the same way would hash alike.
+  const b: Rgb = [(a[0] + far[0]) / 2, (a[1] + far[1]) / 2, (a[2] + far[2]) / 2]
   const radial = rng.chance(0.3)
   const angle = rng.range(0, Math.PI * 2)
   const cos = Math.cos(angle)

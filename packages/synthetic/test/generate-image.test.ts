@@ -22,10 +22,15 @@ describe('generateImage', () => {
     expect([a.width, a.height, a.data.length]).toEqual([320, 240, 320 * 240 * 3])
   })
 
-  it('makes textured pictures (estimated PDQ quality of 50 and more, like photos)', async () => {
-    const qualities: number[] = []
-    for (let seed = 0; seed < 30; seed++) qualities.push(await estimatePdqQuality(await generateImage({ seed })))
-    expect(Math.min(...qualities)).toBeGreaterThanOrEqual(50)
+  it('makes textured pictures: PDQ quality ~100 like photos, where the same shapes without noise fall under 50', async () => {
+    const textured: number[] = []
+    const flat: number[] = []
+    for (let seed = 0; seed < 20; seed++) {
+      textured.push(await estimatePdqQuality(await generateImage({ seed })))
+      flat.push(await estimatePdqQuality(await generateImage({ seed, noise: 0 })))
+    }
+    expect(Math.min(...textured)).toBeGreaterThanOrEqual(90)
+    expect(flat.filter((q) => q < 50).length).toBeGreaterThan(flat.length / 3)
   })
 
   it('alters deterministically and never byte for byte', async () => {

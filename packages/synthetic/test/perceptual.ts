@@ -18,9 +18,10 @@ export function hamming(a: bigint, b: bigint): number {
 }
 
 /**
- * An estimate of PDQ's quality score (gradient sum of the 64x64 luma, / 90, capped at 100),
- * with a plain box downsample instead of PDQ's Jarosz filter: close enough to tell textured
- * pictures (~100) from flat vector art (< 50).
+ * An estimate of PDQ's quality score: the sum over the 64x64 luma thumbnail of neighbour
+ * differences, each truncated to whole percents of full scale (so smooth shading counts
+ * nothing), / 90, capped at 100. The thumbnail is a plain box average instead of PDQ's two
+ * Jarosz passes: a little blurrier, so the estimate errs low.
  */
 export async function estimatePdqQuality(bytes: Uint8Array): Promise<number> {
   const { data, info } = await sharp(bytes, { ignoreIcc: true }).removeAlpha().raw().toBuffer({ resolveWithObject: true })
@@ -37,13 +38,14 @@ export async function estimatePdqQuality(bytes: Uint8Array): Promise<number> {
       count[by * 64 + bx] = (count[by * 64 + bx] as number) + 1
     }
   }
-  const u = Array.from(luma, (v, i) => Math.floor(((v / (count[i] as number)) * 100) / 255))
+  const u = Array.from(luma, (v, i) => v / (count[i] as number))
+  const step = (a: number, b: number): number => Math.abs(Math.trunc(((a - b) * 100) / 255))
   let sum = 0
   for (let y = 0; y < 64; y++) {
     for (let x = 0; x < 64; x++) {
       const v = u[y * 64 + x] as number
-      if (x < 63) sum += Math.abs((u[y * 64 + x + 1] as number) - v)
-      if (y < 63) sum += Math.abs((u[(y + 1) * 64 + x] as number) - v)
+      if (x < 63) sum += step(u[y * 64 + x + 1] as number, v)
+      if (y < 63) sum += step(u[(y + 1) * 64 + x] as number, v)
     }
   }
   return Math.min(100, Math.floor(sum / 90))
