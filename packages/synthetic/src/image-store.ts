@@ -28,7 +28,7 @@ export class ImageStore {
     this.#budget = budgetBytes
   }
 
-  /** Images generated so far (cache misses), mirrors and evictions counted again. */
+  /** Images generated so far (cache misses; an image evicted and requested again counts twice). */
   get generated(): number {
     return this.#generated
   }
