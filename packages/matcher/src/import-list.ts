@@ -1,143 +1,223 @@
-import { type Kysely, type Database, hexToBytes, NonRetryableError, sql } from '@arachnid/core'
-import { type Algorithm, isAlgorithm, normaliseHash } from './algorithms.js'
-import { splitCsvLine } from './csv.js'
+import { type Kysely, type Database, NonRetryableError, sql } from '@arachnid/core'
+import { recordChanges } from './change-log.js'
+import { type ListFormat, type ListRow, createLineParser } from './list-formats.js'
 
 export interface RejectedRow {
   readonly line: number
   readonly reason: string
 }
 
+export const IMPORT_MODES = ['replace', 'append'] as const
+export type ImportMode = (typeof IMPORT_MODES)[number]
+
 export interface ImportListOptions {
   /** The list's name; created on first import. */
   readonly name: string
-  /** Lines of a CSV file with the header `algorithm,hash[,category][,external_id]`. */
+  /** Lines of the list file (a readline interface, an array...). */
   readonly lines: AsyncIterable<string> | Iterable<string>
+  /** File format. Default 'csv' (`algorithm,hash[,category][,external_id]` with a header). */
+  readonly format?: ListFormat
+  /**
+   * 'replace' (default): the rows become a new version, activated only once complete, while the
+   * previous version keeps matching. 'append': the rows join the active version in one transaction
+   * (the quick way to add a few hashes to a large list; matchers pick them up as a delta).
+   */
+  readonly mode?: ImportMode
   /** Apply nothing when any row is bad. Default false: apply the valid rows and report the bad ones. */
   readonly strict?: boolean
   /** Where the rows came from (file name), kept with the version. */
   readonly source?: string
   readonly description?: string
+  /** Set this list's PDQ threshold (null: back to the matcher's default). Default: unchanged. */
+  readonly pdqThreshold?: number | null
+  /** Set this list's blockhash threshold (null: back to the matcher's default). Default: unchanged. */
+  readonly blockhashThreshold?: number | null
+  /** Rows per INSERT statement. Default 20000. */
+  readonly chunkRows?: number
 }
+
+export const DEFAULT_IMPORT_OPTIONS: Required<Pick<ImportListOptions, 'format' | 'mode' | 'strict' | 'chunkRows'>> = {
+  format: 'csv', mode: 'replace', strict: false, chunkRows: 20_000,
+}
+
+type ResolvedOptions = ImportListOptions & typeof DEFAULT_IMPORT_OPTIONS
 
 export interface ImportListResult {
   readonly list: string
   readonly listId: number
-  /** The new version number, or undefined when nothing was applied. */
+  /** The version the rows went into, or undefined when nothing was applied. */
   readonly version: number | undefined
   readonly imported: number
   readonly rejected: readonly RejectedRow[]
   readonly applied: boolean
 }
 
-const CHUNK = 1000
-
-interface Row { algorithm: Algorithm; hash: Uint8Array; category: string | null; external_id: string | null }
+/** Rows per column, as the arrays one `insert ... select from unnest(...)` takes. */
+class Columns {
+  algorithm: string[] = []
+  hex: string[] = []
+  category: (string | null)[] = []
+  externalId: (string | null)[] = []
+  quality: (number | null)[] = []
+  get length(): number { return this.hex.length }
+  push(row: ListRow): void {
+    this.algorithm.push(row.algorithm)
+    this.hex.push(row.hex)
+    this.category.push(row.category)
+    this.externalId.push(row.externalId)
+    this.quality.push(row.quality)
+  }
+}
 
 /**
- * Imports a new version of a known-hash list. Rows go into a version marked `importing`, which no
- * matcher reads; the version becomes active in one short transaction once every row is in, so the
- * previous version keeps matching until then and a failed import leaves nothing half-applied.
+ * Imports a list file as a new version (or, with mode 'append', into the active version). Rows are
+ * written in bulk (one multi-row INSERT from arrays per chunk, on both dialects) into a version
+ * marked `importing`, which no matcher reads; the version becomes active in one short transaction
+ * once every row is in, so the previous version keeps matching until then and a failed or strict
+ * import leaves nothing applied. Every activation, addition and threshold change is written to the
+ * change log that matchers poll.
  *
  * @example
  * const result = await importList(db, { name: 'demo', lines: ['algorithm,hash', 'md5,0cc1...'] })
  */
 export async function importList(db: Kysely<Database>, options: ImportListOptions): Promise<ImportListResult> {
+  const o: ResolvedOptions = { ...DEFAULT_IMPORT_OPTIONS, ...options }
+  const list = await ensureList(db, o.name, o.description)
+  const active = await db.selectFrom('hash_lists as l').innerJoin('hash_list_versions as v', 'v.id', 'l.active_version_id')
+    .where('l.id', '=', list.id).select(['v.id', 'v.version']).executeTakeFirst()
+  if (o.mode === 'append' && active !== undefined) return appendRows(db, list.id, active, o)
+
   const rejected: RejectedRow[] = []
-  const rows: Row[] = []
-  let columns: Record<string, number> | undefined
-  let lineNo = 0
-  for await (const raw of options.lines) {
-    lineNo++
-    const line = raw.replace(/\r$/, '')
-    if (line.trim() === '' || line.startsWith('#')) continue
-    const fields = splitCsvLine(line)
-    if (columns === undefined) {
-      columns = Object.fromEntries(fields.map((f, i) => [f.toLowerCase(), i]))
-      if (columns.algorithm === undefined || columns.hash === undefined) {
-        throw new NonRetryableError('BAD_LIST', `line ${lineNo}: the header must name the columns algorithm,hash[,category][,external_id]; got "${line.slice(0, 120)}"`)
-      }
-      continue
-    }
-    const algorithm = (fields[columns.algorithm!] ?? '').toLowerCase()
-    if (!isAlgorithm(algorithm)) {
-      rejected.push({ line: lineNo, reason: `unknown algorithm "${algorithm}"` })
-      continue
-    }
-    const hash = normaliseHash(algorithm, fields[columns.hash!] ?? '')
-    if ('error' in hash) {
-      rejected.push({ line: lineNo, reason: hash.error })
-      continue
-    }
-    const pick = (name: string) => {
-      const index = columns![name]
-      const value = index === undefined ? '' : (fields[index] ?? '')
-      return value === '' ? null : value
-    }
-    rows.push({ algorithm, hash: hexToBytes(hash.hex), category: pick('category'), external_id: pick('external_id') })
-  }
-  if (columns === undefined) throw new NonRetryableError('BAD_LIST', 'the list is empty: no header line')
-
-  const list = await ensureList(db, options.name, options.description)
-  if (options.strict && rejected.length > 0) {
-    return { list: options.name, listId: list.id, version: undefined, imported: 0, rejected, applied: false }
-  }
-
+  const parser = createLineParser(o.format)
   const last = await db.selectFrom('hash_list_versions').where('list_id', '=', list.id)
     .select((eb) => eb.fn.max('version').as('v')).executeTakeFirst()
   const versionNo = Number(last?.v ?? 0) + 1
   const version = await db.insertInto('hash_list_versions')
-    .values({ list_id: list.id, version: versionNo, status: 'importing', rows: rows.length, source: options.source ?? null })
+    .values({ list_id: list.id, version: versionNo, status: 'importing', rows: 0, source: o.source ?? null, format: o.format })
     .returning('id').executeTakeFirstOrThrow()
+  let imported = 0
+  const fail = async () => {
+    await db.updateTable('hash_list_versions').set({ status: 'failed', rejected: rejected.length }).where('id', '=', version.id).execute().catch(() => {})
+    await db.deleteFrom('known_hashes').where('version_id', '=', version.id).execute().catch(() => {})
+  }
   try {
-    for (let i = 0; i < rows.length; i += CHUNK) {
-      await db.insertInto('known_hashes')
-        .values(rows.slice(i, i + CHUNK).map((r) => ({ ...r, list_id: list.id, version_id: version.id })))
-        .execute()
+    let chunk = new Columns()
+    let lineNo = 0
+    for await (const raw of o.lines) {
+      lineNo++
+      const parsed = parser.parse(raw.replace(/\r$/, ''), lineNo)
+      if (parsed === undefined) continue
+      if ('error' in parsed) { rejected.push({ line: lineNo, reason: parsed.error }); continue }
+      // In strict mode a bad row means nothing is applied: stop writing, keep reading to report every bad line.
+      if (o.strict && rejected.length > 0) continue
+      chunk.push(parsed)
+      if (chunk.length >= o.chunkRows) {
+        imported += await insertRows(db, list.id, version.id, chunk)
+        chunk = new Columns()
+      }
     }
+    parser.finish()
+    if (o.strict && rejected.length > 0) {
+      await fail()
+      return { list: o.name, listId: list.id, version: undefined, imported: 0, rejected, applied: false }
+    }
+    imported += await insertRows(db, list.id, version.id, chunk)
+    const range = await db.selectFrom('known_hashes').where('version_id', '=', version.id)
+      .select((eb) => [eb.fn.min('id').as('first'), eb.fn.max('id').as('last')]).executeTakeFirst()
     await db.transaction().execute(async (trx) => {
+      // The list row lock orders this activation with appends to the old version.
+      await trx.selectFrom('hash_lists').where('id', '=', list.id).select('id').forUpdate().execute()
       await trx.updateTable('hash_list_versions').set({ status: 'superseded' })
         .where('list_id', '=', list.id).where('status', '=', 'active').execute()
-      await trx.updateTable('hash_list_versions').set({ status: 'active', activated_at: sql<Date>`now()` })
-        .where('id', '=', version.id).execute()
-      await trx.updateTable('hash_lists').set({ active_version_id: version.id, changed_at: sql<Date>`clock_timestamp()` })
+      await trx.updateTable('hash_list_versions').set({
+        status: 'active', activated_at: sql<Date>`now()`, rows: imported, rejected: rejected.length,
+        first_id: range?.first ?? null, last_id: range?.last ?? null,
+      }).where('id', '=', version.id).execute()
+      await trx.updateTable('hash_lists').set({ active_version_id: version.id, changed_at: sql<Date>`clock_timestamp()`, ...thresholds(o) })
         .where('id', '=', list.id).execute()
+      await recordChanges(trx, [{ list_id: list.id, version_id: version.id, kind: 'activate' }])
     })
   } catch (error) {
-    await db.updateTable('hash_list_versions').set({ status: 'failed' }).where('id', '=', version.id).execute().catch(() => {})
-    await db.deleteFrom('known_hashes').where('version_id', '=', version.id).execute().catch(() => {})
+    await fail()
     throw error
   }
-  return { list: options.name, listId: list.id, version: versionNo, imported: rows.length, rejected, applied: true }
+  return { list: o.name, listId: list.id, version: versionNo, imported, rejected, applied: true }
+}
+
+async function appendRows(
+  db: Kysely<Database>, listId: number, active: { id: number; version: number },
+  o: ResolvedOptions,
+): Promise<ImportListResult> {
+  const rejected: RejectedRow[] = []
+  const parser = createLineParser(o.format)
+  const rows = new Columns()
+  let lineNo = 0
+  for await (const raw of o.lines) {
+    lineNo++
+    const parsed = parser.parse(raw.replace(/\r$/, ''), lineNo)
+    if (parsed === undefined) continue
+    if ('error' in parsed) rejected.push({ line: lineNo, reason: parsed.error })
+    else rows.push(parsed)
+  }
+  parser.finish()
+  if (o.strict && rejected.length > 0) return { list: o.name, listId, version: undefined, imported: 0, rejected, applied: false }
+  const applied = await db.transaction().execute(async (trx) => {
+    // Appends to one list are serialised, and wait for an activation in flight to commit.
+    const locked = await trx.selectFrom('hash_lists').where('id', '=', listId).select('active_version_id').forUpdate().executeTakeFirstOrThrow()
+    if (locked.active_version_id !== active.id) throw new NonRetryableError('LIST_CHANGED', `list ${o.name}: a new version was activated during the append; run it again`)
+    const ids: number[] = []
+    for (let i = 0; i < rows.length; i += o.chunkRows) {
+      const part = new Columns()
+      part.algorithm = rows.algorithm.slice(i, i + o.chunkRows)
+      part.hex = rows.hex.slice(i, i + o.chunkRows)
+      part.category = rows.category.slice(i, i + o.chunkRows)
+      part.externalId = rows.externalId.slice(i, i + o.chunkRows)
+      part.quality = rows.quality.slice(i, i + o.chunkRows)
+      const inserted = await sql<{ first: number | null; last: number | null; n: number }>`
+        with ins as (${insertSql(listId, active.id, part)} returning id)
+        select min(id) as first, max(id) as last, count(*)::int as n from ins`.execute(trx)
+      const r = inserted.rows[0]
+      if (r?.first != null && r.last != null) ids.push(r.first, r.last)
+    }
+    const first = ids.length > 0 ? Math.min(...ids) : null
+    const last = ids.length > 0 ? Math.max(...ids) : null
+    await trx.updateTable('hash_list_versions').set((eb) => ({
+      rows: sql<number>`rows + ${rows.length}`,
+      first_id: first === null ? eb.ref('first_id') : sql<number>`least(coalesce(first_id, ${first}), ${first})`,
+      last_id: last === null ? eb.ref('last_id') : sql<number>`greatest(coalesce(last_id, ${last}), ${last})`,
+    })).where('id', '=', active.id).execute()
+    const settings = thresholds(o)
+    await trx.updateTable('hash_lists').set({ changed_at: sql<Date>`clock_timestamp()`, ...settings }).where('id', '=', listId).execute()
+    const changes = []
+    if (first !== null && last !== null) changes.push({ list_id: listId, version_id: active.id, kind: 'add' as const, first_id: first, last_id: last })
+    if (Object.keys(settings).length > 0) changes.push({ list_id: listId, version_id: active.id, kind: 'settings' as const })
+    await recordChanges(trx, changes)
+    return rows.length
+  })
+  return { list: o.name, listId, version: active.version, imported: applied, rejected, applied: true }
+}
+
+function thresholds(o: ImportListOptions): { pdq_threshold?: number | null; blockhash_threshold?: number | null } {
+  const out: { pdq_threshold?: number | null; blockhash_threshold?: number | null } = {}
+  if (o.pdqThreshold !== undefined) out.pdq_threshold = o.pdqThreshold
+  if (o.blockhashThreshold !== undefined) out.blockhash_threshold = o.blockhashThreshold
+  return out
+}
+
+function insertSql(listId: number, versionId: number, rows: Columns) {
+  return sql`insert into known_hashes (list_id, version_id, algorithm, hash, category, external_id, quality)
+    select ${listId}::int, ${versionId}::int, t.a, decode(t.h, 'hex'), t.c, t.e, t.q
+    from unnest(${rows.algorithm}::text[], ${rows.hex}::text[], ${rows.category}::text[], ${rows.externalId}::text[], ${rows.quality}::int[]) as t(a, h, c, e, q)`
+}
+
+async function insertRows(db: Kysely<Database>, listId: number, versionId: number, rows: Columns): Promise<number> {
+  if (rows.length === 0) return 0
+  await insertSql(listId, versionId, rows).execute(db)
+  return rows.length
 }
 
 async function ensureList(db: Kysely<Database>, name: string, description?: string): Promise<{ id: number }> {
   await db.insertInto('hash_lists').values({ name, description: description ?? null })
     .onConflict((oc) => oc.column('name').doNothing()).execute()
   return db.selectFrom('hash_lists').select('id').where('name', '=', name).executeTakeFirstOrThrow()
-}
-
-export interface ListSummary {
-  readonly name: string
-  readonly version: number | null
-  readonly hashes: number
-  readonly byAlgorithm: Readonly<Record<string, number>>
-}
-
-/** Each list with its active version and the counts of its matchable hashes. */
-export async function listLists(db: Kysely<Database>): Promise<ListSummary[]> {
-  const rows = await db.selectFrom('hash_lists as l')
-    .leftJoin('hash_list_versions as v', 'v.id', 'l.active_version_id')
-    .leftJoin('known_hashes as k', (join) => join.onRef('k.version_id', '=', 'l.active_version_id').on('k.retracted_at', 'is', null))
-    .select(['l.name', 'v.version', 'k.algorithm', sql<number>`count(k.id)::int`.as('n')])
-    .groupBy(['l.name', 'v.version', 'k.algorithm']).orderBy('l.name').execute()
-  const out = new Map<string, { name: string; version: number | null; hashes: number; byAlgorithm: Record<string, number> }>()
-  for (const row of rows) {
-    const entry = out.get(row.name) ?? { name: row.name, version: row.version ?? null, hashes: 0, byAlgorithm: {} }
-    if (row.algorithm) {
-      entry.byAlgorithm[row.algorithm] = Number(row.n)
-      entry.hashes += Number(row.n)
-    }
-    out.set(row.name, entry)
-  }
-  return [...out.values()]
 }

@@ -102,7 +102,7 @@ describe.each(dialects)('matcher on %s', (dialect) => {
   })
 
   it('sees a new version at once and stops matching what it dropped', async () => {
-    const matcher = new Matcher(handle.db)
+    const matcher = new Matcher(handle.db, { refreshIntervalMs: 0 })
     const gone = hash256('family-0')
     expect((await matcher.match([{ algorithm: 'pdq', hash: gone }]))[0]).toHaveLength(1)
     await importList(handle.db, { name: 'gamma', lines: ['algorithm,hash', `pdq,${hash256('replacement')}`] })

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely'
 import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration'
 import { CriticalError } from '../errors.js'
 import { initial } from './migrations/0001-initial.js'
+import { matcherScale } from './migrations/0002-matcher-scale.js'
 
 /**
  * One set of migrations for both dialects, applied in name order. Each area adds its own file
@@ -9,6 +10,7 @@ import { initial } from './migrations/0001-initial.js'
  */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
+  '0002_matcher_scale': matcherScale,
 }
 
 class InCodeMigrationProvider implements MigrationProvider {

@@ -96,6 +96,10 @@ export interface HashListTable {
   /** Bumped on activation and retraction, so matchers see a change with one small query. */
   changed_at: CreatedAt
   created_at: CreatedAt
+  /** Largest PDQ distance for this list; null: the matcher's default. */
+  pdq_threshold: ColumnType<number | null, number | null | undefined, number | null>
+  /** Largest blockhash distance for this list; null: the matcher's default. */
+  blockhash_threshold: ColumnType<number | null, number | null | undefined, number | null>
 }
 
 export interface HashListVersionTable {
@@ -107,6 +111,12 @@ export interface HashListVersionTable {
   source: string | null
   created_at: CreatedAt
   activated_at: NullableTimestamp
+  /** List file format the version was imported from. */
+  format: ColumnType<string | null, string | null | undefined, string | null>
+  rejected: ColumnType<number, number | undefined, number>
+  /** Smallest and largest known_hashes.id of the version, so it loads by primary-key ranges. */
+  first_id: ColumnType<number | null, number | null | undefined, number | null>
+  last_id: ColumnType<number | null, number | null | undefined, number | null>
 }
 
 export interface KnownHashTable {
@@ -118,6 +128,28 @@ export interface KnownHashTable {
   category: string | null
   external_id: string | null
   retracted_at: NullableTimestamp
+  /** PDQ quality when the list gives it. */
+  quality: ColumnType<number | null, number | null | undefined, number | null>
+  retract_reason: ColumnType<string | null, string | null | undefined, string | null>
+}
+
+export const HASH_LIST_CHANGE_KINDS = ['activate', 'add', 'retract', 'settings'] as const
+export type HashListChangeKind = (typeof HASH_LIST_CHANGE_KINDS)[number]
+
+/**
+ * What changed in the lists, in commit order (writers serialise on an advisory lock before taking
+ * an id), so in-memory indexes apply deltas instead of reloading: a version activated, rows
+ * `first_id..last_id` added to a version, rows retracted, or a list's thresholds changed.
+ */
+export interface HashListChangeTable {
+  id: ColumnType<string, never, never>
+  list_id: number
+  version_id: number
+  kind: HashListChangeKind
+  first_id: number | null
+  last_id: number | null
+  known_hash_ids: ColumnType<number[] | null, number[] | null | undefined, number[] | null>
+  created_at: CreatedAt
 }
 
 export interface MatchTable {
@@ -195,6 +227,7 @@ export interface Database {
   hash_lists: HashListTable
   hash_list_versions: HashListVersionTable
   known_hashes: KnownHashTable
+  hash_list_changes: HashListChangeTable
   matches: MatchTable
   providers: ProviderTable
   provider_rules: ProviderRuleTable

@@ -1,0 +1,139 @@
+import { type Kysely, type Database, NonRetryableError, sql } from '@arachnid/core'
+import { ALGORITHMS, HASH_BYTES } from './algorithms.js'
+import { recordChanges } from './change-log.js'
+
+export interface ListSummary {
+  readonly name: string
+  readonly version: number | null
+  /** Matchable hashes of the active version (retracted ones excluded). */
+  readonly hashes: number
+  readonly byAlgorithm: Readonly<Record<string, number>>
+  /** The list's own thresholds; null means the matcher's default. */
+  readonly pdqThreshold: number | null
+  readonly blockhashThreshold: number | null
+}
+
+/** Each list with its active version and the counts of its matchable hashes. */
+export async function listLists(db: Kysely<Database>): Promise<ListSummary[]> {
+  const lists = await db.selectFrom('hash_lists as l').leftJoin('hash_list_versions as v', 'v.id', 'l.active_version_id')
+    .select(['l.id', 'l.name', 'v.version', 'l.pdq_threshold', 'l.blockhash_threshold']).orderBy('l.name').execute()
+  const counts = await db.selectFrom('hash_lists as l')
+    .innerJoin('known_hashes as k', 'k.version_id', 'l.active_version_id')
+    .where('k.retracted_at', 'is', null)
+    .select(['l.id', 'k.algorithm', sql<number>`count(*)::int`.as('n')]).groupBy(['l.id', 'k.algorithm']).execute()
+  return lists.map((l) => {
+    const byAlgorithm: Record<string, number> = {}
+    let hashes = 0
+    for (const c of counts) if (c.id === l.id) { byAlgorithm[c.algorithm] = Number(c.n); hashes += Number(c.n) }
+    return { name: l.name, version: l.version ?? null, hashes, byAlgorithm, pdqThreshold: l.pdq_threshold, blockhashThreshold: l.blockhash_threshold }
+  })
+}
+
+export interface ListVersionInfo {
+  readonly version: number
+  readonly status: string
+  readonly rows: number
+  readonly rejected: number
+  readonly format: string | null
+  readonly source: string | null
+  readonly createdAt: Date
+  readonly activatedAt: Date | null
+}
+
+export interface ListDetails extends ListSummary {
+  readonly description: string | null
+  /** Matchable hashes of the active version by category ('' for none). */
+  readonly byCategory: Readonly<Record<string, number>>
+  /** Retracted hashes of the active version, kept for audit. */
+  readonly retracted: number
+  /** Every version, newest first. */
+  readonly versions: readonly ListVersionInfo[]
+}
+
+/**
+ * One list in detail: counts by algorithm and category, retracted hashes, and the version history.
+ *
+ * @example
+ * const details = await showList(db, 'ncmec')
+ */
+export async function showList(db: Kysely<Database>, name: string): Promise<ListDetails> {
+  const list = await db.selectFrom('hash_lists').where('name', '=', name).selectAll().executeTakeFirst()
+  if (list === undefined) throw new NonRetryableError('NO_SUCH_LIST', `no list named "${name}"`)
+  const summary = (await listLists(db)).find((l) => l.name === name)!
+  const categories = await db.selectFrom('known_hashes').where('version_id', '=', list.active_version_id ?? -1)
+    .select([sql<string>`coalesce(category, '')`.as('category'),
+      sql<number>`count(*) filter (where retracted_at is null)::int`.as('live'),
+      sql<number>`count(*) filter (where retracted_at is not null)::int`.as('gone')])
+    .groupBy(sql`coalesce(category, '')`).orderBy(sql`coalesce(category, '')`).execute()
+  const versions = await db.selectFrom('hash_list_versions').where('list_id', '=', list.id).orderBy('version', 'desc')
+    .select(['version', 'status', 'rows', 'rejected', 'format', 'source', 'created_at', 'activated_at']).execute()
+  return {
+    ...summary,
+    description: list.description,
+    byCategory: Object.fromEntries(categories.filter((c) => Number(c.live) > 0).map((c) => [c.category, Number(c.live)])),
+    retracted: categories.reduce((n, c) => n + Number(c.gone), 0),
+    versions: versions.map((v) => ({
+      version: v.version, status: v.status, rows: v.rows, rejected: v.rejected, format: v.format, source: v.source,
+      createdAt: v.created_at, activatedAt: v.activated_at,
+    })),
+  }
+}
+
+export interface RetractOptions {
+  /** Hashes to retract, hex (the algorithm is any whose length fits). */
+  readonly hashes: readonly string[]
+  /** Only in this list. Default: every list. */
+  readonly list?: string
+  /** Why, kept with the row for audit. */
+  readonly reason?: string
+}
+
+export interface RetractResult {
+  readonly retracted: readonly { readonly list: string; readonly algorithm: string; readonly hash: string; readonly knownHashId: number }[]
+  /** Inputs that matched no live hash. */
+  readonly notFound: readonly string[]
+}
+
+/**
+ * Retracts hashes: they stop matching at once (exact lookups and the confirmation of every
+ * perceptual candidate read `retracted_at` in the same query; in-memory indexes drop them on their
+ * next poll) and stay in the table, with time and reason, for audit.
+ *
+ * @example
+ * await retractHashes(db, { hashes: ['d41d8cd98f00b204e9800998ecf8427e'], reason: 'false positive' })
+ */
+export async function retractHashes(db: Kysely<Database>, options: RetractOptions): Promise<RetractResult> {
+  const hexes = [...new Set(options.hashes.map((h) => h.trim().toLowerCase()))]
+  for (const hex of hexes) {
+    if (!/^[0-9a-f]+$/.test(hex) || !ALGORITHMS.some((a) => HASH_BYTES[a] * 2 === hex.length)) {
+      throw new NonRetryableError('BAD_HASH', `not a hash of any known algorithm: "${hex.slice(0, 80)}"`)
+    }
+  }
+  if (hexes.length === 0) return { retracted: [], notFound: [] }
+  const listId = options.list === undefined ? undefined
+    : (await db.selectFrom('hash_lists').where('name', '=', options.list).select('id').executeTakeFirst())?.id
+  if (options.list !== undefined && listId === undefined) throw new NonRetryableError('NO_SUCH_LIST', `no list named "${options.list}"`)
+  const rows = await db.transaction().execute(async (trx) => {
+    const updated = await sql<{ id: number; list_id: number; version_id: number; algorithm: string; hex: string; name: string }>`
+      update known_hashes k set retracted_at = now(), retract_reason = ${options.reason ?? null}::text
+      from unnest(${hexes}::text[]) as h(hex), hash_lists l
+      where k.algorithm = any(${[...ALGORITHMS]}::text[]) and k.hash = decode(h.hex, 'hex') and k.retracted_at is null
+        and l.id = k.list_id ${listId === undefined ? sql`` : sql`and k.list_id = ${listId}`}
+      returning k.id, k.list_id, k.version_id, k.algorithm, h.hex, l.name`.execute(trx)
+    const byVersion = new Map<number, { list_id: number; version_id: number; known_hash_ids: number[] }>()
+    for (const r of updated.rows) {
+      const entry = byVersion.get(r.version_id) ?? { list_id: r.list_id, version_id: r.version_id, known_hash_ids: [] }
+      entry.known_hash_ids.push(r.id)
+      byVersion.set(r.version_id, entry)
+    }
+    const lists = [...new Set(updated.rows.map((r) => r.list_id))]
+    if (lists.length > 0) await trx.updateTable('hash_lists').set({ changed_at: sql<Date>`clock_timestamp()` }).where('id', 'in', lists).execute()
+    await recordChanges(trx, [...byVersion.values()].map((v) => ({ ...v, kind: 'retract' as const })))
+    return updated.rows
+  })
+  const found = new Set(rows.map((r) => r.hex))
+  return {
+    retracted: rows.map((r) => ({ list: r.name, algorithm: r.algorithm, hash: r.hex, knownHashId: r.id })),
+    notFound: hexes.filter((h) => !found.has(h)),
+  }
+}
