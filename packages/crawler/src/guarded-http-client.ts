@@ -10,6 +10,21 @@ function plainHeaders(headers: HttpRequest['headers']): Record<string, string> {
   return out
 }
 
+/** Retry-After as milliseconds (seconds or an HTTP date), bounded to [1 s, 1 h]; 30 s when absent. */
+export function retryAfterMs(value: string | string[] | undefined, now = Date.now()): number {
+  const text = Array.isArray(value) ? value[0] : value
+  let ms = 30_000
+  if (text !== undefined && text.trim() !== '') {
+    const seconds = Number(text)
+    if (Number.isFinite(seconds)) ms = seconds * 1000
+    else {
+      const date = Date.parse(text)
+      if (Number.isFinite(date)) ms = date - now
+    }
+  }
+  return Math.min(3_600_000, Math.max(1000, ms))
+}
+
 /**
  * Crawlee's HTTP client seam, filled with the crawler's BoundedFetcher so that page requests get
  * the same address guard, redirect count, size cap and deadline as media requests.
@@ -17,10 +32,13 @@ function plainHeaders(headers: HttpRequest['headers']): Record<string, string> {
 export class GuardedHttpClient implements BaseHttpClient {
   readonly #fetcher: BoundedFetcher
   readonly #options: FetchOptions
+  readonly #onBackoff: ((host: string, delayMs: number) => void) | undefined
 
-  constructor(fetcher: BoundedFetcher, options: FetchOptions) {
+  /** `onBackoff` hears of 429 and 503 answers, with the server's Retry-After (default 30 s). */
+  constructor(fetcher: BoundedFetcher, options: FetchOptions, onBackoff?: (host: string, delayMs: number) => void) {
     this.#fetcher = fetcher
     this.#options = options
+    this.#onBackoff = onBackoff
   }
 
   async stream(request: HttpRequest): Promise<StreamingHttpResponse> {
@@ -30,6 +48,9 @@ export class GuardedHttpClient implements BaseHttpClient {
       timeoutMs: Math.min(timeout ?? this.#options.timeoutMs, this.#options.timeoutMs),
       headers: plainHeaders(request.headers),
     })
+    if ((response.statusCode === 429 || response.statusCode === 503) && this.#onBackoff) {
+      this.#onBackoff(new URL(response.url).host, retryAfterMs(response.headers['retry-after']))
+    }
     return {
       request,
       url: response.url,

@@ -3,6 +3,7 @@ import { type Migration, type MigrationProvider, Migrator } from 'kysely/migrati
 import { CriticalError } from '../errors.js'
 import { initial } from './migrations/0001-initial.js'
 import { matcherScale } from './migrations/0002-matcher-scale.js'
+import { crawlerFrontier } from './migrations/0004-crawler-frontier.js'
 
 /**
  * One set of migrations for both dialects, applied in name order. Each area adds its own file
@@ -11,6 +12,7 @@ import { matcherScale } from './migrations/0002-matcher-scale.js'
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
   '0002_matcher_scale': matcherScale,
+  '0004_crawler_frontier': crawlerFrontier,
 }
 
 class InCodeMigrationProvider implements MigrationProvider {
@@ -21,7 +23,9 @@ class InCodeMigrationProvider implements MigrationProvider {
 
 /** Applies every pending migration; throws a CriticalError naming the one that failed. */
 export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: new InCodeMigrationProvider() })
+  // Areas add migrations independently; a database that already ran a later-numbered one must
+  // still accept an earlier-numbered newcomer rather than refuse to start.
+  const migrator = new Migrator({ db, provider: new InCodeMigrationProvider(), allowUnorderedMigrations: true })
   const { error, results } = await migrator.migrateToLatest()
   const failed = results?.find((r) => r.status === 'Error')
   if (error !== undefined || failed !== undefined) {

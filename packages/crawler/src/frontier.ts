@@ -1,0 +1,318 @@
+import os from 'node:os'
+import { Request, type IRequestManager, type RequestQueueOperationInfo, type Source } from '@crawlee/core'
+import { type Database, type Kysely, sql } from '@arachnid/core'
+import { type RobotsPolicy } from './robots-policy.js'
+import { urlKey } from './url-key.js'
+import { DEFAULT_URL_POLICY, refuseUrl, type SkipReason, type UrlPolicyOptions } from './url-policy.js'
+
+export interface FrontierOptions {
+  /** Pages per job. */
+  readonly maxPages: number
+  /** Link depth from the seeds. */
+  readonly maxDepth: number
+  /** Pages per host within a job (bounds endless calendars and other traps). */
+  readonly maxPagesPerHost: number
+  /** Requests in flight per host, across all workers. */
+  readonly maxPerHost: number
+  /** Least time between two requests to one host (robots.txt Crawl-delay can raise it). */
+  readonly politenessDelayMs: number
+  /** How long a leased URL stays with a worker before another may take it. */
+  readonly leaseMs: number
+  /** Leases a URL may take (its worker died each time) before it is given up. */
+  readonly maxLeases: number
+  /** Follow links only within the seeds' sites. */
+  readonly sameSite: boolean
+  readonly urlPolicy?: UrlPolicyOptions
+}
+
+export const DEFAULT_FRONTIER_OPTIONS: FrontierOptions = {
+  maxPages: 1000, maxDepth: 5, maxPagesPerHost: 10_000, maxPerHost: 8, politenessDelayMs: 0, leaseMs: 60_000, maxLeases: 4, sameSite: true,
+}
+
+export interface FrontierCandidate {
+  readonly url: string
+  readonly depth: number
+  readonly reported?: boolean
+}
+
+/** A stable id for this worker process, recorded with each lease. */
+export function workerId(): string {
+  return `${os.hostname()}:${process.pid}`
+}
+
+/** The site a host belongs to for scope: the host without a leading "www.". */
+export function siteOf(host: string): string {
+  return host.toLowerCase().replace(/^www\./, '')
+}
+
+interface Leased { id: number; url: string; depth: number; host: string; reported: boolean; retry_count: number }
+
+/**
+ * A crawl job's frontier kept in Postgres and shared by every worker: URLs de-duplicated by
+ * normalised key, leased in small batches with `FOR UPDATE SKIP LOCKED` (an expired lease is
+ * taken again, so a dead worker loses nothing), hosts interleaved fairly (least recently leased
+ * first) under a per-host politeness clock and in-flight cap, and every bound (pages, depth,
+ * pages per host, URL traps, deny list, robots.txt) enforced when URLs are added, with skips
+ * counted by reason. Plugs into Crawlee as its `requestManager`.
+ */
+export class PostgresFrontier implements IRequestManager {
+  readonly #db: Kysely<Database>
+  readonly #jobId: number
+  readonly #worker: string
+  readonly #options: FrontierOptions
+  readonly #sites: string[]
+  readonly #robots: RobotsPolicy | undefined
+  readonly #buffer: Leased[] = []
+  readonly #inFlight = new Map<string, Leased>()
+  #stopped = false
+  #handled = 0
+  #total = 0
+  #lastEmptyCheck = 0
+
+  constructor(db: Kysely<Database>, jobId: number, seeds: readonly string[], options: FrontierOptions, robots?: RobotsPolicy, worker = workerId()) {
+    this.#db = db
+    this.#jobId = jobId
+    this.#worker = worker
+    this.#options = options
+    this.#robots = robots
+    this.#sites = seeds.map((s) => siteOf(new URL(s).hostname))
+  }
+
+  get jobId(): number {
+    return this.#jobId
+  }
+
+  /** Stop leasing (job paused or cancelled); buffered leases go back to the queue. */
+  async stop(): Promise<void> {
+    this.#stopped = true
+    const ids = this.#buffer.splice(0).map((r) => r.id)
+    if (ids.length > 0) {
+      await this.#db.updateTable('frontier').set({ status: 'queued', lease_until: null, leased_by: null })
+        .where('id', 'in', ids).where('leased_by', '=', this.#worker).execute()
+    }
+  }
+
+  inScope(url: URL): boolean {
+    if (!this.#options.sameSite) return true
+    const host = siteOf(url.hostname)
+    return this.#sites.some((site) => host === site || host.endsWith(`.${site}`))
+  }
+
+  /**
+   * Adds URLs that pass every bound; returns how many were new. Refusals are counted by reason
+   * in frontier_skips; duplicates are not refusals.
+   */
+  async add(candidates: readonly FrontierCandidate[]): Promise<number> {
+    const skips = new Map<SkipReason, { count: number; example: string }>()
+    const skip = (reason: SkipReason, url: string) => {
+      const entry = skips.get(reason) ?? { count: 0, example: url }
+      entry.count++
+      skips.set(reason, entry)
+    }
+    const policy = { ...DEFAULT_URL_POLICY, ...this.#options.urlPolicy }
+    const accepted = new Map<string, { url: string; key: string; host: string; depth: number; reported: boolean }>()
+    for (const candidate of candidates) {
+      let url: URL
+      try {
+        url = new URL(candidate.url)
+      } catch {
+        continue
+      }
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') continue
+      if (!candidate.reported && !this.inScope(url)) { skip('OUT_OF_SCOPE', candidate.url); continue }
+      if (candidate.depth > this.#options.maxDepth) { skip('DEPTH', candidate.url); continue }
+      const refused = refuseUrl(url, policy)
+      if (refused) { skip(refused, candidate.url); continue }
+      if (this.#robots && !candidate.reported) {
+        const robots = await this.#robots.forOrigin(url.origin)
+        if (!robots.allowed(url.toString())) { skip('ROBOTS', candidate.url); continue }
+      }
+      const key = urlKey(url.toString())
+      if (!accepted.has(key)) accepted.set(key, { url: url.toString(), key, host: url.host.toLowerCase(), depth: candidate.depth, reported: candidate.reported ?? false })
+    }
+    let added = 0
+    if (accepted.size > 0) {
+      added = await this.#db.transaction().execute(async (trx) => {
+        // One writer per job at a time, so the page limits hold across workers.
+        const job = await trx.updateTable('crawl_jobs').set({ updated_at: sql<Date>`now()` }).where('id', '=', this.#jobId)
+          .returning(['frontier_size']).executeTakeFirstOrThrow()
+        const keys = [...accepted.keys()]
+        const existing = new Set((await trx.selectFrom('frontier').select('url_key')
+          .where('job_id', '=', this.#jobId).where('url_key', 'in', keys).execute()).map((r) => r.url_key))
+        const fresh = [...accepted.values()].filter((c) => !existing.has(c.key))
+        if (fresh.length === 0) return 0
+        const hosts = [...new Set(fresh.map((c) => c.host))]
+        await trx.insertInto('frontier_hosts').values(hosts.map((host) => ({ job_id: this.#jobId, host, delay_ms: this.#options.politenessDelayMs })))
+          .onConflict((oc) => oc.columns(['job_id', 'host']).doNothing()).execute()
+        const hostPages = new Map((await trx.selectFrom('frontier_hosts').select(['host', 'pages'])
+          .where('job_id', '=', this.#jobId).where('host', 'in', hosts).execute()).map((r) => [r.host, r.pages]))
+        let room = this.#options.maxPages - job.frontier_size
+        const rows: typeof fresh = []
+        for (const c of fresh) {
+          if (room <= 0) { skip('MAX_PAGES', c.url); continue }
+          const pages = hostPages.get(c.host) ?? 0
+          if (pages >= this.#options.maxPagesPerHost) { skip('HOST_MAX_PAGES', c.url); continue }
+          hostPages.set(c.host, pages + 1)
+          rows.push(c)
+          room--
+        }
+        if (rows.length === 0) return 0
+        await trx.insertInto('frontier').values(rows.map((r) => ({
+          job_id: this.#jobId, url: r.url, url_key: r.key, host: r.host, depth: r.depth, reported: r.reported,
+        }))).execute()
+        await trx.updateTable('crawl_jobs').set((eb) => ({ frontier_size: eb('frontier_size', '+', rows.length) })).where('id', '=', this.#jobId).execute()
+        for (const host of new Set(rows.map((r) => r.host))) {
+          await trx.updateTable('frontier_hosts').set({ pages: hostPages.get(host) ?? 0 }).where('job_id', '=', this.#jobId).where('host', '=', host).execute()
+        }
+        return rows.length
+      })
+    }
+    if (skips.size > 0) {
+      await this.#db.insertInto('frontier_skips')
+        .values([...skips].map(([reason, s]) => ({ job_id: this.#jobId, reason, count: s.count, example: s.example.slice(0, 500) })))
+        .onConflict((oc) => oc.columns(['job_id', 'reason']).doUpdateSet((eb) => ({ count: sql<number>`${eb.ref('frontier_skips.count')} + ${eb.ref('excluded.count')}` })))
+        .execute()
+    }
+    this.#total += added
+    return added
+  }
+
+  /** Holds a host back (429/503 with Retry-After, or a server in trouble). */
+  async backoff(host: string, delayMs: number): Promise<void> {
+    await this.#db.updateTable('frontier_hosts')
+      .set({ next_allowed_at: sql<Date>`greatest(next_allowed_at, now() + make_interval(secs => ${delayMs / 1000}))` })
+      .where('job_id', '=', this.#jobId).where('host', '=', host.toLowerCase()).execute()
+  }
+
+  /** Leases up to `limit` URLs, one host's share at a time, fairly across hosts. */
+  async #lease(limit: number): Promise<number> {
+    if (this.#stopped) return 0
+    const o = this.#options
+    const leased = await this.#db.transaction().execute(async (trx) => {
+      const { rows } = await sql<Leased>`
+        with hosts as (
+          select h.host, greatest(0, ${o.maxPerHost} - (
+            select count(*) from frontier x
+            where x.job_id = h.job_id and x.host = h.host and x.status = 'leased' and x.lease_until > now()))::int as room,
+            h.delay_ms
+          from frontier_hosts h
+          where h.job_id = ${this.#jobId} and h.next_allowed_at <= now()
+            and exists (select 1 from frontier q where q.job_id = h.job_id and q.host = h.host
+                        and (q.status = 'queued' or (q.status = 'leased' and q.lease_until < now())))
+          order by h.last_leased_at nulls first
+          limit ${limit}
+          for update of h skip locked
+        ), picked as (
+          select f.id from hosts
+          cross join lateral (
+            select q.id from frontier q
+            where q.job_id = ${this.#jobId} and q.host = hosts.host and q.not_before <= now()
+              and (q.status = 'queued' or (q.status = 'leased' and q.lease_until < now()))
+            order by q.depth, q.id
+            limit case when hosts.delay_ms > 0 then least(hosts.room, 1) else hosts.room end
+            for update of q skip locked
+          ) f
+          limit ${limit}
+        )
+        update frontier set status = 'leased', attempts = attempts + 1, leased_by = ${this.#worker},
+          lease_until = now() + make_interval(secs => ${o.leaseMs / 1000})
+        from picked where frontier.id = picked.id
+        returning frontier.id, frontier.url, frontier.depth, frontier.host, frontier.reported, frontier.retry_count, frontier.attempts`.execute(trx)
+      const hosts = [...new Set(rows.map((r) => r.host))]
+      if (hosts.length > 0) {
+        await sql`update frontier_hosts set last_leased_at = clock_timestamp(),
+            next_allowed_at = clock_timestamp() + make_interval(secs => delay_ms / 1000.0)
+          where job_id = ${this.#jobId} and host in (${sql.join(hosts)})`.execute(trx)
+      }
+      return rows as (Leased & { attempts: number })[]
+    })
+    const given = leased.filter((r) => r.attempts > o.maxLeases)
+    if (given.length > 0) {
+      // Its workers kept dying on it: give it up with a reason rather than loop forever.
+      await this.#db.updateTable('frontier').set({ status: 'failed', lease_until: null }).where('id', 'in', given.map((r) => r.id)).execute()
+      await this.#db.insertInto('pages').values(given.map((r) => ({
+        job_id: this.#jobId, url: r.url, depth: r.depth, media_found: 0, error_code: 'LEASE_EXPIRED', error_message: `leased ${r.attempts - 1} times without finishing`,
+      }))).onConflict((oc) => oc.columns(['job_id', 'url']).doNothing()).execute()
+    }
+    for (const row of leased) if (row.attempts <= o.maxLeases) this.#buffer.push(row)
+    return leased.length - given.length
+  }
+
+  // ---- Crawlee's IRequestManager ----
+
+  async fetchNextRequest<T extends Record<string, unknown> = Record<string, unknown>>(): Promise<Request<T> | null> {
+    if (this.#buffer.length === 0) await this.#lease(Math.max(4, this.#options.maxPerHost))
+    const row = this.#buffer.shift()
+    if (row === undefined) return null
+    const request = new Request<T>({ url: row.url, uniqueKey: `${this.#jobId}:${row.id}`, userData: { depth: row.depth, reported: row.reported } as unknown as T })
+    request.id = String(row.id)
+    request.retryCount = row.retry_count
+    this.#inFlight.set(request.id, row)
+    return request
+  }
+
+  async isEmpty(): Promise<boolean> {
+    if (this.#buffer.length > 0) return false
+    // Crawlee asks often; look in the database at most every 100 ms.
+    const now = Date.now()
+    if (now - this.#lastEmptyCheck < 100) return true
+    this.#lastEmptyCheck = now
+    return (await this.#lease(Math.max(4, this.#options.maxPerHost))) === 0
+  }
+
+  async isFinished(): Promise<boolean> {
+    if (this.#stopped) return this.#inFlight.size === 0
+    if (this.#buffer.length > 0 || this.#inFlight.size > 0) return false
+    const open = await this.#db.selectFrom('frontier').select('id').where('job_id', '=', this.#jobId)
+      .where((eb) => eb.or([eb('status', '=', 'queued'), eb('status', '=', 'leased')])).limit(1).executeTakeFirst()
+    return open === undefined
+  }
+
+  async handledCount(): Promise<number> {
+    return this.#handled
+  }
+
+  getTotalCount(): number {
+    return this.#total
+  }
+
+  getPendingCount(): number {
+    return this.#buffer.length + this.#inFlight.size
+  }
+
+  async markRequestHandled(request: Request): Promise<RequestQueueOperationInfo | null> {
+    this.#inFlight.delete(String(request.id))
+    this.#handled++
+    await this.#db.updateTable('frontier').set({ status: 'done', lease_until: null })
+      .where('id', '=', Number(request.id)).execute()
+    return null
+  }
+
+  async reclaimRequest(request: Request): Promise<RequestQueueOperationInfo | null> {
+    this.#inFlight.delete(String(request.id))
+    await this.#db.updateTable('frontier').set({ status: 'queued', lease_until: null, leased_by: null, retry_count: request.retryCount })
+      .where('id', '=', Number(request.id)).execute()
+    return null
+  }
+
+  async addRequest(requestLike: Source): Promise<RequestQueueOperationInfo> {
+    const url = typeof requestLike === 'string' ? requestLike : (requestLike as { url: string }).url
+    const depth = typeof requestLike === 'string' ? 0 : Number((requestLike as { userData?: { depth?: number } }).userData?.depth ?? 0)
+    const added = await this.add([{ url, depth }])
+    return { requestId: url, uniqueKey: url, wasAlreadyPresent: added === 0, wasAlreadyHandled: false, forefront: false }
+  }
+
+  async addRequestsBatched(requests: unknown): Promise<any> {
+    const list = (Array.isArray(requests) ? requests : []) as Source[]
+    for (const r of list) await this.addRequest(r)
+    return { addedRequests: [], waitForAllRequestsToBeAdded: Promise.resolve([]) }
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Request> {
+    for (;;) {
+      const request = await this.fetchNextRequest()
+      if (request === null) return
+      yield request
+    }
+  }
+}

@@ -1,0 +1,260 @@
+import { createHash } from 'node:crypto'
+import { type Database, type Kysely, type Logger, describeError, hexToBytes, sql } from '@arachnid/core'
+import type { ImageHashes } from '@arachnid/hasher'
+import { type KnownMatch, type Matcher, type Probe, recordMatches } from '@arachnid/matcher'
+import type { DiscoveredMedia } from './discover.js'
+import { type BoundedFetcher, evidenceHeaders } from './http-fetch.js'
+
+/** The part of the hasher the crawler uses. */
+export interface ImageHasher {
+  hash(bytes: Uint8Array): Promise<ImageHashes>
+}
+
+/** A media URL whose content matched, handed to whoever sends notices. */
+export interface MatchedMedia {
+  readonly jobId: number
+  readonly fetchId: number
+  readonly mediaId: number
+  readonly url: string
+  readonly finalUrl: string
+  readonly serverIp: string | null
+  readonly pageUrls: readonly string[]
+  readonly detectedAt: Date
+  readonly hashes: ImageHashes
+  readonly matches: readonly KnownMatch[]
+}
+
+export interface MediaCounters {
+  mediaQueued: number
+  media: number
+  mediaErrors: number
+  distinctMedia: number
+  bytes: number
+  matchedMedia: number
+  exactMatches: number
+  nearMatches: number
+  notices: number
+  errors: Record<string, number>
+}
+
+export interface MediaPipelineOptions {
+  readonly maxMediaBytes: number
+  readonly requestTimeoutMs: number
+  readonly maxRedirects: number
+  /** Media fetched and hashed at once by this worker. */
+  readonly concurrency: number
+  /** Media leased and matched together in one lookup. */
+  readonly batchSize: number
+  readonly leaseMs: number
+  readonly maxLeases: number
+}
+
+export interface MediaPipelineDeps {
+  readonly db: Kysely<Database>
+  readonly hasher: ImageHasher
+  readonly matcher: Matcher
+  readonly fetcher: BoundedFetcher
+  readonly logger?: Logger
+  readonly onMatched?: (items: readonly MatchedMedia[]) => Promise<number>
+}
+
+interface Leased { id: number; url: string; attempts: number }
+interface Hashed { fetchId: number; mediaId: number; url: string; finalUrl: string; serverIp: string | null; hashes: ImageHashes }
+
+const EXACT = new Set(['sha256', 'md5', 'sha1'])
+
+/**
+ * Media of one job, shared by every worker through the media_fetches table: found URLs are rows
+ * (one per URL per job), leased in batches, fetched and hashed in memory, matched in one lookup
+ * per batch, and marked done only after their matches and notices are recorded, so a worker that
+ * dies mid-batch leaves the batch to be leased again, and re-doing it doubles nothing.
+ */
+export class MediaPipeline {
+  readonly counters: MediaCounters
+  readonly #deps: MediaPipelineDeps
+  readonly #jobId: number
+  readonly #options: MediaPipelineOptions
+  readonly #worker: string
+  readonly #knownContent = new Map<string, { mediaId: number; hashes: ImageHashes }>()
+
+  constructor(deps: MediaPipelineDeps, jobId: number, options: MediaPipelineOptions, worker: string, counters: MediaCounters) {
+    this.#deps = deps
+    this.#jobId = jobId
+    this.#options = options
+    this.#worker = worker
+    this.counters = counters
+  }
+
+  /** Registers the media found on a page (or given as seeds when pageId is null) and their sightings. */
+  async register(pageId: number | null, media: readonly DiscoveredMedia[]): Promise<void> {
+    if (media.length === 0) return
+    const rows = await this.#deps.db.insertInto('media_fetches')
+      .values(media.map((m) => ({ job_id: this.#jobId, url: m.url, state: 'pending' as const })))
+      .onConflict((oc) => oc.columns(['job_id', 'url']).doUpdateSet((eb) => ({ url: eb.ref('excluded.url') })))
+      .returning(['id', 'url', sql<boolean>`(xmax = 0)`.as('inserted')]).execute()
+    if (pageId !== null) {
+      const via = new Map(media.map((m) => [m.url, m.via]))
+      await this.#deps.db.insertInto('sightings')
+        .values(rows.map((r) => ({ job_id: this.#jobId, page_id: pageId, fetch_id: r.id, via: via.get(r.url) ?? 'link' })))
+        .onConflict((oc) => oc.columns(['page_id', 'fetch_id']).doNothing()).execute()
+    }
+    this.counters.mediaQueued += rows.filter((r) => r.inserted).length
+  }
+
+  /** Whether any media of the job is still pending or leased (by any worker). */
+  async hasOpenWork(): Promise<boolean> {
+    const open = await this.#deps.db.selectFrom('media_fetches').select('id').where('job_id', '=', this.#jobId)
+      .where('state', 'in', ['pending', 'leased']).limit(1).executeTakeFirst()
+    return open !== undefined
+  }
+
+  /**
+   * Processes batches until `pagesDone()` is true and no media of the job is open. Several
+   * loops run at once so that fetching one batch overlaps matching another.
+   */
+  async run(pagesDone: () => boolean, stopped: () => boolean): Promise<void> {
+    const loops = Math.max(1, Math.min(4, Math.ceil(this.#options.concurrency / 4)))
+    await Promise.all(Array.from({ length: loops }, () => this.#loop(pagesDone, stopped, Math.max(1, Math.floor(this.#options.concurrency / loops)))))
+  }
+
+  async #loop(pagesDone: () => boolean, stopped: () => boolean, concurrency: number): Promise<void> {
+    for (;;) {
+      if (stopped()) return
+      const batch = await this.#lease(this.#options.batchSize)
+      if (batch.length === 0) {
+        if (pagesDone() && !(await this.hasOpenWork())) return
+        await new Promise((resolve) => setTimeout(resolve, 100))
+        continue
+      }
+      await this.#processBatch(batch, concurrency)
+    }
+  }
+
+  async #lease(limit: number): Promise<Leased[]> {
+    const { rows } = await sql<Leased>`
+      update media_fetches set state = 'leased', attempts = attempts + 1, leased_by = ${this.#worker},
+        lease_until = now() + make_interval(secs => ${this.#options.leaseMs / 1000})
+      where id in (
+        select id from media_fetches
+        where job_id = ${this.#jobId} and (state = 'pending' or (state = 'leased' and lease_until < now()))
+        order by id limit ${limit}
+        for update skip locked)
+      returning id, url, attempts`.execute(this.#deps.db)
+    const given = rows.filter((r) => r.attempts > this.#options.maxLeases)
+    for (const row of given) await this.#fail(row, 'LEASE_EXPIRED', `leased ${row.attempts - 1} times without finishing`, {})
+    return rows.filter((r) => r.attempts <= this.#options.maxLeases)
+  }
+
+  async #processBatch(batch: Leased[], concurrency: number): Promise<void> {
+    const hashed: Hashed[] = []
+    let next = 0
+    await Promise.all(Array.from({ length: Math.min(concurrency, batch.length) }, async () => {
+      while (next < batch.length) {
+        const item = batch[next++]!
+        const result = await this.#fetchAndHash(item).catch(async (error) => {
+          const { code, message } = describeError(error)
+          await this.#fail(item, code, message, {})
+          return undefined
+        })
+        if (result) hashed.push(result)
+      }
+    }))
+    if (hashed.length > 0) await this.#match(hashed)
+    if (hashed.length > 0) {
+      await this.#deps.db.updateTable('media_fetches').set({ state: 'done', lease_until: null })
+        .where('id', 'in', hashed.map((h) => h.fetchId)).execute()
+    }
+  }
+
+  async #fetchAndHash(task: Leased): Promise<Hashed | undefined> {
+    const o = this.#options
+    const db = this.#deps.db
+    let fetched
+    try {
+      fetched = await this.#deps.fetcher.fetch(task.url, { maxBytes: o.maxMediaBytes, timeoutMs: o.requestTimeoutMs, maxRedirects: o.maxRedirects })
+    } catch (error) {
+      const { code, message } = describeError(error)
+      const response = (error as { response?: { statusCode: number; url: string; ip?: string; headers: Record<string, string> } }).response
+      await this.#fail(task, code, message, {
+        status: response?.statusCode ?? null, final_url: response?.url ?? null, server_ip: response?.ip ?? null,
+        headers: response ? JSON.stringify(evidenceHeaders(response.headers)) : null,
+      })
+      return undefined
+    }
+    this.counters.bytes += fetched.body.length
+    const evidence = {
+      status: fetched.statusCode, final_url: fetched.url, server_ip: fetched.ip ?? null, bytes: fetched.body.length,
+      content_type: typeof fetched.headers['content-type'] === 'string' ? fetched.headers['content-type'] : null,
+      headers: JSON.stringify(evidenceHeaders(fetched.headers)),
+    }
+    const sha256 = createHash('sha256').update(fetched.body).digest('hex')
+    let known = this.#knownContent.get(sha256)
+    if (known === undefined) {
+      let hashes: ImageHashes
+      try {
+        hashes = await this.#deps.hasher.hash(fetched.body)
+      } catch (error) {
+        const { code, message } = describeError(error)
+        await this.#fail(task, code, message, evidence)
+        return undefined
+      }
+      const media = await db.insertInto('media').values({
+        sha256: hexToBytes(hashes.sha256), md5: hexToBytes(hashes.md5), sha1: hexToBytes(hashes.sha1),
+        blockhash: hexToBytes(hashes.blockhash), pdq: hexToBytes(hashes.pdq), pdq_quality: hashes.pdqQuality,
+        width: hashes.width, height: hashes.height, format: hashes.format, bytes: hashes.bytes,
+      }).onConflict((oc) => oc.column('sha256').doUpdateSet((eb) => ({ sha256: eb.ref('excluded.sha256') })))
+        .returning(['id', sql<boolean>`(xmax = 0)`.as('inserted')]).executeTakeFirstOrThrow()
+      if (media.inserted) this.counters.distinctMedia++
+      known = { mediaId: media.id, hashes }
+      this.#knownContent.set(sha256, known)
+    }
+    await db.updateTable('media_fetches').set({ ...evidence, media_id: known.mediaId, error_code: null, error_message: null })
+      .where('id', '=', task.id).execute()
+    this.counters.media++
+    return { fetchId: task.id, mediaId: known.mediaId, url: task.url, finalUrl: fetched.url, serverIp: fetched.ip ?? null, hashes: known.hashes }
+  }
+
+  async #fail(task: Leased, code: string, message: string, evidence: Record<string, unknown>): Promise<void> {
+    this.counters.mediaErrors++
+    this.counters.errors[code] = (this.counters.errors[code] ?? 0) + 1
+    this.#deps.logger?.debug({ url: task.url, code, message }, 'media not hashed')
+    await this.#deps.db.updateTable('media_fetches')
+      .set({ ...evidence, error_code: code, error_message: message.slice(0, 1000), state: 'done', lease_until: null } as never)
+      .where('id', '=', task.id).execute()
+  }
+
+  /** One lookup for the whole batch; matches recorded once; notices through onMatched. */
+  async #match(batch: Hashed[]): Promise<void> {
+    const probes: Probe[] = []
+    const owner: number[] = []
+    batch.forEach((item, i) => {
+      const h = item.hashes
+      for (const algorithm of ['sha256', 'md5', 'sha1', 'blockhash'] as const) { probes.push({ algorithm, hash: h[algorithm] }); owner.push(i) }
+      probes.push({ algorithm: 'pdq', hash: h.pdq, quality: h.pdqQuality }); owner.push(i)
+    })
+    const results = await this.#deps.matcher.match(probes)
+    const perItem: KnownMatch[][] = batch.map(() => [])
+    results.forEach((found, p) => {
+      const list = perItem[owner[p]!]!
+      for (const m of found) if (!list.some((x) => x.knownHashId === m.knownHashId)) list.push(m)
+    })
+    const matched = batch.map((item, i) => ({ item, matches: perItem[i]! })).filter((x) => x.matches.length > 0)
+    if (matched.length === 0) return
+    await recordMatches(this.#deps.db, matched.map((x) => ({ mediaId: x.item.mediaId, jobId: this.#jobId, matches: x.matches })))
+    for (const x of matched) {
+      this.counters.matchedMedia++
+      if (x.matches.some((m) => EXACT.has(m.algorithm))) this.counters.exactMatches++
+      else this.counters.nearMatches++
+    }
+    if (this.#deps.onMatched) {
+      const pages = await this.#deps.db.selectFrom('sightings as s').innerJoin('pages as p', 'p.id', 's.page_id')
+        .where('s.fetch_id', 'in', matched.map((x) => x.item.fetchId)).select(['s.fetch_id', 'p.url']).execute()
+      const detectedAt = new Date()
+      this.counters.notices += await this.#deps.onMatched(matched.map(({ item, matches }) => ({
+        jobId: this.#jobId, fetchId: item.fetchId, mediaId: item.mediaId, url: item.url, finalUrl: item.finalUrl,
+        serverIp: item.serverIp, detectedAt, hashes: item.hashes, matches,
+        pageUrls: pages.filter((p) => p.fetch_id === item.fetchId).map((p) => p.url),
+      })))
+    }
+  }
+}

@@ -1,0 +1,71 @@
+import robotsParser from 'robots-parser'
+import { describeError } from '@arachnid/core'
+import { DEFAULT_USER_AGENT, type BoundedFetcher } from './http-fetch.js'
+
+export const ROBOTS_MODES = ['obey', 'ignore'] as const
+export type RobotsMode = (typeof ROBOTS_MODES)[number]
+
+interface Rules {
+  isAllowed(url: string, ua?: string): boolean | undefined
+  getCrawlDelay(ua?: string): number | undefined
+}
+
+/** The robots.txt verdict for one host: allowed paths and its Crawl-delay. */
+export interface HostRobots {
+  allowed(url: string): boolean
+  readonly crawlDelayMs: number
+}
+
+const ALLOW_ALL: HostRobots = { allowed: () => true, crawlDelayMs: 0 }
+const DISALLOW_ALL: HostRobots = { allowed: () => false, crawlDelayMs: 0 }
+
+/**
+ * robots.txt per RFC 9309, fetched once per host through the bounded fetcher: a 4xx answer means
+ * no restrictions, an unreachable or 5xx robots.txt means disallow everything (the RFC's rule),
+ * rules are matched for our user agent. `ignore` mode skips all of it (for reported URLs the
+ * operator must check regardless).
+ */
+export class RobotsPolicy {
+  readonly mode: RobotsMode
+  readonly #fetcher: BoundedFetcher
+  readonly #cache = new Map<string, Promise<HostRobots>>()
+  readonly #timeoutMs: number
+
+  constructor(fetcher: BoundedFetcher, mode: RobotsMode = 'obey', timeoutMs = 10_000) {
+    this.mode = mode
+    this.#fetcher = fetcher
+    this.#timeoutMs = timeoutMs
+  }
+
+  forOrigin(origin: string): Promise<HostRobots> {
+    if (this.mode === 'ignore') return Promise.resolve(ALLOW_ALL)
+    let entry = this.#cache.get(origin)
+    if (entry === undefined) {
+      entry = this.#load(origin)
+      this.#cache.set(origin, entry)
+    }
+    return entry
+  }
+
+  async #load(origin: string): Promise<HostRobots> {
+    const robotsUrl = `${origin}/robots.txt`
+    let text: string
+    try {
+      const response = await this.#fetcher.fetch(robotsUrl, { maxBytes: 512 * 1024, timeoutMs: this.#timeoutMs, maxRedirects: 5 })
+      text = response.body.toString('utf8')
+    } catch (error) {
+      const status = (error as { response?: { statusCode?: number } }).response?.statusCode
+      if (status !== undefined && status >= 400 && status < 500) return ALLOW_ALL
+      const { code } = describeError(error)
+      // Refused addresses are refused for pages too; anything else unreachable disallows (RFC 9309 2.3.1.4).
+      return code === 'BLOCKED_ADDRESS' ? ALLOW_ALL : DISALLOW_ALL
+    }
+    const rules = (robotsParser as unknown as (url: string, body: string) => Rules)(robotsUrl, text)
+    const agent = DEFAULT_USER_AGENT.split('/')[0]
+    const delay = rules.getCrawlDelay(agent)
+    return {
+      allowed: (url) => rules.isAllowed(url, agent) !== false,
+      crawlDelayMs: delay === undefined ? 0 : Math.min(30_000, Math.max(0, delay * 1000)),
+    }
+  }
+}

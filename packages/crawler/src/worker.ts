@@ -1,0 +1,52 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { type Database, type Kysely, describeError } from '@arachnid/core'
+import { CrawlJob, type CrawlDependencies, type WorkerOverrides } from './crawl-job.js'
+
+export interface WorkerOptions extends WorkerOverrides {
+  /** How often to look for running jobs when there is nothing to do (default 1000 ms). */
+  readonly pollMs?: number
+  /** Return once no running job has work left (for tests and batch use). Default false. */
+  readonly exitWhenIdle?: boolean
+  readonly signal?: AbortSignal
+  /** Called when the worker joins and leaves a job. */
+  readonly onJob?: (event: 'start' | 'end', jobId: number, job: CrawlJob) => void
+}
+
+/**
+ * The long-running worker: picks up running jobs (oldest first) and takes part in each until it
+ * is done, paused or cancelled; any number of workers on any machines can share the database.
+ */
+export async function runWorker(deps: CrawlDependencies, options: WorkerOptions = {}): Promise<void> {
+  const pollMs = options.pollMs ?? 1000
+  while (!options.signal?.aborted) {
+    const jobId = await nextJob(deps.db)
+    if (jobId === undefined) {
+      if (options.exitWhenIdle) return
+      await sleep(pollMs, undefined, { signal: options.signal }).catch(() => {})
+      continue
+    }
+    const job = await CrawlJob.attach(deps, jobId, options)
+    options.onJob?.('start', jobId, job)
+    try {
+      await job.run()
+    } catch (error) {
+      deps.logger?.error({ job: jobId, error: describeError(error) }, 'worker: job run failed; will try again')
+      await sleep(pollMs, undefined, { signal: options.signal }).catch(() => {})
+    } finally {
+      options.onJob?.('end', jobId, job)
+    }
+  }
+}
+
+/** A running job that has open work (queued pages, or media pending or with an expired lease). */
+async function nextJob(db: Kysely<Database>): Promise<number | undefined> {
+  const row = await db.selectFrom('crawl_jobs as j').select('j.id').where('j.status', '=', 'running')
+    .where((eb) => eb.or([
+      eb.exists(eb.selectFrom('frontier as f').select('f.id').whereRef('f.job_id', '=', 'j.id')
+        .where((e) => e.or([e('f.status', '=', 'queued'), e.and([e('f.status', '=', 'leased'), e('f.lease_until', '<', new Date())])]))),
+      eb.exists(eb.selectFrom('media_fetches as m').select('m.id').whereRef('m.job_id', '=', 'j.id')
+        .where((e) => e.or([e('m.state', '=', 'pending'), e.and([e('m.state', '=', 'leased'), e('m.lease_until', '<', new Date())])]))),
+    ]))
+    .orderBy('j.id').limit(1).executeTakeFirst()
+  return row?.id
+}
