@@ -1,0 +1,189 @@
+import { createHash } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { openDatabase } from '@arachnid/core'
+import { importList, listLists, Matcher, retractHashes, showList } from '@arachnid/matcher'
+import { dialectsUnderTest, openTestDatabase, type TestDatabase } from '@arachnid/test'
+
+const dialects = await dialectsUnderTest()
+
+const md5 = (s: string) => createHash('md5').update(s).digest('hex')
+const h256 = (s: string) => createHash('sha256').update(s).digest('hex')
+/** `hex` with the first `n` bits flipped. */
+function flip(hex: string, n: number, from = 0): string {
+  const b = Buffer.from(hex, 'hex')
+  for (let i = from; i < from + n; i++) b[i >> 3]! ^= 0x80 >> (i & 7)
+  return b.toString('hex')
+}
+
+describe.each(dialects)('lists on %s', (dialect) => {
+  let handle: TestDatabase
+  beforeAll(async () => { handle = await openTestDatabase(dialect) })
+  afterAll(async () => { await handle?.close() })
+
+  it('imports md5-lines, reporting bad lines by number', async () => {
+    const result = await importList(handle.db, {
+      name: 'md5s', format: 'md5-lines',
+      lines: ['# a comment', md5('a'), '', md5('b').toUpperCase(), 'xyz', md5('c').slice(0, 30)],
+    })
+    expect(result).toMatchObject({ applied: true, imported: 2, version: 1 })
+    expect(result.rejected).toEqual([
+      { line: 5, reason: 'md5 hash is not hexadecimal' },
+      { line: 6, reason: 'md5 hash must be 32 hex characters, got 30' },
+    ])
+    const [hit] = await new Matcher(handle.db).match([{ algorithm: 'md5', hash: md5('b') }])
+    expect(hit).toEqual([expect.objectContaining({ list: 'md5s', algorithm: 'md5', distance: 0 })])
+  })
+
+  it('imports pdq-csv with quality and an optional header, and rejects rows without a quality', async () => {
+    const result = await importList(handle.db, {
+      name: 'pdqs', format: 'pdq-csv',
+      lines: ['hash,quality,category,external_id', `${h256('p1')},100,A,x1`, `${h256('p2')},`, `${h256('p3')},101,A,x3`, `${h256('p4')},90,B,x4`],
+    })
+    expect(result.imported).toBe(2)
+    expect(result.rejected).toEqual([
+      { line: 3, reason: 'pdq-csv rows are "hash,quality[,...]": quality is missing' },
+      { line: 4, reason: 'quality must be an integer 0..100, got "101"' },
+    ])
+    const row = await handle.db.selectFrom('known_hashes').where('external_id', '=', 'x4').select(['quality', 'category', 'algorithm']).executeTakeFirstOrThrow()
+    expect(row).toEqual({ quality: 90, category: 'B', algorithm: 'pdq' })
+  })
+
+  it('imports jsonl and reports bad JSON by line', async () => {
+    const result = await importList(handle.db, {
+      name: 'json', format: 'jsonl',
+      lines: [
+        JSON.stringify({ algorithm: 'sha1', hash: 'a'.repeat(40), category: 'C', external_id: 'j1' }),
+        '{not json',
+        JSON.stringify({ algorithm: 'crc32', hash: 'abcd' }),
+        JSON.stringify([1]),
+        JSON.stringify({ algorithm: 'pdq', hash: h256('j'), quality: 80 }),
+      ],
+    })
+    expect(result.imported).toBe(2)
+    expect(result.rejected).toEqual([
+      { line: 2, reason: 'not valid JSON' },
+      { line: 3, reason: 'unknown algorithm "crc32"' },
+      { line: 4, reason: 'not a JSON object' },
+    ])
+  })
+
+  it('applies nothing with --strict, in every format, and the active version stays', async () => {
+    for (const [format, lines] of [
+      ['csv', ['algorithm,hash', `md5,${md5('s1')}`, 'md5,bad']],
+      ['md5-lines', [md5('s1'), 'bad']],
+      ['pdq-csv', [`${h256('s1')},100`, 'bad,100']],
+      ['jsonl', [JSON.stringify({ algorithm: 'md5', hash: md5('s1') }), '{']],
+    ] as const) {
+      const result = await importList(handle.db, { name: 'md5s', format, strict: true, lines })
+      expect(result).toMatchObject({ applied: false, imported: 0, version: undefined })
+      expect(result.rejected.map((r) => r.line)).toEqual([lines.length])
+    }
+    const [found, strictRow] = await new Matcher(handle.db).match([{ algorithm: 'md5', hash: md5('a') }, { algorithm: 'md5', hash: md5('s1') }])
+    expect(found?.[0]).toMatchObject({ list: 'md5s', listVersion: 1 })
+    expect(strictRow).toEqual([])
+    expect((await showList(handle.db, 'md5s')).versions.map((v) => v.status)).toEqual(['failed', 'failed', 'failed', 'failed', 'active'])
+  })
+
+  it('keeps the old version matching while a new one is being imported, then switches atomically', async () => {
+    const matcher = new Matcher(handle.db, { refreshIntervalMs: 0 })
+    await importList(handle.db, { name: 'versioned', lines: ['algorithm,hash', `md5,${md5('old')}`, `pdq,${h256('old')}`] })
+    const during: unknown[][][] = []
+    async function* slowFile() {
+      yield 'algorithm,hash'
+      yield `md5,${md5('new')}`
+      yield `pdq,${h256('new')}`
+      // Mid-import (rows of the new version already written): still the old version only.
+      during.push(await matcher.match([
+        { algorithm: 'md5', hash: md5('old') }, { algorithm: 'md5', hash: md5('new') },
+        { algorithm: 'pdq', hash: h256('old') }, { algorithm: 'pdq', hash: h256('new') },
+      ]))
+      yield `md5,${md5('new2')}`
+    }
+    const result = await importList(handle.db, { name: 'versioned', lines: slowFile(), chunkRows: 1 })
+    expect(result.version).toBe(2)
+    expect(during[0]!.map((r) => r.length)).toEqual([1, 0, 1, 0])
+    const after = await matcher.match([
+      { algorithm: 'md5', hash: md5('old') }, { algorithm: 'md5', hash: md5('new') },
+      { algorithm: 'pdq', hash: h256('old') }, { algorithm: 'pdq', hash: h256('new') },
+    ])
+    expect(after.map((r) => r.length)).toEqual([0, 1, 0, 1])
+    expect(after[3]![0]).toMatchObject({ list: 'versioned', listVersion: 2 })
+    const details = await showList(handle.db, 'versioned')
+    expect(details.versions.map((v) => [v.version, v.status, v.rows])).toEqual([[2, 'active', 3], [1, 'superseded', 2]])
+    expect(details.byAlgorithm).toEqual({ md5: 2, pdq: 1 })
+  })
+
+  it('retracts hashes: they stop matching at once and stay for audit', async () => {
+    await importList(handle.db, {
+      name: 'retractable',
+      lines: ['algorithm,hash,category', `md5,${md5('r1')},A`, `md5,${md5('r2')},A`, `pdq,${h256('r3')},B`, `pdq,${h256('r4')},B`],
+    })
+    // A long refresh interval: the retraction must still hold on the very next call.
+    const matcher = new Matcher(handle.db, { refreshIntervalMs: 60_000 })
+    const probes = [{ algorithm: 'md5' as const, hash: md5('r1') }, { algorithm: 'pdq' as const, hash: flip(h256('r3'), 5) }, { algorithm: 'pdq' as const, hash: h256('r4') }]
+    expect((await matcher.match(probes)).map((r) => r.length)).toEqual([1, 1, 1])
+    const result = await retractHashes(handle.db, { hashes: [md5('r1'), h256('r3'), md5('nothing')], reason: 'false positive' })
+    expect(result.retracted.map((r) => r.hash).sort()).toEqual([md5('r1'), h256('r3')].sort())
+    expect(result.notFound).toEqual([md5('nothing')])
+    expect((await matcher.match(probes)).map((r) => r.length)).toEqual([0, 0, 1])
+    const kept = await handle.db.selectFrom('known_hashes').where('retract_reason', '=', 'false positive').select(['retracted_at']).execute()
+    expect(kept).toHaveLength(2)
+    expect(kept.every((k) => k.retracted_at instanceof Date)).toBe(true)
+    const details = await showList(handle.db, 'retractable')
+    expect(details).toMatchObject({ hashes: 2, retracted: 2, byAlgorithm: { md5: 1, pdq: 1 }, byCategory: { A: 1, B: 1 } })
+    // The in-memory index drops it too once it polls (so it no longer even costs a confirmation).
+    const fresh = new Matcher(handle.db, { refreshIntervalMs: 0 })
+    expect((await fresh.match(probes)).map((r) => r.length)).toEqual([0, 0, 1])
+    expect(fresh.stats().entries.pdq).toBeGreaterThan(0)
+  })
+
+  it('appends hashes written by another connection; the next match finds them without reloading the list', async () => {
+    await importList(handle.db, { name: 'growing', lines: ['algorithm,hash', ...Array.from({ length: 50 }, (_, i) => `pdq,${h256(`g${i}`)}`)] })
+    const matcher = new Matcher(handle.db, { refreshIntervalMs: 0 })
+    const probe = { algorithm: 'pdq' as const, hash: flip(h256('late'), 9) }
+    expect((await matcher.match([probe]))[0]).toEqual([])
+    const loads = matcher.stats().versionLoads
+    // PGlite is one connection per database, so there the writer shares it.
+    const other = dialect === 'postgres' ? await openDatabase({ databaseUrl: handle.url, migrate: false, poolSize: 1 }) : undefined
+    try {
+      const result = await importList(other?.db ?? handle.db, { name: 'growing', mode: 'append', lines: ['algorithm,hash', `pdq,${h256('late')}`, `md5,${md5('late')}`] })
+      expect(result).toMatchObject({ applied: true, imported: 2, version: 1 })
+    } finally {
+      await other?.close()
+    }
+    const [found, exact] = await matcher.match([probe, { algorithm: 'md5', hash: md5('late') }])
+    expect(found).toEqual([expect.objectContaining({ list: 'growing', listVersion: 1, hash: h256('late'), distance: 9 })])
+    expect(exact).toHaveLength(1)
+    expect(matcher.stats().versionLoads).toBe(loads)
+    expect((await listLists(handle.db)).find((l) => l.name === 'growing')?.hashes).toBe(52)
+  })
+
+  it('applies per-list thresholds', async () => {
+    const base = h256('threshold-base')
+    await importList(handle.db, { name: 'strict-list', pdqThreshold: 10, lines: ['algorithm,hash', `pdq,${base}`] })
+    await importList(handle.db, { name: 'loose-list', lines: ['algorithm,hash', `pdq,${base}`, `blockhash,${base}`] })
+    await importList(handle.db, { name: 'bh-list', blockhashThreshold: 30, lines: ['algorithm,hash', `blockhash,${base}`] })
+    const matcher = new Matcher(handle.db, { refreshIntervalMs: 0, blockhashThreshold: 24 })
+    const [near, far, bh] = await matcher.match([
+      { algorithm: 'pdq', hash: flip(base, 10) }, { algorithm: 'pdq', hash: flip(base, 20) }, { algorithm: 'blockhash', hash: flip(base, 28) },
+    ])
+    expect(near!.map((m) => m.list).sort()).toEqual(['loose-list', 'strict-list'])
+    expect(far!.map((m) => m.list)).toEqual(['loose-list'])
+    expect(bh!.map((m) => m.list)).toEqual(['bh-list'])
+    expect((await listLists(handle.db)).find((l) => l.name === 'strict-list')).toMatchObject({ pdqThreshold: 10, blockhashThreshold: null })
+  })
+
+  it('matches PDQ dihedral probes and says which transform matched', async () => {
+    const stored = h256('rotated-original')
+    await importList(handle.db, { name: 'dihedral', lines: ['algorithm,hash', `pdq,${stored}`] })
+    const matcher = new Matcher(handle.db, { refreshIntervalMs: 0 })
+    const unrelated = Array.from({ length: 7 }, (_, i) => h256(`unrelated-${i}`))
+    const dihedral = [...unrelated.slice(0, 3), flip(stored, 12), ...unrelated.slice(3)]
+    const [withDihedral, without] = await matcher.match([
+      { algorithm: 'pdq', hash: h256('probe-itself'), quality: 100, dihedral },
+      { algorithm: 'pdq', hash: h256('probe-itself'), quality: 100 },
+    ])
+    expect(withDihedral).toEqual([expect.objectContaining({ list: 'dihedral', distance: 12, transform: 3 })])
+    expect(without!.filter((m) => m.list === 'dihedral')).toEqual([])
+  })
+})
