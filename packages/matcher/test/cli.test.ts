@@ -14,7 +14,7 @@ const near = (() => { const b = Buffer.from(pdq, 'hex'); b[0]! ^= 0x07; return b
 /** Runs `pnpm arachnid ...` on the embedded database in `home`. */
 function arachnid(home: string, args: string[], stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const env = { ...process.env, ARACHNID_HOME: home, LOG_LEVEL: 'silent' }
+    const env: NodeJS.ProcessEnv = { ...process.env, ARACHNID_HOME: home, LOG_LEVEL: 'silent' }
     delete env.DATABASE_URL
     const child = spawn('pnpm', ['--silent', 'arachnid', ...args], { cwd: root, env })
     let stdout = ''
