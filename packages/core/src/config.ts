@@ -27,6 +27,19 @@ export const SETTINGS = {
   pdqMinQuality: { env: 'ARACHNID_PDQ_MIN_QUALITY', default: 50, doc: 'PDQ hashes of lower quality are not matched.' },
   allowPrivate: { env: 'ARACHNID_ALLOW_PRIVATE', default: false, doc: 'Allow crawling private, loopback and link-local addresses.' },
   logLevel: { env: 'LOG_LEVEL', default: 'info', doc: 'pino log level (logs go to stderr).' },
+  ackSecret: { env: 'ARACHNID_ACK_SECRET', default: '', doc: 'HMAC secret that signs acknowledgement links in notices. Unset: notices carry no acknowledgement link.' },
+  ackBaseUrl: { env: 'ARACHNID_ACK_BASE_URL', default: '', doc: 'Public base URL of the acknowledgement endpoint (links are <base>/ack/<token>). Unset: no link.' },
+  ackTtlHours: { env: 'ARACHNID_ACK_TTL_HOURS', default: 720, doc: 'Hours an acknowledgement link stays valid; every reminder carries a fresh one.' },
+  recheckIntervalSeconds: { env: 'ARACHNID_RECHECK_INTERVAL', default: 86_400, doc: 'Seconds between rechecks of an open notice\'s URL (a reminder goes out after each check that still finds it).' },
+  removalChecks: { env: 'ARACHNID_REMOVAL_CHECKS', default: 2, doc: 'Consecutive rechecks that must find the material gone before the removal is recorded.' },
+  escalateAfterReminders: { env: 'ARACHNID_ESCALATE_AFTER', default: 3, doc: 'Reminders after which the upstream network\'s abuse contact is notified too (and again every as many).' },
+  rdapBootstrapUrl: { env: 'ARACHNID_RDAP_BOOTSTRAP', default: 'https://data.iana.org/rdap/', doc: 'Folder of the RDAP bootstrap registry (RFC 9224) holding ipv4.json and ipv6.json.' },
+  rdapCacheSeconds: { env: 'ARACHNID_RDAP_CACHE_TTL', default: 604_800, doc: 'Seconds an RDAP answer is kept in the database before it is asked again.' },
+  dnsServers: { env: 'ARACHNID_DNS_SERVERS', default: '', doc: 'Comma-separated DNS servers (ip or ip:port) for provider lookups and rechecks. Unset: the system resolver.' },
+  providerRatePerHour: { env: 'ARACHNID_PROVIDER_RATE', default: 60, doc: 'Emails per hour at most to one abuse address; the rest wait for the next hour.' },
+  deliveryIntervalSeconds: { env: 'ARACHNID_DELIVERY_INTERVAL', default: 30, doc: 'Seconds between the worker\'s delivery passes (and unassigned-host retries).' },
+  inDoubtPolicy: { env: 'ARACHNID_IN_DOUBT', default: 'resend', doc: 'An email whose sender died while SMTP was accepting it: resend (same Message-ID; never lost, rarely doubled) or hold (an operator decides; never doubled).' },
+  noticeTemplateDir: { env: 'ARACHNID_NOTICE_TEMPLATES', default: '', doc: 'Folder with intro.txt / intro.html overriding the opening of notice emails ({{provider}}, {{reporter}}, {{reference}}, {{kind}}).' },
 } as const
 
 type Settings = typeof SETTINGS

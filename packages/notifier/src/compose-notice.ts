@@ -80,27 +80,70 @@ export function xarfReport(incident: NoticeIncident, reporter: Reporter): Record
   }
 }
 
+export const EMAIL_KINDS = ['notice', 'reminder', 'escalation'] as const
+export type EmailKind = (typeof EMAIL_KINDS)[number]
+
+/** Operator-supplied opening paragraphs; `{{provider}}`, `{{reporter}}`, `{{reference}}`, `{{kind}}` are filled in. */
+export interface NoticeTemplates {
+  readonly introText?: string
+  readonly introHtml?: string
+}
+
+export interface ComposeOptions {
+  readonly kind?: EmailKind
+  /** Which reminder or escalation this is (1-based). */
+  readonly sequence?: number
+  /** Signed acknowledgement link for this notice. */
+  readonly ackUrl?: string
+  /** For escalations: the provider hosting the material (the recipient's customer). */
+  readonly hostedBy?: string
+  /** For reminders and escalations: when the first notice was sent. */
+  readonly firstNoticeAt?: Date | null
+  readonly templates?: NoticeTemplates
+}
+
+function fill(template: string, values: Record<string, string>, escape: (v: string) => string): string {
+  return template.replace(/\{\{(\w+)\}\}/g, (whole, name: string) => (name in values ? escape(values[name]!) : whole))
+}
+
 /**
  * The notice email for a provider: a plain-text part, an HTML part, and the XARF JSON of each
- * incident as an attachment. The subject carries the reference ID. No image is ever attached.
+ * incident as an attachment. The subject carries the reference ID, the same in every reminder
+ * and escalation. No image is ever attached.
  */
-export function composeNotice(incidents: readonly NoticeIncident[], provider: { name: string }, reporter: Reporter, kind: 'notice' | 'reminder' = 'notice'): ComposedEmail {
+export function composeNotice(incidents: readonly NoticeIncident[], provider: { name: string }, reporter: Reporter, options: ComposeOptions = {}): ComposedEmail {
   const first = incidents[0]
   if (first === undefined) throw new Error('a notice needs at least one incident')
+  const kind = options.kind ?? 'notice'
   const host = new URL(first.mediaUrl).host
-  const lead = kind === 'reminder' ? 'Reminder: ' : ''
+  const lead = kind === 'reminder' ? `Reminder ${options.sequence ?? 1}: ` : kind === 'escalation' ? 'Escalation: ' : ''
   const subject = `[${first.reference}] ${lead}Removal request: known child sexual abuse material hosted at ${host}`
+  const since = options.firstNoticeAt ? ` since ${options.firstNoticeAt.toISOString()}` : ''
+  const situation = kind === 'reminder'
+    ? `This is reminder ${options.sequence ?? 1} about material we reported to you${since}. It was still online at our last check.`
+    : kind === 'escalation'
+      ? `We are writing to you as the upstream network of ${options.hostedBy ?? 'a provider on your network'}, which has not removed the material below despite our notices${since}. Please have it removed.`
+      : ''
+  const values = { provider: provider.name, reporter: reporter.name, reference: first.reference, kind }
+  const introText = options.templates?.introText
+    ? fill(options.templates.introText, values, (v) => v)
+    : `${reporter.name} found material on your network that matches hashes of known child sexual abuse material.\n`
+      + 'Please remove it and keep any records your law requires. No image is attached to this message: only addresses and hashes.'
+  const introHtml = options.templates?.introHtml
+    ? fill(options.templates.introHtml, values, escapeHtml)
+    : `<p>${escapeHtml(reporter.name)} found material on your network that matches hashes of known child sexual abuse material. `
+      + 'Please remove it and keep any records your law requires. No image is attached to this message: only addresses and hashes.</p>'
   const lines: string[] = [
     `To the abuse desk of ${provider.name},`,
     '',
-    `${reporter.name} found material on your network that matches hashes of known child sexual abuse material.`,
-    'Please remove it and keep any records your law requires. No image is attached to this message: only addresses and hashes.',
+    ...(situation ? [situation, ''] : []),
+    introText,
     '',
   ]
   const htmlParts: string[] = [
     `<p>To the abuse desk of ${escapeHtml(provider.name)},</p>`,
-    `<p>${escapeHtml(reporter.name)} found material on your network that matches hashes of known child sexual abuse material. `
-      + 'Please remove it and keep any records your law requires. No image is attached to this message: only addresses and hashes.</p>',
+    ...(situation ? [`<p>${escapeHtml(situation)}</p>`] : []),
+    introHtml,
   ]
   for (const incident of incidents) {
     const hashLines = Object.entries(incident.hashes).filter(([, v]) => v).map(([k, v]) => `  ${k.padEnd(9)} ${v}`)
@@ -127,6 +170,10 @@ export function composeNotice(incidents: readonly NoticeIncident[], provider: { 
       `<tr><th align="left">Matched lists</th><td>${incident.matches.map((m) => escapeHtml(`${m.list} (${m.algorithm}, distance ${m.distance})`)).join('<br>')}</td></tr>`,
       '</table>',
     )
+  }
+  if (options.ackUrl) {
+    lines.push('Tell us when it is removed, or dispute this notice, without an account:', `  ${options.ackUrl}`, '')
+    htmlParts.push(`<p><a href="${escapeHtml(options.ackUrl)}">Tell us it is removed, or dispute this notice</a> (no account needed).</p>`)
   }
   lines.push(`Please keep the reference ${first.reference} in any reply. The XARF report of each incident is attached as JSON.`)
   htmlParts.push(`<p>Please keep the reference <strong>${escapeHtml(first.reference)}</strong> in any reply. The XARF report of each incident is attached as JSON.</p>`)

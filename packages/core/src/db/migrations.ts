@@ -3,6 +3,7 @@ import { type Migration, type MigrationProvider, Migrator } from 'kysely/migrati
 import { CriticalError } from '../errors.js'
 import { initial } from './migrations/0001-initial.js'
 import { matcherScale } from './migrations/0002-matcher-scale.js'
+import { notifier } from './migrations/0003-notifier.js'
 import { crawlerFrontier } from './migrations/0004-crawler-frontier.js'
 
 /**
@@ -12,6 +13,7 @@ import { crawlerFrontier } from './migrations/0004-crawler-frontier.js'
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
   '0002_matcher_scale': matcherScale,
+  '0003_notifier': notifier,
   '0004_crawler_frontier': crawlerFrontier,
 }
 

@@ -24,6 +24,8 @@ export interface OpenDatabaseOptions {
 export interface ArachnidDatabase {
   readonly db: Kysely<Database>
   readonly dialect: DialectName
+  /** The embedded database itself (PGlite only), for what must share its one connection (pg-boss). */
+  readonly pglite?: PGlite
   /** Closes the connections this handle opened (never an injected client). */
   close(): Promise<void>
 }
@@ -38,6 +40,7 @@ export interface ArachnidDatabase {
 export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<ArachnidDatabase> {
   let db: Kysely<Database>
   let dialect: DialectName
+  let pglite: PGlite | undefined
   if (options.databaseUrl) {
     dialect = 'postgres'
     const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolSize ?? 10 })
@@ -47,7 +50,7 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<A
   } else {
     dialect = 'pglite'
     if (options.dataDir) await mkdir(path.dirname(path.resolve(options.dataDir)), { recursive: true })
-    const pglite = options.dataDir ? new PGlite(options.dataDir) : new PGlite()
+    pglite = options.dataDir ? new PGlite(options.dataDir) : new PGlite()
     db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) })
   }
   try {
@@ -58,7 +61,7 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<A
     const where = dialect === 'postgres' ? redactUrl(options.databaseUrl ?? '') : `PGlite ${options.dataDir ?? '(memory)'}`
     throw new CriticalError('DATABASE_UNAVAILABLE', `cannot open the database (${where}): ${(error as Error).message}`, { cause: error })
   }
-  return { db, dialect, close: () => db.destroy() }
+  return { db, dialect, ...(pglite ? { pglite } : {}), close: () => db.destroy() }
 }
 
 /** A connection string without its password, for messages. */

@@ -12,7 +12,12 @@ export type JobStatus = (typeof JOB_STATUSES)[number]
 export const MATCH_STATUSES = ['auto-confirmed', 'pending', 'confirmed', 'rejected'] as const
 export type MatchStatus = (typeof MATCH_STATUSES)[number]
 
-export const OUTBOX_STATUSES = ['pending', 'sending', 'sent', 'failed'] as const
+/**
+ * pending: due at next_attempt_at; sending: claimed, nothing past the point of no return yet;
+ * committing: the end of the message is being handed to SMTP (a crash here leaves it in doubt);
+ * sent; failed: gave up; held: in doubt and the policy says an operator decides.
+ */
+export const OUTBOX_STATUSES = ['pending', 'sending', 'committing', 'sent', 'failed', 'held'] as const
 export type OutboxStatus = (typeof OUTBOX_STATUSES)[number]
 
 export const NOTICE_STATUSES = ['open', 'removed', 'closed'] as const
@@ -76,21 +81,6 @@ export interface FrontierSkipTable {
   reason: string
   count: ColumnType<number, number | undefined, number>
   example: string | null
-}
-
-export interface PageTable {
-  id: Generated<number>
-  job_id: number
-  url: string
-  final_url: string | null
-  depth: number
-  status: number | null
-  content_type: string | null
-  bytes: number | null
-  media_found: number
-  error_code: string | null
-  error_message: string | null
-  fetched_at: CreatedAt
 }
 
 export interface PageTable {
@@ -242,6 +232,7 @@ export interface ProviderTable {
   abuse_email: string
   source: string
   created_at: CreatedAt
+  rdap_handle: string | null
 }
 
 /** Local provider directory: a CIDR or a domain (and its subdomains) mapped to a provider. */
@@ -264,6 +255,57 @@ export interface NoticeTable {
   detected_at: Timestamp
   created_at: CreatedAt
   removed_at: NullableTimestamp
+  /** The incident as composed at detection (URLs, hashes, matches), so reminders say the same. */
+  incident: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>
+  next_check_at: NullableTimestamp
+  checks: ColumnType<number, number | undefined, number>
+  /** Consecutive rechecks that found the material gone; removal is recorded at the configured count. */
+  consecutive_gone: ColumnType<number, number | undefined, number>
+  /** First check of the current run of "gone" checks: the removal time once confirmed. */
+  first_gone_at: NullableTimestamp
+  last_check_at: NullableTimestamp
+  last_check_result: string | null
+  reminders: ColumnType<number, number | undefined, number>
+  escalations: ColumnType<number, number | undefined, number>
+  ack_status: 'removed' | 'dispute' | null
+  ack_at: NullableTimestamp
+  /** An earlier notice, removed, for the same content at the same provider. */
+  reupload_of: number | null
+  host: string | null
+}
+
+export const NOTICE_EVENT_KINDS = [
+  'created', 'assigned', 'unassigned', 'sent', 'queued', 'check', 'reminder', 'escalation', 'ack', 'removed', 'reupload', 'in-doubt',
+] as const
+export type NoticeEventKind = (typeof NOTICE_EVENT_KINDS)[number]
+
+/** Everything that happened to a notice, in order: the history operators and providers ask about. */
+export interface NoticeEventTable {
+  id: Generated<number>
+  notice_id: number
+  kind: NoticeEventKind
+  detail: ColumnType<Record<string, unknown>, string | undefined, string>
+  at: CreatedAt
+}
+
+/** RDAP answers per IP, kept until expires_at. */
+export interface RdapCacheTable {
+  ip: string
+  result: ColumnType<Record<string, unknown>, string, string>
+  fetched_at: CreatedAt
+  expires_at: Timestamp
+}
+
+/** Hosts and whether a provider was found for them; 'unassigned' ones are retried and shown to operators. */
+export interface ProviderLookupTable {
+  host: string
+  status: 'resolved' | 'unassigned'
+  attempts: ColumnType<number, number | undefined, number>
+  addresses: ColumnType<string[], string | undefined, string>
+  last_error: string | null
+  provider_id: number | null
+  next_attempt_at: CreatedAt
+  updated_at: CreatedAt
 }
 
 /** Transactional outbox: written with the notice, delivered by a worker, at most once per key. */
@@ -285,6 +327,13 @@ export interface OutboxTable {
   message_id: string
   sent_at: NullableTimestamp
   created_at: CreatedAt
+  /** The provider the email goes to (the notice's provider, or the upstream network for escalations). */
+  provider_id: number | null
+  /** Message-ID of the first notice, so reminders thread under it. */
+  in_reply_to: string | null
+  /** Sent again after a crash left the first attempt's outcome unknown. */
+  in_doubt: ColumnType<boolean, boolean | undefined, boolean>
+  committing_at: NullableTimestamp
 }
 
 export interface Database {
@@ -305,6 +354,9 @@ export interface Database {
   provider_rules: ProviderRuleTable
   notices: NoticeTable
   outbox: OutboxTable
+  notice_events: NoticeEventTable
+  rdap_cache: RdapCacheTable
+  provider_lookups: ProviderLookupTable
 }
 
 export type Media = Selectable<MediaTable>
