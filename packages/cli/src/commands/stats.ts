@@ -1,10 +1,11 @@
 import type { Command } from 'commander'
 import { loadConfig, sql } from '@arachnid/core'
+import { noticeStats, type RemovalStats } from '@arachnid/notifier'
 import { withApp } from '../app.js'
 
 export function registerStats(program: Command): void {
   program.command('stats')
-    .description('counts: jobs, pages, media, matches, notices and their delivery')
+    .description('counts (jobs, pages, media, matches, notices, deliveries) and removal statistics per provider: removed, open, median and p90 time to removal, share removed within 24 h and 72 h, re-uploads')
     .option('--json', 'JSON output')
     .action(async (options: { json?: boolean }) => {
       await withApp(loadConfig(), async (app) => {
@@ -19,6 +20,7 @@ export function registerStats(program: Command): void {
           distinctMedia: await count('media'), matches: await count('matches'), notices: await count('notices'),
           noticesByStatus: Object.fromEntries(notices.map((r) => [r.status, Number(r.n)])),
           outboxByStatus: Object.fromEntries(outbox.map((r) => [r.status, Number(r.n)])),
+          removal: await noticeStats(db),
           recentJobs: jobs.map((j) => ({ id: j.id, name: j.name, status: j.status, createdAt: j.created_at, finishedAt: j.finished_at, summary: j.summary })),
         }
         if (options.json) {
@@ -27,6 +29,13 @@ export function registerStats(program: Command): void {
         }
         process.stdout.write(`jobs ${stats.jobs}, pages ${stats.pages}, media fetched ${stats.mediaFetches} (${stats.distinctMedia} distinct), `
           + `matches ${stats.matches}, notices ${stats.notices} ${JSON.stringify(stats.noticesByStatus)}, outbox ${JSON.stringify(stats.outboxByStatus)}\n`)
+        const hours = (h: number | null) => (h === null ? '-' : h < 48 ? `${h.toFixed(1)} h` : `${(h / 24).toFixed(1)} d`)
+        const pct = (v: number) => `${Math.round(v * 100)}%`
+        const line = (r: RemovalStats) => `  ${r.provider.padEnd(28)} ${String(r.notices).padStart(6)} ${String(r.removed).padStart(8)} ${String(r.open).padStart(6)} `
+          + `${hours(r.medianHoursToRemoval).padStart(9)} ${hours(r.p90HoursToRemoval).padStart(9)} ${pct(r.removedWithin24h).padStart(6)} ${pct(r.removedWithin72h).padStart(6)} ${String(r.reuploads).padStart(10)}\n`
+        process.stdout.write(`  ${'provider'.padEnd(28)} ${'notices'.padStart(6)} ${'removed'.padStart(8)} ${'open'.padStart(6)} ${'median'.padStart(9)} ${'p90'.padStart(9)} ${'<24h'.padStart(6)} ${'<72h'.padStart(6)} ${'re-uploads'.padStart(10)}\n`)
+        for (const r of stats.removal.providers) process.stdout.write(line(r))
+        process.stdout.write(line(stats.removal.overall))
         for (const j of stats.recentJobs) {
           const s = (j.summary ?? {}) as Record<string, unknown>
           process.stdout.write(`  job ${j.id} ${j.name} [${j.status}] pages ${s.pages ?? '-'} media ${s.media ?? '-'} matched ${s.matchedMedia ?? '-'} notices ${s.notices ?? '-'} ${s.seconds ?? '-'} s\n`)
