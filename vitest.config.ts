@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vitest/config'
 
 export default defineConfig({
@@ -8,6 +9,6 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: 'forks',
     maxWorkers: 2,
-    reporters: ['default', './test/plain-summary-reporter.ts'],
+    reporters: ['default', fileURLToPath(new URL('./test/plain-summary-reporter.ts', import.meta.url))],
   },
 })

@@ -5,10 +5,12 @@ import { registerConfig } from './commands/config.js'
 import { registerCrawl } from './commands/crawl.js'
 import { registerDemo } from './commands/demo.js'
 import { registerHash } from './commands/hash.js'
+import { registerJobs } from './commands/jobs.js'
 import { registerLists } from './commands/lists.js'
 import { registerMatch } from './commands/match.js'
 import { registerNotices } from './commands/notices.js'
 import { registerStats } from './commands/stats.js'
+import { registerWorker } from './commands/worker.js'
 
 const program = new Command('arachnid')
   .description('Find known child sexual abuse material on the web by hash and get it taken down: crawl, hash, match, notify.')
@@ -17,6 +19,8 @@ const program = new Command('arachnid')
 
 registerDemo(program)
 registerCrawl(program)
+registerWorker(program)
+registerJobs(program)
 registerHash(program)
 registerLists(program)
 registerMatch(program)

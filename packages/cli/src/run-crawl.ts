@@ -1,4 +1,4 @@
-import { CrawlJob, type CrawlJobOptions, type CrawlSummary } from '@arachnid/crawler'
+import { CrawlJob, type CrawlDependencies, type CrawlJobOptions, type CrawlSummary } from '@arachnid/crawler'
 import { Hasher } from '@arachnid/hasher'
 import { ProviderDirectory, createNotices } from '@arachnid/notifier'
 import type { App } from './app.js'
@@ -12,45 +12,69 @@ export interface CrawlRunResult extends CrawlSummary {
 }
 
 /**
- * A crawl job with the notifier attached: matched media get notices (through the outbox) while
- * the crawl goes on, and the outbox is delivered as it fills and once more at the end.
+ * What a crawling process needs, wired once: the hasher, the matcher, and the notifier attached
+ * so that matched media get notices (through the outbox) while the crawl goes on, with the
+ * outbox delivered as it fills.
  */
-export async function runCrawl(app: App, options: CrawlJobOptions, io: { progress?: NodeJS.WriteStream } = {}): Promise<CrawlRunResult> {
+export interface CrawlSession {
+  readonly deps: CrawlDependencies
+  readonly stats: { delivered: number; retrying: number; unassigned: number }
+  /** Delivers what is due now (serialised with deliveries already under way). */
+  deliver(): Promise<void>
+  close(): Promise<void>
+}
+
+export async function openCrawlSession(app: App): Promise<CrawlSession> {
   const { config, database, matcher, logger } = app
   const hasher = new Hasher({ maxBytes: config.maxMediaBytes, maxPixels: config.maxPixels })
   const directory = await ProviderDirectory.load(database.db)
   const reporter = { name: config.reporterName, from: config.noticeFrom }
   const delivery = app.delivery()
-  let unassigned = 0
-  let delivered = 0
-  let retrying = 0
+  const stats = { delivered: 0, retrying: 0, unassigned: 0 }
   let delivering: Promise<void> = Promise.resolve()
   const deliver = () => {
     delivering = delivering.then(async () => {
       const result = await delivery.deliverDue()
-      delivered += result.sent
-      retrying = result.retrying
+      stats.delivered += result.sent
+      stats.retrying = result.retrying
     }).catch((error) => logger.error({ err: error }, 'outbox delivery failed'))
     return delivering
   }
-  const job = await CrawlJob.create({
-    db: database.db, hasher, matcher, logger,
-    onMatched: async (items) => {
-      const result = await createNotices(database.db, directory, items, reporter)
-      unassigned += result.unassigned
-      if (result.created > result.unassigned) void deliver()
-      return result.created
+  return {
+    stats,
+    deliver,
+    deps: {
+      db: database.db, hasher, matcher, logger,
+      onMatched: async (items) => {
+        const result = await createNotices(database.db, directory, items, reporter)
+        stats.unassigned += result.unassigned
+        if (result.created > result.unassigned) void deliver()
+        return result.created
+      },
     },
-  }, options)
-  logger.debug({ job: job.id, seeds: options.seeds }, 'crawl started')
-  const progress = io.progress ? new ProgressDisplay(io.progress, () => ({ counters: job.counters, backlog: job.mediaBacklog })) : undefined
-  progress?.start()
+    async close() {
+      await delivering
+      await hasher.close()
+    },
+  }
+}
+
+/** Creates a crawl job and runs it in this process (other workers may join it). */
+export async function runCrawl(app: App, options: CrawlJobOptions, io: { progress?: NodeJS.WriteStream } = {}): Promise<CrawlRunResult> {
+  const session = await openCrawlSession(app)
   try {
-    const summary = await job.run()
-    await deliver()
-    return { ...summary, delivered, deliveryRetrying: retrying, unassigned }
+    const job = await CrawlJob.create(session.deps, options)
+    app.logger.debug({ job: job.id, seeds: options.seeds }, 'crawl started')
+    const progress = io.progress ? new ProgressDisplay(io.progress, () => ({ counters: job.counters, backlog: job.mediaBacklog })) : undefined
+    progress?.start()
+    try {
+      const summary = await job.run()
+      await session.deliver()
+      return { ...summary, delivered: session.stats.delivered, deliveryRetrying: session.stats.retrying, unassigned: session.stats.unassigned }
+    } finally {
+      progress?.stop()
+    }
   } finally {
-    progress?.stop()
-    await hasher.close()
+    await session.close()
   }
 }

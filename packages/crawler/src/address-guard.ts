@@ -20,7 +20,17 @@ export interface AddressGuardOptions {
   readonly allowPrivate?: boolean
   /** Addresses or CIDRs allowed even though they are in a blocked range (e.g. '127.0.0.1/32'). */
   readonly allow?: readonly string[]
+  /**
+   * Name resolution (default: the system's `dns.lookup`). Every connection resolves through it
+   * and is checked on the answer it actually uses, so a name that answers differently the second
+   * time (DNS rebinding) is caught at the second connection.
+   */
+  readonly resolve?: (hostname: string) => Promise<readonly { address: string; family: number }[]>
 }
+
+const systemResolve = (hostname: string) => new Promise<dns.LookupAddress[]>((resolve, reject) => {
+  dns.lookup(hostname, { all: true }, (error, addresses) => (error ? reject(error) : resolve(addresses)))
+})
 
 /**
  * Decides whether an IP may be contacted, and supplies a `lookup` for node's http that applies the
@@ -30,9 +40,11 @@ export interface AddressGuardOptions {
 export class AddressGuard {
   readonly #allowPrivate: boolean
   readonly #allow: [ipaddr.IPv4 | ipaddr.IPv6, number][]
+  readonly #resolve: NonNullable<AddressGuardOptions['resolve']>
 
   constructor(options: AddressGuardOptions = {}) {
     this.#allowPrivate = options.allowPrivate ?? false
+    this.#resolve = options.resolve ?? systemResolve
     this.#allow = (options.allow ?? []).map((entry) => entry.includes('/') ? ipaddr.parseCIDR(entry) : [ipaddr.parse(entry), ipaddr.parse(entry).kind() === 'ipv4' ? 32 : 128])
   }
 
@@ -60,8 +72,8 @@ export class AddressGuard {
 
   /** A `dns.lookup` replacement for http.request's `lookup` option. */
   readonly lookup = (hostname: string, options: dns.LookupOptions, callback: (...args: any[]) => void): void => {
-    dns.lookup(hostname, { ...options, all: true }, (error, addresses: dns.LookupAddress[]) => {
-      if (error) return callback(error)
+    this.#resolve(hostname).then((found) => {
+      const addresses = found.filter((a) => !options.family || a.family === options.family)
       for (const entry of addresses) {
         const range = this.blockedRange(entry.address)
         if (range !== undefined) return callback(new BlockedAddressError(hostname, entry.address, range))
@@ -70,6 +82,6 @@ export class AddressGuard {
       const first = addresses[0]
       if (first === undefined) return callback(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }))
       callback(null, first.address, first.family)
-    })
+    }, (error: unknown) => callback(error))
   }
 }

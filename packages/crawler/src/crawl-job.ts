@@ -147,7 +147,18 @@ export class CrawlJob {
 
   #parts(fetcher = this.#fetcher()): { pages: PostgresFrontier; media: MediaPipeline; fetcher: BoundedFetcher; robots: RobotsPolicy } {
     const o = this.#options
-    const robots = new RobotsPolicy(fetcher, o.robots, o.requestTimeoutMs)
+    const db = this.#deps.db
+    const robots = new RobotsPolicy(fetcher, o.robots, o.requestTimeoutMs, {
+      get: async (origin) => {
+        const row = await db.selectFrom('frontier_hosts').select('robots').where('job_id', '=', this.id).where('host', '=', new URL(origin).host)
+          .where('robots_fetched_at', 'is not', null).executeTakeFirst()
+        return row ? (row.robots ?? '') : undefined
+      },
+      put: async (origin, body) => {
+        await db.insertInto('frontier_hosts').values({ job_id: this.id, host: new URL(origin).host, delay_ms: o.politenessDelayMs, robots: body, robots_fetched_at: new Date() })
+          .onConflict((oc) => oc.columns(['job_id', 'host']).doUpdateSet({ robots: body, robots_fetched_at: new Date() })).execute()
+      },
+    })
     const pages = new PostgresFrontier(this.#deps.db, this.id, o.seeds, {
       ...DEFAULT_FRONTIER_OPTIONS, maxPages: o.maxPages, maxDepth: o.maxDepth, maxPagesPerHost: o.maxPagesPerHost, maxPerHost: o.maxPerHost,
       politenessDelayMs: o.politenessDelayMs, leaseMs: o.leaseMs, sameSite: o.sameSite,

@@ -111,6 +111,7 @@ export class PostgresFrontier implements IRequestManager {
     }
     const policy = { ...DEFAULT_URL_POLICY, ...this.#options.urlPolicy }
     const accepted = new Map<string, { url: string; key: string; host: string; depth: number; reported: boolean }>()
+    const crawlDelays = new Map<string, number>()
     for (const candidate of candidates) {
       let url: URL
       try {
@@ -126,6 +127,7 @@ export class PostgresFrontier implements IRequestManager {
       if (this.#robots && !candidate.reported) {
         const robots = await this.#robots.forOrigin(url.origin)
         if (!robots.allowed(url.toString())) { skip('ROBOTS', candidate.url); continue }
+        if (robots.crawlDelayMs > 0) crawlDelays.set(url.host.toLowerCase(), robots.crawlDelayMs)
       }
       const key = urlKey(url.toString())
       if (!accepted.has(key)) accepted.set(key, { url: url.toString(), key, host: url.host.toLowerCase(), depth: candidate.depth, reported: candidate.reported ?? false })
@@ -142,8 +144,8 @@ export class PostgresFrontier implements IRequestManager {
         const fresh = [...accepted.values()].filter((c) => !existing.has(c.key))
         if (fresh.length === 0) return 0
         const hosts = [...new Set(fresh.map((c) => c.host))]
-        await trx.insertInto('frontier_hosts').values(hosts.map((host) => ({ job_id: this.#jobId, host, delay_ms: this.#options.politenessDelayMs })))
-          .onConflict((oc) => oc.columns(['job_id', 'host']).doNothing()).execute()
+        await trx.insertInto('frontier_hosts').values(hosts.map((host) => ({ job_id: this.#jobId, host, delay_ms: Math.max(this.#options.politenessDelayMs, crawlDelays.get(host) ?? 0) })))
+          .onConflict((oc) => oc.columns(['job_id', 'host']).doUpdateSet((eb) => ({ delay_ms: sql<number>`greatest(${eb.ref('frontier_hosts.delay_ms')}, ${eb.ref('excluded.delay_ms')})` }))).execute()
         const hostPages = new Map((await trx.selectFrom('frontier_hosts').select(['host', 'pages'])
           .where('job_id', '=', this.#jobId).where('host', 'in', hosts).execute()).map((r) => [r.host, r.pages]))
         let room = this.#options.maxPages - job.frontier_size

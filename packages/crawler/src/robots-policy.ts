@@ -25,16 +25,25 @@ const DISALLOW_ALL: HostRobots = { allowed: () => false, crawlDelayMs: 0 }
  * rules are matched for our user agent. `ignore` mode skips all of it (for reported URLs the
  * operator must check regardless).
  */
+/** Where fetched robots.txt bodies are shared, so several workers of a job fetch each once. */
+export interface RobotsStore {
+  /** The stored body ('' means no restrictions), or undefined when not fetched yet. */
+  get(origin: string): Promise<string | undefined>
+  put(origin: string, body: string): Promise<void>
+}
+
 export class RobotsPolicy {
   readonly mode: RobotsMode
   readonly #fetcher: BoundedFetcher
   readonly #cache = new Map<string, Promise<HostRobots>>()
   readonly #timeoutMs: number
+  readonly #store: RobotsStore | undefined
 
-  constructor(fetcher: BoundedFetcher, mode: RobotsMode = 'obey', timeoutMs = 10_000) {
+  constructor(fetcher: BoundedFetcher, mode: RobotsMode = 'obey', timeoutMs = 10_000, store?: RobotsStore) {
     this.mode = mode
     this.#fetcher = fetcher
     this.#timeoutMs = timeoutMs
+    this.#store = store
   }
 
   forOrigin(origin: string): Promise<HostRobots> {
@@ -49,17 +58,24 @@ export class RobotsPolicy {
 
   async #load(origin: string): Promise<HostRobots> {
     const robotsUrl = `${origin}/robots.txt`
-    let text: string
-    try {
-      const response = await this.#fetcher.fetch(robotsUrl, { maxBytes: 512 * 1024, timeoutMs: this.#timeoutMs, maxRedirects: 5 })
-      text = response.body.toString('utf8')
-    } catch (error) {
-      const status = (error as { response?: { statusCode?: number } }).response?.statusCode
-      if (status !== undefined && status >= 400 && status < 500) return ALLOW_ALL
-      const { code } = describeError(error)
-      // Refused addresses are refused for pages too; anything else unreachable disallows (RFC 9309 2.3.1.4).
-      return code === 'BLOCKED_ADDRESS' ? ALLOW_ALL : DISALLOW_ALL
+    let text = await this.#store?.get(origin)
+    if (text === undefined) {
+      try {
+        const response = await this.#fetcher.fetch(robotsUrl, { maxBytes: 512 * 1024, timeoutMs: this.#timeoutMs, maxRedirects: 5 })
+        text = response.body.toString('utf8')
+      } catch (error) {
+        const status = (error as { response?: { statusCode?: number } }).response?.statusCode
+        if (status !== undefined && status >= 400 && status < 500) text = ''
+        else {
+          const { code } = describeError(error)
+          // Refused addresses are refused for pages too; anything else unreachable disallows
+          // (RFC 9309 2.3.1.4) and is not stored, so a later worker asks again.
+          return code === 'BLOCKED_ADDRESS' ? ALLOW_ALL : DISALLOW_ALL
+        }
+      }
+      await this.#store?.put(origin, text)
     }
+    if (text === '') return ALLOW_ALL
     const rules = (robotsParser as unknown as (url: string, body: string) => Rules)(robotsUrl, text)
     const agent = DEFAULT_USER_AGENT.split('/')[0]
     const delay = rules.getCrawlDelay(agent)

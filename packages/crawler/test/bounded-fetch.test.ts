@@ -82,3 +82,32 @@ describe('BoundedFetcher', () => {
     fetcher.close()
   })
 })
+
+describe('AddressGuard with DNS answers', () => {
+  it('refuses a name whose answer is private, and catches a rebinding answer at the next connection', async () => {
+    const port = new URL(base).port
+    const answers: Record<string, string[]> = { 'evil.test': ['10.1.2.3'], 'rebind.test': ['127.0.0.1', '169.254.169.254'] }
+    const calls: Record<string, number> = {}
+    const guard = new AddressGuard({
+      allow: ['127.0.0.1/32'],
+      // A resolver whose answers we choose: the system resolver is never asked for these names.
+      resolve: async (hostname) => {
+        const n = calls[hostname] = (calls[hostname] ?? 0) + 1
+        const list = answers[hostname]
+        if (!list) throw Object.assign(new Error(`ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' })
+        return [{ address: list[Math.min(n, list.length) - 1]!, family: 4 }]
+      },
+    })
+    const fetcher = new BoundedFetcher(guard)
+    await expect(fetcher.fetch(`http://evil.test:${port}/ok`, limits)).rejects.toMatchObject({ code: 'BLOCKED_ADDRESS' })
+    // The first connection gets 127.0.0.1 (allowed). A new fetcher has its own agent, so its
+    // connection resolves again and gets the second answer, the metadata address: refused.
+    const first = await fetcher.fetch(`http://rebind.test:${port}/ok`, limits)
+    expect(first.ip).toBe('127.0.0.1')
+    fetcher.close()
+    const again = new BoundedFetcher(guard)
+    await expect(again.fetch(`http://rebind.test:${port}/ok`, limits)).rejects.toMatchObject({ code: 'BLOCKED_ADDRESS' })
+    again.close()
+    expect(calls['rebind.test']).toBe(2)
+  })
+})

@@ -1,0 +1,168 @@
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CrawlJob, setJobStatus, summarizeJob } from '@arachnid/crawler'
+import { Hasher } from '@arachnid/hasher'
+import { Matcher } from '@arachnid/matcher'
+import { startSyntheticSite, type SyntheticSite } from '@arachnid/synthetic'
+import { dialectsUnderTest, openTestDatabase, type TestDatabase } from '@arachnid/test'
+
+const dialects = await dialectsUnderTest()
+
+/** A small image that hashes. */
+async function tinyJpeg(): Promise<Buffer> {
+  const { default: sharp } = await import('sharp')
+  return sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 40, g: 120, b: 200 } } }).jpeg().toBuffer()
+}
+
+/**
+ * A site full of traps: an endless calendar, a query-parameter explosion, a redirect loop, a
+ * slow-drip page, a page that never ends, a huge image, a robots.txt rule, a host that answers
+ * 429 once with Retry-After, and links to a third-party fetch endpoint.
+ */
+async function startTrapSite(): Promise<{ base: string; hits: Map<string, number>; close(): Promise<void> }> {
+  const hits = new Map<string, number>()
+  const jpeg = await tinyJpeg()
+  let busyOnce = true
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://trap')
+    hits.set(url.pathname + url.search, (hits.get(url.pathname + url.search) ?? 0) + 1)
+    const html = (body: string) => res.writeHead(200, { 'content-type': 'text/html' }).end(`<html><body>${body}</body></html>`)
+    switch (url.pathname) {
+      case '/robots.txt': res.writeHead(200, { 'content-type': 'text/plain' }).end('User-agent: *\nDisallow: /private/\n'); return
+      case '/': return html(`<a href="/calendar?day=0">calendar</a> <a href="/explode?a=1">explode</a> <a href="/loop">loop</a>
+        <a href="/slow.html">slow</a> <a href="/endless.html">endless</a> <a href="/private/secret.html">private</a> <a href="/busy.html">busy</a>
+        <a href="https://lens.google.com/uploadbyurl?url=http://127.0.0.1/x.jpg">search</a> <img src="/huge.jpg"> <img src="/ok.jpg">`)
+      case '/calendar': {
+        const day = Number(url.searchParams.get('day') ?? 0)
+        return html(`<a href="/calendar?day=${day + 1}">next day</a>`)
+      }
+      case '/explode': {
+        const n = [...url.searchParams.keys()].length
+        const next = new URLSearchParams(url.searchParams)
+        next.set(`p${n}`, String(n))
+        return html(`<a href="/explode?${next}">more</a>`)
+      }
+      case '/loop': res.writeHead(302, { location: '/loop' }).end(); return
+      case '/slow.html': {
+        res.writeHead(200, { 'content-type': 'text/html' })
+        const timer = setInterval(() => res.write(' '), 100)
+        res.on('close', () => clearInterval(timer))
+        return
+      }
+      case '/endless.html': {
+        res.writeHead(200, { 'content-type': 'text/html' })
+        const chunk = Buffer.alloc(64 * 1024, 0x20)
+        const pump = () => { while (res.write(chunk)) { /* until the socket pushes back */ } }
+        res.on('drain', pump)
+        pump()
+        return
+      }
+      case '/busy.html':
+        if (busyOnce) {
+          busyOnce = false
+          res.writeHead(429, { 'retry-after': '1', 'content-type': 'text/html' }).end('slow down')
+          return
+        }
+        return html('<img src="/ok.jpg">fine now')
+      case '/huge.jpg': res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': String(64 * 1024 * 1024) }).end(); return
+      case '/ok.jpg': res.writeHead(200, { 'content-type': 'image/jpeg' }).end(jpeg); return
+      default: res.writeHead(404).end('no')
+    }
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    hits,
+    async close() {
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+    },
+  }
+}
+
+describe.each(dialects)('crawl jobs on %s', (dialect) => {
+  let handle: TestDatabase
+  let hasher: Hasher
+  let site: SyntheticSite
+  beforeAll(async () => {
+    handle = await openTestDatabase(dialect)
+    hasher = new Hasher()
+    site = await startSyntheticSite({ seed: 3, pages: 60, images: 120, badInputs: false })
+  })
+  afterAll(async () => {
+    await hasher?.close()
+    await site?.close()
+    await handle?.close()
+  })
+
+  it('shares one job between two workers with no page or media fetched twice', async () => {
+    site.stats.reset()
+    const deps = { db: handle.db, hasher, matcher: new Matcher(handle.db) }
+    const first = await CrawlJob.create({ ...deps, workerId: 'worker-a' }, { seeds: [`${site.manifest.baseUrl}/`], allowAddresses: ['127.0.0.1/32'], pageConcurrency: 3, mediaConcurrency: 3, matchBatchSize: 8 })
+    const second = await CrawlJob.attach({ ...deps, workerId: 'worker-b' }, first.id)
+    const [a, b] = await Promise.all([first.run(), second.run()])
+    expect(a.status === 'finished' || b.status === 'finished').toBe(true)
+    const summary = await summarizeJob(handle.db, first.id)
+    expect(summary.status).toBe('finished')
+    expect(summary.pages).toBe(site.manifest.pages.length)
+    // Both workers did part of the work, and together exactly all of it.
+    expect(a.worker.pages).toBeGreaterThan(0)
+    expect(b.worker.pages).toBeGreaterThan(0)
+    expect(a.worker.pages + b.worker.pages).toBe(site.manifest.pages.length)
+    const byPath = site.stats.byPath
+    for (const page of site.manifest.pages) expect(byPath.get(new URL(page).pathname)?.requests, page).toBe(1)
+    // Each worker reads robots.txt once for itself; nothing else is fetched twice.
+    expect(byPath.get('/robots.txt')?.requests).toBeLessThanOrEqual(2)
+    const repeated = [...byPath].filter(([path, s]) => path !== '/robots.txt' && s.requests > 1).map(([path]) => path)
+    expect(repeated).toEqual([])
+  })
+
+  it('bounds every trap and records each with a reason, and backs off on 429', async () => {
+    const trap = await startTrapSite()
+    try {
+      const job = await CrawlJob.create({ db: handle.db, hasher, matcher: new Matcher(handle.db) }, {
+        seeds: [`${trap.base}/`], allowAddresses: ['127.0.0.1/32'], maxPagesPerHost: 40, maxDepth: 30, requestTimeoutMs: 1500,
+        maxPageBytes: 512 * 1024, maxMediaBytes: 1024 * 1024, maxRedirects: 4,
+      })
+      const summary = await job.run()
+      expect(summary.status).toBe('finished')
+      const pages = await handle.db.selectFrom('pages').select(['url', 'status', 'error_code']).where('job_id', '=', job.id).execute()
+      const byPath = new Map(pages.map((p) => [new URL(p.url).pathname + new URL(p.url).search, p]))
+      expect(byPath.get('/loop')?.error_code).toBe('TOO_MANY_REDIRECTS')
+      expect(byPath.get('/slow.html')?.error_code).toBe('TIMEOUT')
+      expect(['TOO_LARGE', 'TIMEOUT']).toContain(byPath.get('/endless.html')?.error_code)
+      expect(byPath.get('/busy.html')).toMatchObject({ status: 200, error_code: null })
+      expect(trap.hits.get('/busy.html')).toBe(2)
+      // The calendar and the explosion stop at their bounds; robots and the deny list are obeyed.
+      expect(summary.pages).toBeLessThanOrEqual(40)
+      expect(summary.skipped.HOST_MAX_PAGES ?? 0).toBeGreaterThan(0)
+      expect(summary.skipped.QUERY_EXPLOSION).toBeGreaterThan(0)
+      expect(summary.skipped.ROBOTS).toBe(1)
+      expect(summary.skipped.OUT_OF_SCOPE ?? summary.skipped.DENY_LIST).toBeGreaterThan(0)
+      expect(trap.hits.has('/private/secret.html')).toBe(false)
+      const media = await handle.db.selectFrom('media_fetches').select(['url', 'error_code', 'media_id']).where('job_id', '=', job.id).execute()
+      expect(media.find((m) => m.url.endsWith('/huge.jpg'))?.error_code).toBe('TOO_LARGE')
+      expect(media.find((m) => m.url.endsWith('/ok.jpg'))?.media_id).not.toBeNull()
+    } finally {
+      await trap.close()
+    }
+  })
+
+  it('refuses a third-party fetch endpoint even when reported, and obeys pause and cancel', async () => {
+    const deps = { db: handle.db, hasher, matcher: new Matcher(handle.db) }
+    const job = await CrawlJob.create(deps, { seeds: ['https://lens.google.com/uploadbyurl?url=https://127.0.0.1/a.jpg'], reported: true })
+    const summary = await job.run()
+    expect(summary.skipped.DENY_LIST).toBe(1)
+    expect(summary.pages).toBe(0)
+
+    const paused = await CrawlJob.create(deps, { seeds: [`${site.manifest.baseUrl}/`], allowAddresses: ['127.0.0.1/32'] })
+    await setJobStatus(handle.db, paused.id, 'pause')
+    const result = await paused.run()
+    expect(result.status).toBe('paused')
+    expect(result.pages).toBeLessThan(site.manifest.pages.length)
+    await setJobStatus(handle.db, paused.id, 'cancel')
+    const cancelled = await summarizeJob(handle.db, paused.id)
+    expect(cancelled).toMatchObject({ status: 'cancelled', queued: 0, leased: 0, mediaOpen: 0 })
+  })
+})
