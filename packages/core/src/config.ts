@@ -39,6 +39,7 @@ export const SETTINGS = {
   providerRatePerHour: { env: 'ARACHNID_PROVIDER_RATE', default: 60, doc: 'Emails per hour at most to one abuse address; the rest wait for the next hour.' },
   deliveryIntervalSeconds: { env: 'ARACHNID_DELIVERY_INTERVAL', default: 30, doc: 'Seconds between the worker\'s delivery passes (and unassigned-host retries).' },
   inDoubtPolicy: { env: 'ARACHNID_IN_DOUBT', default: 'resend', doc: 'An email whose sender died while SMTP was accepting it: resend (same Message-ID; never lost, rarely doubled) or hold (an operator decides; never doubled).' },
+  outboxLeaseSeconds: { env: 'ARACHNID_OUTBOX_LEASE', default: 120, doc: 'Seconds an email being sent stays leased to its worker; a worker that dies leaves it to be taken again (or found in doubt) after this.' },
   noticeTemplateDir: { env: 'ARACHNID_NOTICE_TEMPLATES', default: '', doc: 'Folder with intro.txt / intro.html overriding the opening of notice emails ({{provider}}, {{reporter}}, {{reference}}, {{kind}}).' },
 } as const
 

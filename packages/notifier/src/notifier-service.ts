@@ -111,7 +111,7 @@ export async function notifierOptionsFromConfig(config: Config, parts: { db: Kys
     templates: config.noticeTemplateDir ? await loadNoticeTemplates(config.noticeTemplateDir) : undefined,
     rdapCacheSeconds: config.rdapCacheSeconds,
     retryBaseSeconds: Math.max(1, config.deliveryIntervalSeconds),
-    delivery: { ratePerHour: config.providerRatePerHour, inDoubt: config.inDoubtPolicy as InDoubtPolicy },
+    delivery: { ratePerHour: config.providerRatePerHour, inDoubt: config.inDoubtPolicy as InDoubtPolicy, leaseMs: config.outboxLeaseSeconds * 1000 },
     recheck: {
       intervalSeconds: config.recheckIntervalSeconds, removalChecks: config.removalChecks, escalateAfter: config.escalateAfterReminders,
       maxBytes: config.maxMediaBytes, timeoutMs: config.requestTimeoutMs, maxRedirects: config.maxRedirects,

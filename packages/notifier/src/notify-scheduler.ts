@@ -44,12 +44,12 @@ export interface NotifySchedulerOptions {
 export const DEFAULT_SCHEDULER_OPTIONS: Required<Omit<NotifySchedulerOptions, 'logger'>> = { intervalSeconds: 30, pollingIntervalSeconds: 2 }
 
 /**
- * Schedules the notifier's passes through pg-boss on the same database. Each queue is 'stately'
- * (at most one job waiting and one running), and each pass, when it ends, queues the next one
- * `intervalSeconds` later; every worker that starts queues one too (pg-boss keeps just one). So any
- * number of worker processes, on any number of machines, run one delivery pass and one recheck
- * pass at a time between them, and a worker that dies mid-pass leaves its job to pg-boss's expiry
- * and retry. The passes themselves are crash-safe (leases in the outbox and on notices).
+ * Schedules the notifier's passes through pg-boss on the same database. Each queue has pg-boss's
+ * 'short' policy (at most one job waiting), and each pass, when it ends, queues the next one
+ * `intervalSeconds` later; every running worker also re-queues it on a timer, so a worker that
+ * dies mid-pass cannot break the chain while others run, and one that restarts picks it up. Any
+ * number of worker processes on any number of machines share the jobs; passes that do overlap are
+ * safe, since each email and each recheck is claimed with SKIP LOCKED and a lease.
  *
  * @example
  * const scheduler = new NotifyScheduler(createBoss(database), notifier, { intervalSeconds: 30 })
@@ -60,6 +60,7 @@ export class NotifyScheduler {
   readonly #service: NotifierService
   readonly #options: NotifySchedulerOptions & typeof DEFAULT_SCHEDULER_OPTIONS
   #started = false
+  #timer: NodeJS.Timeout | undefined
 
   constructor(boss: PgBoss, service: NotifierService, options: NotifySchedulerOptions = {}) {
     this.#boss = boss
@@ -72,7 +73,8 @@ export class NotifyScheduler {
     await this.#boss.start()
     this.#started = true
     const run = async (queue: string, pass: () => Promise<unknown>) => {
-      await this.#boss.createQueue(queue, { name: queue, policy: 'stately', retryLimit: 1000, retryDelay: this.#options.intervalSeconds, expireInSeconds: 3600 })
+      // No retries: a failed or expired pass is simply followed by the next one.
+      await this.#boss.createQueue(queue, { name: queue, policy: 'short', retryLimit: 0, expireInSeconds: 3600 })
       await this.#boss.work(queue, { pollingIntervalSeconds: this.#options.pollingIntervalSeconds }, async () => {
         try {
           const result = await pass()
@@ -89,6 +91,12 @@ export class NotifyScheduler {
     }
     await run(NOTIFY_QUEUES.deliver, () => this.#service.deliver())
     await run(NOTIFY_QUEUES.recheck, () => this.#service.recheck())
+    this.#timer = setInterval(() => {
+      for (const queue of Object.values(NOTIFY_QUEUES)) {
+        this.#next(queue, this.#options.intervalSeconds).catch((error: unknown) => this.#options.logger?.warn({ queue, error: describeError(error).message }, 'could not queue the next pass'))
+      }
+    }, this.#options.intervalSeconds * 1000)
+    this.#timer.unref()
   }
 
   /** Asks for a delivery pass now (e.g. after notices were created). */
@@ -99,11 +107,12 @@ export class NotifyScheduler {
   async stop(): Promise<void> {
     if (!this.#started) return
     this.#started = false
+    clearInterval(this.#timer)
     await this.#boss.stop({ graceful: true, timeout: 30_000, wait: true })
   }
 
   async #next(queue: string, afterSeconds: number): Promise<void> {
-    // 'stately': when a job already waits this returns null, which is what we want.
+    // 'short': when a job already waits this returns null, which is what we want.
     await this.#boss.send(queue, {}, { startAfter: new Date(Date.now() + afterSeconds * 1000) })
   }
 }
