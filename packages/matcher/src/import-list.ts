@@ -141,6 +141,9 @@ export async function importList(db: Kysely<Database>, options: ImportListOption
     await fail()
     throw error
   }
+  // After a bulk load the planner's statistics are stale, and with them it can pick a scan over the
+  // whole table instead of the (algorithm, hash) index for the exact lookups.
+  if (imported >= 10_000) await sql`analyze known_hashes`.execute(db)
   return { list: o.name, listId: list.id, version: versionNo, imported, rejected, applied: true }
 }
 
