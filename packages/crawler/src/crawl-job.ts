@@ -11,6 +11,9 @@ import { type ImageHasher, type MatchedMedia, type MediaCounters, MediaPipeline 
 import { type RobotsMode, RobotsPolicy } from './robots-policy.js'
 import { summarizeJob, type JobSummary } from './job-summary.js'
 import { DEFAULT_DENY_LIST as DEFAULT_FRONTIER_DENY } from './url-policy.js'
+import { CHROMIUM_ARGS, DEFAULT_CHROMIUM_PATH, collectInPage, toDiscovery } from './browser-discovery.js'
+import type { Discovery } from './discover.js'
+import type { Route } from 'playwright-core'
 
 export interface CrawlJobOptions {
   /** Start URLs. A seed that names an image file is fetched as media directly. */
@@ -50,6 +53,10 @@ export interface CrawlJobOptions {
   readonly denyList?: readonly string[]
   /** How long a worker keeps a leased URL before another may take it (default 60 s). */
   readonly leaseMs?: number
+  /** Render pages in Chromium (Crawlee's PlaywrightCrawler) so media added by scripts are found. Default false. */
+  readonly browser?: boolean
+  /** Chromium binary for browser mode (default /usr/bin/chromium, Debian's package). */
+  readonly chromiumPath?: string
 }
 
 type ResolvedCrawlOptions = Omit<Required<CrawlJobOptions>, 'name' | 'denyList'> & { readonly name?: string; readonly denyList?: readonly string[] }
@@ -58,7 +65,7 @@ export const DEFAULT_CRAWL_OPTIONS: Omit<ResolvedCrawlOptions, 'seeds'> = {
   reported: false, maxPages: 1000, maxDepth: 5, maxPagesPerHost: 10_000, maxPerHost: 8, politenessDelayMs: 0,
   maxMediaBytes: 32 * 1024 * 1024, maxPageBytes: 5 * 1024 * 1024, requestTimeoutMs: 15_000, maxRedirects: 5,
   pageConcurrency: 8, mediaConcurrency: 8, matchBatchSize: 64, allowPrivate: false, allowAddresses: [], sameSite: true,
-  robots: 'obey', leaseMs: 60_000,
+  robots: 'obey', leaseMs: 60_000, browser: false, chromiumPath: DEFAULT_CHROMIUM_PATH,
 }
 
 /** Options a worker may set for itself whatever the job says (they bound this process, not the job). */
@@ -219,8 +226,94 @@ export class CrawlJob {
         and not exists (select 1 from media_fetches where job_id = ${this.id} and state in ('pending', 'leased'))`.execute(this.#deps.db)
   }
 
+  /** Records a fetched page, registers its media and adds its links to the frontier. */
+  async #handlePage(frontier: PostgresFrontier, media: MediaPipeline, page: { url: string; finalUrl: string; depth: number; status: number | null; contentType: string; bytes: number; found: Discovery }): Promise<void> {
+    const pageId = await this.#recordPage({ ...page, mediaFound: page.found.media.length })
+    this.counters.pages++
+    await media.register(pageId, page.found.media)
+    if (page.found.links.length > 0) await frontier.add(page.found.links.map((url) => ({ url, depth: page.depth + 1 })))
+  }
+
+  async #recordFailure(request: { url: string; loadedUrl?: string; userData: Record<string, unknown> }, error: unknown): Promise<void> {
+    const { code, message } = describeError(error)
+    this.counters.errors[code] = (this.counters.errors[code] ?? 0) + 1
+    this.counters.pageErrors++
+    await this.#recordPage({
+      url: request.url, finalUrl: request.loadedUrl ?? null, depth: Number(request.userData.depth ?? 0),
+      status: null, contentType: null, bytes: null, mediaFound: 0, error: { code, message },
+    })
+  }
+
+  /**
+   * Browser mode: Chromium renders each page (scripts run, lazy images are scrolled into view),
+   * then an in-page script collects media. Every request the page makes is checked by the address
+   * guard first; images, media and fonts are not downloaded by the browser (the media pipeline
+   * fetches what it needs through the bounded client).
+   */
+  async #crawlPagesInBrowser(frontier: PostgresFrontier, fetcher: BoundedFetcher, media: MediaPipeline): Promise<void> {
+    const o = this.#options
+    const { PlaywrightCrawler } = await import('@crawlee/playwright')
+    acceptOn(PlaywrightCrawler)
+    const { chromium } = await import('playwright-core')
+    crawleeLog.setLevel(crawleeLog.LEVELS.OFF)
+    const config = new Configuration({ persistStorage: false, purgeOnStart: true, availableMemoryRatio: 0.5 })
+    const guard = fetcher.guard
+    const crawler = new PlaywrightCrawler({
+      requestManager: frontier,
+      launchContext: { launcher: chromium, launchOptions: { executablePath: o.chromiumPath, headless: true, args: [...CHROMIUM_ARGS] }, useIncognitoPages: true },
+      browserPoolOptions: { useFingerprints: false },
+      maxConcurrency: Math.max(1, Math.min(o.pageConcurrency, 4)),
+      maxRequestRetries: 2,
+      navigationTimeoutSecs: Math.ceil(o.requestTimeoutMs / 1000),
+      requestHandlerTimeoutSecs: Math.ceil(o.requestTimeoutMs / 1000) * 4,
+      useSessionPool: false,
+      persistCookiesPerSession: false,
+      statusMessageLoggingInterval: 3600,
+      preNavigationHooks: [async ({ page }) => {
+        await page.route('**/*', async (route: Route) => {
+          const request = route.request()
+          const kind = request.resourceType()
+          if (kind === 'image' || kind === 'media' || kind === 'font') return route.abort()
+          try {
+            const url = new URL(request.url())
+            if (url.protocol === 'data:' || url.protocol === 'blob:') return route.continue()
+            guard.checkHost(url.hostname)
+            await new Promise<void>((resolve, reject) => guard.lookup(url.hostname, {}, (error: unknown) => (error ? reject(error) : resolve())))
+            return route.continue()
+          } catch {
+            return route.abort('addressunreachable')
+          }
+        })
+      }],
+      requestHandler: async ({ request, response, page }) => {
+        const status = response?.status() ?? null
+        if (status === 429) throw new RetryableError('HTTP_STATUS', `HTTP 429 from ${request.url}`)
+        await page.waitForLoadState('load').catch(() => {})
+        // Scroll so lazy loaders see their images in view.
+        await page.evaluate(async () => {
+          for (let y = 0; y < document.body.scrollHeight && y < 50_000; y += window.innerHeight) {
+            window.scrollTo(0, y)
+            await new Promise((r) => setTimeout(r, 20))
+          }
+        }).catch(() => {})
+        const found = toDiscovery(await page.evaluate(collectInPage))
+        const html = await page.content()
+        await this.#handlePage(frontier, media, {
+          url: request.url, finalUrl: page.url(), depth: Number(request.userData.depth ?? 0), status,
+          contentType: String(response?.headers()['content-type'] ?? ''), bytes: Buffer.byteLength(html), found,
+        })
+      },
+      errorHandler: ({ request }, error) => {
+        if ((error as { retryable?: boolean }).retryable === false) request.noRetry = true
+      },
+      failedRequestHandler: async ({ request }, error) => this.#recordFailure(request, error),
+    }, config)
+    await crawler.run()
+  }
+
   async #crawlPages(frontier: PostgresFrontier, fetcher: BoundedFetcher, media: MediaPipeline): Promise<void> {
     const o = this.#options
+    if (o.browser) return this.#crawlPagesInBrowser(frontier, fetcher, media)
     crawleeLog.setLevel(crawleeLog.LEVELS.OFF)
     const config = new Configuration({ persistStorage: false, purgeOnStart: true, availableMemoryRatio: 0.5 })
     const crawler = new CheerioCrawler({
@@ -237,29 +330,16 @@ export class CrawlJob {
       statusMessageLoggingInterval: 3600,
       requestHandler: async ({ request, response, $, body }) => {
         if (response.statusCode === 429) throw new RetryableError('HTTP_STATUS', `HTTP 429 from ${request.url}`)
-        const depth = Number(request.userData.depth ?? 0)
         const finalUrl = request.loadedUrl ?? request.url
-        const found = discover($ as never, finalUrl)
-        const pageId = await this.#recordPage({
-          url: request.url, finalUrl, depth, status: response.statusCode ?? null,
-          contentType: String(response.headers['content-type'] ?? ''), bytes: Buffer.byteLength(body as never), mediaFound: found.media.length,
+        await this.#handlePage(frontier, media, {
+          url: request.url, finalUrl, depth: Number(request.userData.depth ?? 0), status: response.statusCode ?? null,
+          contentType: String(response.headers['content-type'] ?? ''), bytes: Buffer.byteLength(body as never), found: discover($ as never, finalUrl),
         })
-        this.counters.pages++
-        await media.register(pageId, found.media)
-        if (found.links.length > 0) await frontier.add(found.links.map((url) => ({ url, depth: depth + 1 })))
       },
       errorHandler: ({ request }, error) => {
         if ((error as { retryable?: boolean }).retryable === false) request.noRetry = true
       },
-      failedRequestHandler: async ({ request }, error) => {
-        const { code, message } = describeError(error)
-        this.counters.errors[code] = (this.counters.errors[code] ?? 0) + 1
-        this.counters.pageErrors++
-        await this.#recordPage({
-          url: request.url, finalUrl: request.loadedUrl ?? null, depth: Number(request.userData.depth ?? 0),
-          status: null, contentType: null, bytes: null, mediaFound: 0, error: { code, message },
-        })
-      },
+      failedRequestHandler: async ({ request }, error) => this.#recordFailure(request, error),
     }, config)
     await crawler.run()
   }
@@ -283,7 +363,12 @@ export class CrawlJob {
  * checks the same interface (fetchNextRequest, addRequest).
  */
 function acceptRequestManagerOption(): void {
-  let ctor: unknown = CheerioCrawler
+  acceptOn(CheerioCrawler)
+}
+
+/** Applies the same fix to another crawler class (PlaywrightCrawler, loaded only in browser mode). */
+function acceptOn(crawlerClass: unknown): void {
+  let ctor: unknown = crawlerClass
   while (ctor && typeof ctor === 'function') {
     const shape = (ctor as { optionsShape?: Record<string, unknown> }).optionsShape
     if (shape && !('requestManager' in shape) && 'requestQueue' in shape) shape.requestManager = shape.requestQueue

@@ -1,5 +1,5 @@
 /** Where a media URL was found on a page; kept with each sighting. */
-export const DISCOVERY_SOURCES = ['img-src', 'img-srcset', 'picture-source', 'video-poster', 'og-image', 'link'] as const
+export const DISCOVERY_SOURCES = ['img-src', 'img-srcset', 'picture-source', 'video-poster', 'og-image', 'link', 'lazy-src', 'css-background'] as const
 export type DiscoverySource = (typeof DISCOVERY_SOURCES)[number]
 
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.jpe', '.png', '.gif', '.webp', '.bmp', '.tif', '.tiff', '.avif', '.heic', '.heif', '.svg', '.ico'] as const

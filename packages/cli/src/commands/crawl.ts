@@ -34,11 +34,12 @@ export function registerCrawl(program: Command): void {
     .option('--max-per-host <n>', 'requests in flight per host, across all workers', int)
     .option('--max-pages-per-host <n>', 'pages per host (bounds calendars and other traps)', int)
     .option('--deny <entry...>', 'extra deny-list entries: host[/path-prefix] never fetched')
+    .option('--browser', 'render pages in Chromium (Debian\'s /usr/bin/chromium) so media added by scripts are found')
     .option('--detach', 'create the job and return; `arachnid worker` processes crawl it')
     .option('--json', 'print the summary as one JSON object')
     .action(async (urls: string[], options: {
       seeds?: string; maxPages?: number; depth?: number; allowPrivate?: boolean; allow?: string[]; name?: string; json?: boolean
-      reported?: boolean; robots?: string; politenessMs?: number; maxPerHost?: number; maxPagesPerHost?: number; deny?: string[]; detach?: boolean
+      reported?: boolean; browser?: boolean; robots?: string; politenessMs?: number; maxPerHost?: number; maxPagesPerHost?: number; deny?: string[]; detach?: boolean
     }) => {
       if (options.robots !== undefined && options.robots !== 'obey' && options.robots !== 'ignore') throw new ConfigError(`--robots must be obey or ignore, got "${options.robots}"`)
       const config = loadConfig({ maxPages: options.maxPages, maxDepth: options.depth, allowPrivate: options.allowPrivate })
@@ -52,7 +53,7 @@ export function registerCrawl(program: Command): void {
         requestTimeoutMs: config.requestTimeoutMs, maxRedirects: config.maxRedirects, pageConcurrency: config.pageConcurrency,
         mediaConcurrency: config.mediaConcurrency, matchBatchSize: config.matchBatchSize, reported: options.reported,
         robots: options.robots as RobotsMode | undefined, politenessDelayMs: options.politenessMs, maxPerHost: options.maxPerHost,
-        maxPagesPerHost: options.maxPagesPerHost, denyList: options.deny,
+        maxPagesPerHost: options.maxPagesPerHost, denyList: options.deny, browser: options.browser,
       }
       await withApp(config, async (app) => {
         if (options.detach) {
