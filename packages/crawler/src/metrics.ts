@@ -1,0 +1,69 @@
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
+import type { Database, Kysely } from '@arachnid/core'
+import type { CrawlCounters } from './crawl-job.js'
+
+/**
+ * Prometheus metrics of a crawling process: what this process did (pages, media, bytes, matches,
+ * notices, errors by code) and, read from the database at scrape time, the running jobs' queues.
+ */
+export class CrawlMetrics {
+  readonly registry = new Registry()
+  readonly #pages = new Counter({ name: 'arachnid_pages_total', help: 'Pages fetched by this process', labelNames: ['outcome'] as const, registers: [this.registry] })
+  readonly #media = new Counter({ name: 'arachnid_media_total', help: 'Media fetched and hashed by this process', labelNames: ['outcome'] as const, registers: [this.registry] })
+  readonly #bytes = new Counter({ name: 'arachnid_media_bytes_total', help: 'Media bytes fetched by this process', registers: [this.registry] })
+  readonly #matches = new Counter({ name: 'arachnid_matched_media_total', help: 'Media URLs that matched a known hash', labelNames: ['kind'] as const, registers: [this.registry] })
+  readonly #notices = new Counter({ name: 'arachnid_notices_total', help: 'Notices created by this process', registers: [this.registry] })
+  readonly #errors = new Counter({ name: 'arachnid_errors_total', help: 'Pages and media refused or failed, by code', labelNames: ['code'] as const, registers: [this.registry] })
+  readonly #seen = new WeakMap<CrawlCounters, CrawlCounters>()
+
+  constructor(db?: Kysely<Database>) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'arachnid_process_' })
+    if (db) {
+      const queue = new Gauge({ name: 'arachnid_frontier_urls', help: 'Frontier URLs of running jobs by state', labelNames: ['state'] as const, registers: [this.registry],
+        async collect() {
+          const rows = await db.selectFrom('frontier as f').innerJoin('crawl_jobs as j', 'j.id', 'f.job_id').where('j.status', '=', 'running')
+            .select(['f.status', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('f.status').execute().catch(() => [])
+          queue.reset()
+          for (const r of rows) queue.set({ state: r.status }, Number(r.n))
+        } })
+      new Gauge({ name: 'arachnid_jobs_running', help: 'Running crawl jobs', registers: [this.registry],
+        async collect() {
+          const row = await db.selectFrom('crawl_jobs').where('status', '=', 'running').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst().catch(() => undefined)
+          this.set(Number(row?.n ?? 0))
+        } })
+    }
+  }
+
+  /** Adds what a job's counters gained since the last call (counters only grow). */
+  observe(counters: CrawlCounters): void {
+    const last = this.#seen.get(counters) ?? { pages: 0, pageErrors: 0, mediaQueued: 0, media: 0, mediaErrors: 0, distinctMedia: 0, bytes: 0, matchedMedia: 0, exactMatches: 0, nearMatches: 0, notices: 0, errors: {} }
+    const d = (k: keyof Omit<CrawlCounters, 'errors'>) => Math.max(0, counters[k] - last[k])
+    this.#pages.inc({ outcome: 'ok' }, d('pages'))
+    this.#pages.inc({ outcome: 'failed' }, d('pageErrors'))
+    this.#media.inc({ outcome: 'hashed' }, d('media'))
+    this.#media.inc({ outcome: 'refused' }, d('mediaErrors'))
+    this.#bytes.inc(d('bytes'))
+    this.#matches.inc({ kind: 'exact' }, d('exactMatches'))
+    this.#matches.inc({ kind: 'near' }, d('nearMatches'))
+    this.#notices.inc(d('notices'))
+    for (const [code, n] of Object.entries(counters.errors)) this.#errors.inc({ code }, Math.max(0, n - (last.errors[code] ?? 0)))
+    this.#seen.set(counters, { ...counters, errors: { ...counters.errors } })
+  }
+
+  /** Serves GET /metrics (Prometheus text format) on the given port; resolves to the bound port. */
+  async serve(port: number, host = '127.0.0.1'): Promise<{ port: number; close(): Promise<void> }> {
+    const server = http.createServer(async (req, res) => {
+      if (req.url !== '/metrics') return res.writeHead(404).end()
+      try {
+        const body = await this.registry.metrics()
+        res.writeHead(200, { 'content-type': this.registry.contentType }).end(body)
+      } catch (error) {
+        res.writeHead(500).end(String(error))
+      }
+    })
+    await new Promise<void>((resolve) => server.listen(port, host, resolve))
+    return { port: (server.address() as AddressInfo).port, close: () => new Promise((resolve) => server.close(() => resolve())) }
+  }
+}
