@@ -55,6 +55,8 @@ function detectionMethod(matches: readonly NoticeMatch[]): string {
   return matches.some((m) => ['sha256', 'md5', 'sha1'].includes(m.algorithm)) ? 'hash_match_exact' : 'hash_match_perceptual'
 }
 
+const HASH_ORDER = ['sha256', 'md5', 'sha1', 'blockhash', 'pdq'] as const
+
 /** The machine-readable XARF v4 report of one incident: URLs, hashes and references, never an image. */
 export function xarfReport(incident: NoticeIncident, reporter: Reporter): Record<string, unknown> {
   const contact = /<([^>]+)>/.exec(reporter.from)?.[1] ?? reporter.from
@@ -72,7 +74,8 @@ export function xarfReport(incident: NoticeIncident, reporter: Reporter): Record
     page_urls: incident.pageUrls,
     classification: categories.length > 0 ? categories : ['known-material'],
     detection_method: detectionMethod(incident.matches),
-    hash_values: Object.entries(incident.hashes).filter(([, v]) => v).map(([algorithm, value]) => ({ algorithm, value })),
+    // A fixed order: the stored incident may come back from jsonb with its keys reordered.
+    hash_values: HASH_ORDER.filter((algorithm) => incident.hashes[algorithm]).map((algorithm) => ({ algorithm, value: incident.hashes[algorithm]! })),
     matched_lists: incident.matches.map((m) => ({ list: m.list, algorithm: m.algorithm, distance: m.distance, reference: m.externalId })),
     evidence_source: 'automated_crawler',
     confidence: incident.matches.some((m) => m.distance === 0) ? 1.0 : 0.9,
@@ -146,7 +149,7 @@ export function composeNotice(incidents: readonly NoticeIncident[], provider: { 
     introHtml,
   ]
   for (const incident of incidents) {
-    const hashLines = Object.entries(incident.hashes).filter(([, v]) => v).map(([k, v]) => `  ${k.padEnd(9)} ${v}`)
+    const hashLines = HASH_ORDER.filter((k) => incident.hashes[k]).map((k) => `  ${k.padEnd(9)} ${incident.hashes[k]}`)
     const matchLines = incident.matches.map((m) => `  ${m.list} (${m.algorithm}, distance ${m.distance}${m.category ? `, category ${m.category}` : ''}${m.externalId ? `, entry ${m.externalId}` : ''})`)
     lines.push(
       `Reference:     ${incident.reference}`,
@@ -166,7 +169,7 @@ export function composeNotice(incidents: readonly NoticeIncident[], provider: { 
       `<tr><th align="left">Server IP</th><td>${escapeHtml(incident.serverIp ?? 'unknown')}</td></tr>`,
       `<tr><th align="left">Detected at</th><td>${escapeHtml(incident.detectedAt.toISOString())}</td></tr>`,
       `<tr><th align="left">Seen on pages</th><td>${incident.pageUrls.map(escapeHtml).join('<br>') || '(linked directly)'}</td></tr>`,
-      ...Object.entries(incident.hashes).filter(([, v]) => v).map(([k, v]) => `<tr><th align="left">${escapeHtml(k)}</th><td><code>${escapeHtml(String(v))}</code></td></tr>`),
+      ...HASH_ORDER.filter((k) => incident.hashes[k]).map((k) => `<tr><th align="left">${escapeHtml(k)}</th><td><code>${escapeHtml(String(incident.hashes[k]))}</code></td></tr>`),
       `<tr><th align="left">Matched lists</th><td>${incident.matches.map((m) => escapeHtml(`${m.list} (${m.algorithm}, distance ${m.distance})`)).join('<br>')}</td></tr>`,
       '</table>',
     )

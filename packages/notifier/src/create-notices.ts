@@ -3,6 +3,7 @@ import { type NoticeIncident, type NoticeMatch, type Reporter, noticeKey, refere
 import { type NoticeMailContext, enqueueNoticeEmail } from './notice-mail.js'
 import type { Provider } from './provider-directory.js'
 import { type ProviderLookup, recordLookup } from './provider-resolver.js'
+import { withDefaults } from './with-defaults.js'
 
 /** A matched media URL to notify about (the crawler's MatchedMedia has this shape). */
 export interface NoticeRequest {
@@ -75,7 +76,7 @@ export async function createNotices(
   reporter: Reporter,
   options: CreateNoticesOptions = {},
 ): Promise<CreateNoticesResult> {
-  const o = { ...DEFAULT_CREATE_OPTIONS, ...options }
+  const o = withDefaults(DEFAULT_CREATE_OPTIONS, options)
   const context: NoticeMailContext = { reporter, ack: o.ack, templates: o.templates }
   let created = 0
   let unassigned = 0

@@ -1,6 +1,7 @@
 import dns from 'node:dns'
 import net from 'node:net'
 import { RetryableError } from '@arachnid/core'
+import { withDefaults } from './with-defaults.js'
 
 /** The part of DNS the notifier uses: a host's A and AAAA addresses. */
 export interface HostResolver {
@@ -37,7 +38,7 @@ export class DnsHostResolver implements HostResolver {
   readonly #resolver: dns.promises.Resolver
 
   constructor(options: DnsHostResolverOptions = {}) {
-    const o = { ...DEFAULT_DNS_OPTIONS, ...options }
+    const o = withDefaults(DEFAULT_DNS_OPTIONS, options)
     this.#resolver = new dns.promises.Resolver({ timeout: o.timeoutMs, tries: o.tries })
     if (o.servers.length > 0) this.#resolver.setServers([...o.servers])
   }

@@ -1,6 +1,7 @@
 import PgBoss from 'pg-boss'
 import { type Logger, describeError } from '@arachnid/core'
 import type { NotifierService } from './notifier-service.js'
+import { withDefaults } from './with-defaults.js'
 
 /** The part of PGlite pg-boss needs (structural, so the notifier does not depend on PGlite). */
 export interface PgliteLike {
@@ -65,7 +66,7 @@ export class NotifyScheduler {
   constructor(boss: PgBoss, service: NotifierService, options: NotifySchedulerOptions = {}) {
     this.#boss = boss
     this.#service = service
-    this.#options = { ...DEFAULT_SCHEDULER_OPTIONS, ...options }
+    this.#options = withDefaults(DEFAULT_SCHEDULER_OPTIONS, options)
     boss.on('error', (error) => this.#options.logger?.error({ error: describeError(error).message }, 'pg-boss error'))
   }
 

@@ -1,5 +1,6 @@
 import { type Database, type Kysely, type Logger, NonRetryableError, RetryableError, describeError, sql } from '@arachnid/core'
 import type { MailTransport } from './mail-transport.js'
+import { withDefaults } from './with-defaults.js'
 
 export const IN_DOUBT_POLICIES = ['resend', 'hold'] as const
 export type InDoubtPolicy = (typeof IN_DOUBT_POLICIES)[number]
@@ -75,7 +76,7 @@ export class OutboxDelivery {
   constructor(db: Kysely<Database>, transport: MailTransport, options: OutboxDeliveryOptions) {
     this.#db = db
     this.#transport = transport
-    this.#options = { ...DEFAULT_OUTBOX_OPTIONS, ...options }
+    this.#options = withDefaults(DEFAULT_OUTBOX_OPTIONS, options)
   }
 
   /**

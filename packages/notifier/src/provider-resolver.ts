@@ -2,6 +2,7 @@ import { type Database, type Kysely, describeError, sql } from '@arachnid/core'
 import type { HostResolver } from './host-resolver.js'
 import { type Provider, ProviderDirectory } from './provider-directory.js'
 import type { RdapClient, RdapNetwork } from './rdap-client.js'
+import { withDefaults } from './with-defaults.js'
 
 /** Who to notify for a host: the provider, how it was found, and the addresses that led there. */
 export interface ResolvedProvider extends Provider {
@@ -47,7 +48,7 @@ export class ProviderResolver implements ProviderLookup {
   private constructor(db: Kysely<Database>, directory: ProviderDirectory, options: ProviderResolverOptions) {
     this.#db = db
     this.#directory = directory
-    this.#options = { ...DEFAULT_RESOLVER_OPTIONS, ...options }
+    this.#options = withDefaults(DEFAULT_RESOLVER_OPTIONS, options)
   }
 
   static async create(db: Kysely<Database>, options: ProviderResolverOptions): Promise<ProviderResolver> {

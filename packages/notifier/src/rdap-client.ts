@@ -1,5 +1,6 @@
 import ipaddr from 'ipaddr.js'
 import { NonRetryableError, RetryableError } from '@arachnid/core'
+import { withDefaults } from './with-defaults.js'
 
 /** What the notifier keeps of an RDAP IP network answer (RFC 9083 section 5.4). */
 export interface RdapNetwork {
@@ -49,7 +50,7 @@ export class RdapClient {
   readonly #bootstrap = new Map<'ipv4' | 'ipv6', { at: number; entries: Promise<BootstrapEntry[]> }>()
 
   constructor(options: RdapClientOptions) {
-    this.#options = { ...DEFAULT_RDAP_OPTIONS, ...options }
+    this.#options = withDefaults(DEFAULT_RDAP_OPTIONS, options)
   }
 
   /** The most specific network holding the address; null when no RDAP service covers it. */

@@ -6,6 +6,7 @@ import { type NoticeMailContext, enqueueNoticeEmail } from './notice-mail.js'
 import type { Provider } from './provider-directory.js'
 import type { ProviderResolver } from './provider-resolver.js'
 import { ResolvingAddressGuard } from './resolving-address-guard.js'
+import { withDefaults } from './with-defaults.js'
 
 export const CHECK_OUTCOMES = ['present', 'gone', 'inconclusive'] as const
 export type CheckOutcome = (typeof CHECK_OUTCOMES)[number]
@@ -93,7 +94,7 @@ export class Rechecker {
 
   constructor(deps: RecheckDependencies, options: RecheckOptions = {}) {
     this.#deps = deps
-    this.#options = { ...DEFAULT_RECHECK_OPTIONS, ...options }
+    this.#options = withDefaults(DEFAULT_RECHECK_OPTIONS, options)
     this.#fetcher = new BoundedFetcher(new ResolvingAddressGuard(deps.hosts, { allow: this.#options.allowAddresses, allowPrivate: this.#options.allowPrivate }))
   }
 
