@@ -36,7 +36,7 @@ export const SETTINGS = {
   rdapBootstrapUrl: { env: 'ARACHNID_RDAP_BOOTSTRAP', default: 'https://data.iana.org/rdap/', doc: 'Folder of the RDAP bootstrap registry (RFC 9224) holding ipv4.json and ipv6.json.' },
   rdapCacheSeconds: { env: 'ARACHNID_RDAP_CACHE_TTL', default: 604_800, doc: 'Seconds an RDAP answer is kept in the database before it is asked again.' },
   dnsServers: { env: 'ARACHNID_DNS_SERVERS', default: '', doc: 'Comma-separated DNS servers (ip or ip:port) for provider lookups and rechecks. Unset: the system resolver.' },
-  providerRatePerHour: { env: 'ARACHNID_PROVIDER_RATE', default: 60, doc: 'Emails per hour at most to one abuse address; the rest wait for the next hour.' },
+  providerRatePerHour: { env: 'ARACHNID_PROVIDER_RATE', default: 1000, doc: 'Emails per hour at most to one abuse address (one email per incident); the rest wait for the next hour.' },
   deliveryIntervalSeconds: { env: 'ARACHNID_DELIVERY_INTERVAL', default: 30, doc: 'Seconds between the worker\'s delivery passes (and unassigned-host retries).' },
   inDoubtPolicy: { env: 'ARACHNID_IN_DOUBT', default: 'resend', doc: 'An email whose sender died while SMTP was accepting it: resend (same Message-ID; never lost, rarely doubled) or hold (an operator decides; never doubled).' },
   outboxLeaseSeconds: { env: 'ARACHNID_OUTBOX_LEASE', default: 120, doc: 'Seconds an email being sent stays leased to its worker; a worker that dies leaves it to be taken again (or found in doubt) after this.' },

@@ -321,7 +321,8 @@ export class CrawlJob {
       httpClient: new GuardedHttpClient(fetcher, { maxBytes: o.maxPageBytes, timeoutMs: o.requestTimeoutMs, maxRedirects: o.maxRedirects },
         (host, delayMs) => { void frontier.backoff(host, delayMs) }),
       maxConcurrency: o.pageConcurrency,
-      minConcurrency: Math.min(o.pageConcurrency, 4),
+      // The operator sets concurrency; Crawlee's autoscaling would also react to other processes' load.
+      minConcurrency: o.pageConcurrency,
       maxRequestRetries: 2,
       navigationTimeoutSecs: Math.ceil(o.requestTimeoutMs / 1000),
       requestHandlerTimeoutSecs: Math.ceil(o.requestTimeoutMs / 1000) * 4,

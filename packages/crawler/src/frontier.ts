@@ -64,6 +64,8 @@ export class PostgresFrontier implements IRequestManager {
   readonly #robots: RobotsPolicy | undefined
   readonly #buffer: Leased[] = []
   readonly #inFlight = new Map<string, Leased>()
+  readonly #crawlDelays = new Map<string, number>()
+  #leasing: Promise<number> | undefined
   #stopped = false
   #handled = 0
   #total = 0
@@ -111,7 +113,7 @@ export class PostgresFrontier implements IRequestManager {
     }
     const policy = { ...DEFAULT_URL_POLICY, ...this.#options.urlPolicy }
     const accepted = new Map<string, { url: string; key: string; host: string; depth: number; reported: boolean }>()
-    const crawlDelays = new Map<string, number>()
+
     for (const candidate of candidates) {
       let url: URL
       try {
@@ -127,48 +129,17 @@ export class PostgresFrontier implements IRequestManager {
       if (this.#robots && !candidate.reported) {
         const robots = await this.#robots.forOrigin(url.origin)
         if (!robots.allowed(url.toString())) { skip('ROBOTS', candidate.url); continue }
-        if (robots.crawlDelayMs > 0) crawlDelays.set(url.host.toLowerCase(), robots.crawlDelayMs)
+        if (robots.crawlDelayMs > 0) this.#crawlDelays.set(url.host.toLowerCase(), robots.crawlDelayMs)
       }
       const key = urlKey(url.toString())
       if (!accepted.has(key)) accepted.set(key, { url: url.toString(), key, host: url.host.toLowerCase(), depth: candidate.depth, reported: candidate.reported ?? false })
     }
     let added = 0
-    if (accepted.size > 0) {
-      added = await this.#db.transaction().execute(async (trx) => {
-        // One writer per job at a time, so the page limits hold across workers.
-        const job = await trx.updateTable('crawl_jobs').set({ updated_at: sql<Date>`now()` }).where('id', '=', this.#jobId)
-          .returning(['frontier_size']).executeTakeFirstOrThrow()
-        const keys = [...accepted.keys()]
-        const existing = new Set((await trx.selectFrom('frontier').select('url_key')
-          .where('job_id', '=', this.#jobId).where('url_key', 'in', keys).execute()).map((r) => r.url_key))
-        const fresh = [...accepted.values()].filter((c) => !existing.has(c.key))
-        if (fresh.length === 0) return 0
-        const hosts = [...new Set(fresh.map((c) => c.host))]
-        await trx.insertInto('frontier_hosts').values(hosts.map((host) => ({ job_id: this.#jobId, host, delay_ms: Math.max(this.#options.politenessDelayMs, crawlDelays.get(host) ?? 0) })))
-          .onConflict((oc) => oc.columns(['job_id', 'host']).doUpdateSet((eb) => ({ delay_ms: sql<number>`greatest(${eb.ref('frontier_hosts.delay_ms')}, ${eb.ref('excluded.delay_ms')})` }))).execute()
-        const hostPages = new Map((await trx.selectFrom('frontier_hosts').select(['host', 'pages'])
-          .where('job_id', '=', this.#jobId).where('host', 'in', hosts).execute()).map((r) => [r.host, r.pages]))
-        let room = this.#options.maxPages - job.frontier_size
-        const rows: typeof fresh = []
-        for (const c of fresh) {
-          if (room <= 0) { skip('MAX_PAGES', c.url); continue }
-          const pages = hostPages.get(c.host) ?? 0
-          if (pages >= this.#options.maxPagesPerHost) { skip('HOST_MAX_PAGES', c.url); continue }
-          hostPages.set(c.host, pages + 1)
-          rows.push(c)
-          room--
-        }
-        if (rows.length === 0) return 0
-        await trx.insertInto('frontier').values(rows.map((r) => ({
-          job_id: this.#jobId, url: r.url, url_key: r.key, host: r.host, depth: r.depth, reported: r.reported,
-        }))).execute()
-        await trx.updateTable('crawl_jobs').set((eb) => ({ frontier_size: eb('frontier_size', '+', rows.length) })).where('id', '=', this.#jobId).execute()
-        for (const host of new Set(rows.map((r) => r.host))) {
-          await trx.updateTable('frontier_hosts').set({ pages: hostPages.get(host) ?? 0 }).where('job_id', '=', this.#jobId).where('host', '=', host).execute()
-        }
-        return rows.length
-      })
-    }
+    if (accepted.size > 0) added = await this.#insert([...accepted.values()], (reason, url, count = 1) => {
+      const entry = skips.get(reason) ?? { count: 0, example: url }
+      entry.count += count
+      skips.set(reason, entry)
+    })
     if (skips.size > 0) {
       await this.#db.insertInto('frontier_skips')
         .values([...skips].map(([reason, s]) => ({ job_id: this.#jobId, reason, count: s.count, example: s.example.slice(0, 500) })))
@@ -177,6 +148,44 @@ export class PostgresFrontier implements IRequestManager {
     }
     this.#total += added
     return added
+  }
+
+  /**
+   * Inserts new URLs, then enforces the job's and each host's page limits with one short atomic
+   * counter update each (no lock held across statements, so concurrent page handlers and workers
+   * do not queue behind each other). Rows are inserted on hold (not_before = infinity) and
+   * released once within the limits; the excess is deleted and counted as skipped.
+   */
+  async #insert(rows: { url: string; key: string; host: string; depth: number; reported: boolean }[], skip: (reason: SkipReason, url: string, count?: number) => void): Promise<number> {
+    const db = this.#db
+    const hosts = [...new Set(rows.map((r) => r.host))]
+    await db.insertInto('frontier_hosts').values(hosts.map((host) => ({ job_id: this.#jobId, host, delay_ms: Math.max(this.#options.politenessDelayMs, this.#crawlDelays.get(host) ?? 0) })))
+      .onConflict((oc) => oc.columns(['job_id', 'host']).doUpdateSet((eb) => ({ delay_ms: sql<number>`greatest(${eb.ref('frontier_hosts.delay_ms')}, ${eb.ref('excluded.delay_ms')})` }))).execute()
+    const inserted = await db.insertInto('frontier').values(rows.map((r) => ({
+      job_id: this.#jobId, url: r.url, url_key: r.key, host: r.host, depth: r.depth, reported: r.reported, not_before: sql<Date>`'infinity'::timestamptz`,
+    }))).onConflict((oc) => oc.columns(['job_id', 'url_key']).doNothing()).returning(['id', 'host', 'url']).execute()
+    if (inserted.length === 0) return 0
+    const drop = new Set<number>()
+    const job = await db.updateTable('crawl_jobs').set((eb) => ({ frontier_size: eb('frontier_size', '+', inserted.length) }))
+      .where('id', '=', this.#jobId).returning('frontier_size').executeTakeFirstOrThrow()
+    const overJob = Math.min(inserted.length, Math.max(0, job.frontier_size - this.#options.maxPages))
+    for (const row of inserted.slice(inserted.length - overJob)) { drop.add(row.id); skip('MAX_PAGES', row.url) }
+    for (const host of hosts) {
+      const mine = inserted.filter((r) => r.host === host && !drop.has(r.id))
+      if (mine.length === 0) continue
+      const counted = await db.updateTable('frontier_hosts').set((eb) => ({ pages: eb('pages', '+', mine.length) }))
+        .where('job_id', '=', this.#jobId).where('host', '=', host).returning('pages').executeTakeFirstOrThrow()
+      const overHost = Math.min(mine.length, Math.max(0, counted.pages - this.#options.maxPagesPerHost))
+      for (const row of mine.slice(mine.length - overHost)) { drop.add(row.id); skip('HOST_MAX_PAGES', row.url) }
+      if (overHost > 0) await db.updateTable('frontier_hosts').set((eb) => ({ pages: eb('pages', '-', overHost) })).where('job_id', '=', this.#jobId).where('host', '=', host).execute()
+    }
+    if (drop.size > 0) {
+      await db.deleteFrom('frontier').where('id', 'in', [...drop]).execute()
+      await db.updateTable('crawl_jobs').set((eb) => ({ frontier_size: eb('frontier_size', '-', drop.size) })).where('id', '=', this.#jobId).execute()
+    }
+    const kept = inserted.filter((r) => !drop.has(r.id)).map((r) => r.id)
+    if (kept.length > 0) await db.updateTable('frontier').set({ not_before: sql<Date>`now()` }).where('id', 'in', kept).execute()
+    return kept.length
   }
 
   /** Holds a host back (429/503 with Retry-After, or a server in trouble). */
@@ -242,8 +251,14 @@ export class PostgresFrontier implements IRequestManager {
 
   // ---- Crawlee's IRequestManager ----
 
+  /** One lease query at a time per process: concurrent callers share its result. */
+  #leaseShared(): Promise<number> {
+    this.#leasing ??= this.#lease(Math.max(4, this.#options.maxPerHost)).finally(() => { this.#leasing = undefined })
+    return this.#leasing
+  }
+
   async fetchNextRequest<T extends Record<string, unknown> = Record<string, unknown>>(): Promise<Request<T> | null> {
-    if (this.#buffer.length === 0) await this.#lease(Math.max(4, this.#options.maxPerHost))
+    if (this.#buffer.length === 0) await this.#leaseShared()
     const row = this.#buffer.shift()
     if (row === undefined) return null
     const request = new Request<T>({ url: row.url, uniqueKey: `${this.#jobId}:${row.id}`, userData: { depth: row.depth, reported: row.reported } as unknown as T })
@@ -259,7 +274,8 @@ export class PostgresFrontier implements IRequestManager {
     const now = Date.now()
     if (now - this.#lastEmptyCheck < 100) return true
     this.#lastEmptyCheck = now
-    return (await this.#lease(Math.max(4, this.#options.maxPerHost))) === 0
+    await this.#leaseShared()
+    return this.#buffer.length === 0
   }
 
   async isFinished(): Promise<boolean> {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { type Database, type Kysely, type Logger, describeError, hexToBytes, sql } from '@arachnid/core'
 import type { ImageHashes } from '@arachnid/hasher'
-import { type KnownMatch, type Matcher, type Probe, recordMatches } from '@arachnid/matcher'
+import { type KnownMatch, type Matcher, type Probe, notifiableMedia, recordMatches } from '@arachnid/matcher'
 import type { DiscoveredMedia } from './discover.js'
 import { type BoundedFetcher, evidenceHeaders } from './http-fetch.js'
 
@@ -246,11 +246,15 @@ export class MediaPipeline {
       if (x.matches.some((m) => EXACT.has(m.algorithm))) this.counters.exactMatches++
       else this.counters.nearMatches++
     }
-    if (this.#deps.onMatched) {
+    // Only media the review policy auto-confirmed (or an analyst confirmed) are noticed; the rest
+    // wait in the review queue, and an analyst's confirmation notices them.
+    const notifiable = await notifiableMedia(this.#deps.db, matched.map((x) => x.item.mediaId))
+    const toNotice = matched.filter((x) => notifiable.has(x.item.mediaId))
+    if (this.#deps.onMatched && toNotice.length > 0) {
       const pages = await this.#deps.db.selectFrom('sightings as s').innerJoin('pages as p', 'p.id', 's.page_id')
-        .where('s.fetch_id', 'in', matched.map((x) => x.item.fetchId)).select(['s.fetch_id', 'p.url']).execute()
+        .where('s.fetch_id', 'in', toNotice.map((x) => x.item.fetchId)).select(['s.fetch_id', 'p.url']).execute()
       const detectedAt = new Date()
-      this.counters.notices += await this.#deps.onMatched(matched.map(({ item, matches }) => ({
+      this.counters.notices += await this.#deps.onMatched(toNotice.map(({ item, matches }) => ({
         jobId: this.#jobId, fetchId: item.fetchId, mediaId: item.mediaId, url: item.url, finalUrl: item.finalUrl,
         serverIp: item.serverIp, detectedAt, hashes: item.hashes, matches,
         pageUrls: pages.filter((p) => p.fetch_id === item.fetchId).map((p) => p.url),
