@@ -1,6 +1,6 @@
 import { CrawlJob, type CrawlDependencies, type CrawlJobOptions, type CrawlSummary } from '@arachnid/crawler'
 import { Hasher } from '@arachnid/hasher'
-import { ProviderDirectory, createNotices } from '@arachnid/notifier'
+import { AckLinks, ProviderDirectory, createNotices, loadNoticeTemplates } from '@arachnid/notifier'
 import type { App } from './app.js'
 import { ProgressDisplay } from './progress.js'
 
@@ -29,6 +29,13 @@ export async function openCrawlSession(app: App): Promise<CrawlSession> {
   const hasher = new Hasher({ maxBytes: config.maxMediaBytes, maxPixels: config.maxPixels })
   const directory = await ProviderDirectory.load(database.db)
   const reporter = { name: config.reporterName, from: config.noticeFrom }
+  // Emails written during the crawl carry the same acknowledgement link and wording as the worker's.
+  const noticeOptions = {
+    ack: config.ackSecret && config.ackBaseUrl ? new AckLinks({ secret: config.ackSecret, baseUrl: config.ackBaseUrl, ttlHours: config.ackTtlHours }) : undefined,
+    templates: config.noticeTemplateDir ? await loadNoticeTemplates(config.noticeTemplateDir) : undefined,
+    recheckIntervalSeconds: config.recheckIntervalSeconds,
+    retryBaseSeconds: Math.max(1, config.deliveryIntervalSeconds),
+  }
   const delivery = app.delivery()
   const stats = { delivered: 0, retrying: 0, unassigned: 0 }
   let delivering: Promise<void> = Promise.resolve()
@@ -46,7 +53,7 @@ export async function openCrawlSession(app: App): Promise<CrawlSession> {
     deps: {
       db: database.db, hasher, matcher, logger,
       onMatched: async (items) => {
-        const result = await createNotices(database.db, directory, items, reporter)
+        const result = await createNotices(database.db, directory, items, reporter, noticeOptions)
         stats.unassigned += result.unassigned
         if (result.created > result.unassigned) void deliver()
         return result.created

@@ -18,7 +18,7 @@ export interface OutboxDeliveryOptions {
   readonly retryMaxMs?: number
   /** How long a claimed row stays leased to this worker. Default 120 s. */
   readonly leaseMs?: number
-  /** Emails per hour at most to one abuse address (the provider's desk). Default 60. */
+  /** Emails per hour at most to one abuse address (the provider's desk). Default 1000. */
   readonly ratePerHour?: number
   /**
    * A row whose sender died after handing SMTP the end of the message but before recording the
@@ -30,7 +30,7 @@ export interface OutboxDeliveryOptions {
 }
 
 export const DEFAULT_OUTBOX_OPTIONS: Required<Omit<OutboxDeliveryOptions, 'from' | 'logger'>> = {
-  batchSize: 25, maxAttempts: 8, retryBaseMs: 30_000, retryMaxMs: 6 * 3_600_000, leaseMs: 120_000, ratePerHour: 60, inDoubt: 'resend',
+  batchSize: 25, maxAttempts: 8, retryBaseMs: 30_000, retryMaxMs: 6 * 3_600_000, leaseMs: 120_000, ratePerHour: 1000, inDoubt: 'resend',
 }
 
 export interface DeliveryResult {
