@@ -32,7 +32,7 @@ describe('arachnid CLI', () => {
   it('has --help for every command', async () => {
     const top = await arachnid(['--help'])
     expect(top.code).toBe(0)
-    for (const command of ['demo', 'crawl', 'hash', 'lists', 'match', 'notices', 'providers', 'notify', 'stats', 'config']) {
+    for (const command of ['demo', 'crawl', 'worker', 'jobs', 'hash', 'lists', 'match', 'notices', 'providers', 'notify', 'stats', 'config']) {
       expect(top.stdout).toContain(command)
       const help = await arachnid([command, '--help'])
       expect(help.code, command).toBe(0)
@@ -56,6 +56,27 @@ describe('arachnid CLI', () => {
     expect(lines[1]).toEqual({ file: bad, error: { code: 'UNSUPPORTED_FORMAT', message: expect.any(String) } })
     expect(lines[2]).toEqual({ file: path.join(home, 'missing.png'), error: { code: 'NOT_FOUND', message: expect.any(String) } })
     await rm(bad)
+  })
+
+  it('crawl --detach creates a job that a worker process crawls; jobs show and list report it', async () => {
+    const { startSyntheticSite } = await import('@arachnid/synthetic')
+    const site = await startSyntheticSite({ seed: 4, pages: 15, images: 20, badInputs: false })
+    const env = { ARACHNID_HOME: path.join(home, 'detached') }
+    try {
+      const created = await arachnid(['crawl', `${site.manifest.baseUrl}/`, '--allow', '127.0.0.1/32', '--detach', '--json'], env)
+      expect(created.code, created.stderr).toBe(0)
+      const { jobId } = JSON.parse(created.stdout.trim())
+      const before = JSON.parse((await arachnid(['jobs', 'show', String(jobId), '--json'], env)).stdout)
+      expect(before).toMatchObject({ status: 'running', pages: 0, queued: 1 })
+      const worker = await arachnid(['worker', '--exit-when-idle'], env)
+      expect(worker.code, worker.stderr).toBe(0)
+      const after = JSON.parse((await arachnid(['jobs', 'show', String(jobId), '--json'], env)).stdout)
+      expect(after).toMatchObject({ status: 'finished', pages: 15, queued: 0, leased: 0, mediaOpen: 0 })
+      const list = await arachnid(['jobs', 'list'], env)
+      expect(list.stdout).toMatch(new RegExp(`^\\s*${jobId}\\s+finished`, 'm'))
+    } finally {
+      await site.close()
+    }
   })
 
   it('demo --json runs the main job and ends with one JSON summary; no media or notices land outside the outbox', async () => {

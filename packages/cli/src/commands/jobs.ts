@@ -1,6 +1,7 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Command } from 'commander'
 import { ConfigError, loadConfig } from '@arachnid/core'
-import { listJobs, setJobStatus, summarizeJob } from '@arachnid/crawler'
+import { type JobSummary, listJobs, setJobStatus, summarizeJob } from '@arachnid/crawler'
 import { withApp } from '../app.js'
 import { formatBytes } from '../progress.js'
 
@@ -8,6 +9,19 @@ const jobId = (v: string) => {
   const n = Number.parseInt(v, 10)
   if (!Number.isInteger(n) || n <= 0) throw new ConfigError(`not a job id: "${v}"`)
   return n
+}
+
+function showJob(s: JobSummary, json: boolean): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(s)}\n`)
+    return
+  }
+  process.stdout.write(`job ${s.jobId} [${s.status}] ${s.seconds.toFixed(1)} s\n`
+    + `  pages   ${s.pages} (${s.pageErrors} failed), ${s.pagesPerSecond}/s; frontier ${s.queued} queued, ${s.leased} leased\n`
+    + `  media   ${s.media} hashed (${s.distinctMedia} distinct, ${formatBytes(s.bytes)}), ${s.mediaErrors} refused, ${s.mediaOpen} open, ${s.mediaPerSecond}/s\n`
+    + `  matches ${s.matchedMedia} media URLs (${s.exactMatches} exact, ${s.nearMatches} near); notices ${s.notices}\n`)
+  for (const [code, n] of Object.entries(s.errors)) process.stdout.write(`  error   ${code}: ${n}\n`)
+  for (const [reason, n] of Object.entries(s.skipped)) process.stdout.write(`  skipped ${reason}: ${n}\n`)
 }
 
 export function registerJobs(program: Command): void {
@@ -26,19 +40,16 @@ export function registerJobs(program: Command): void {
     .description('a job\'s figures: pages, media, matches, notices, rates, queue, errors and skips by kind')
     .argument('<id>', 'job id', jobId)
     .option('--json', 'JSON output')
-    .action(async (id: number, options: { json?: boolean }) => {
+    .option('--watch', 'redraw every second until the job stops running (live view of a detached job)')
+    .action(async (id: number, options: { json?: boolean; watch?: boolean }) => {
       await withApp(loadConfig(), async (app) => {
-        const s = await summarizeJob(app.database.db, id)
-        if (options.json) {
-          process.stdout.write(`${JSON.stringify(s)}\n`)
-          return
+        for (;;) {
+          const s = await summarizeJob(app.database.db, id)
+          if (options.watch && process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H')
+          showJob(s, options.json === true)
+          if (!options.watch || s.status !== 'running') return
+          await sleep(1000)
         }
-        process.stdout.write(`job ${s.jobId} [${s.status}] ${s.seconds.toFixed(1)} s\n`
-          + `  pages   ${s.pages} (${s.pageErrors} failed), ${s.pagesPerSecond}/s; frontier ${s.queued} queued, ${s.leased} leased\n`
-          + `  media   ${s.media} hashed (${s.distinctMedia} distinct, ${formatBytes(s.bytes)}), ${s.mediaErrors} refused, ${s.mediaOpen} open, ${s.mediaPerSecond}/s\n`
-          + `  matches ${s.matchedMedia} media URLs (${s.exactMatches} exact, ${s.nearMatches} near); notices ${s.notices}\n`)
-        for (const [code, n] of Object.entries(s.errors)) process.stdout.write(`  error   ${code}: ${n}\n`)
-        for (const [reason, n] of Object.entries(s.skipped)) process.stdout.write(`  skipped ${reason}: ${n}\n`)
       })
     })
   for (const action of ['pause', 'resume', 'cancel'] as const) {
