@@ -149,6 +149,44 @@ describe.each(dialects)('crawl jobs on %s', (dialect) => {
     }
   })
 
+  it('interleaves hosts fairly and keeps each under its in-flight cap', async () => {
+    // One server, two host names (127.0.0.1 and localhost): two hosts to the frontier.
+    const order: string[] = []
+    const inFlight = new Map<string, number>()
+    const most = new Map<string, number>()
+    const server = http.createServer((req, res) => {
+      const host = String(req.headers.host)
+      order.push(host)
+      inFlight.set(host, (inFlight.get(host) ?? 0) + 1)
+      most.set(host, Math.max(most.get(host) ?? 0, inFlight.get(host)!))
+      const n = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('n') ?? 0)
+      setTimeout(() => {
+        inFlight.set(host, inFlight.get(host)! - 1)
+        if (req.url === '/robots.txt') return res.writeHead(404).end()
+        res.writeHead(200, { 'content-type': 'text/html' }).end(n < 20 ? `<a href="/p?n=${n + 1}">next</a><a href="/q?n=${n + 1}">other</a>` : 'end')
+      }, 15)
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const port = (server.address() as AddressInfo).port
+    try {
+      const job = await CrawlJob.create({ db: handle.db, hasher, matcher: new Matcher(handle.db) }, {
+        seeds: [`http://127.0.0.1:${port}/p?n=0`, `http://localhost:${port}/p?n=0`], allowAddresses: ['127.0.0.1/32', '::1/128'],
+        maxPerHost: 2, pageConcurrency: 6, maxPages: 60, maxDepth: 30,
+      })
+      const summary = await job.run()
+      expect(summary.pages).toBe(60)
+      const pages = order
+      expect(Math.max(...most.values())).toBeLessThanOrEqual(2)
+      // Neither host waits for the other to be exhausted: both appear early and throughout.
+      const first = pages.slice(2, 22)
+      expect(first.filter((h) => h.startsWith('127.0.0.1')).length).toBeGreaterThanOrEqual(6)
+      expect(first.filter((h) => h.startsWith('localhost')).length).toBeGreaterThanOrEqual(6)
+    } finally {
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+    }
+  })
+
   it('refuses a third-party fetch endpoint even when reported, and obeys pause and cancel', async () => {
     const deps = { db: handle.db, hasher, matcher: new Matcher(handle.db) }
     const job = await CrawlJob.create(deps, { seeds: ['https://lens.google.com/uploadbyurl?url=https://127.0.0.1/a.jpg'], reported: true })
