@@ -41,6 +41,12 @@ export const SETTINGS = {
   inDoubtPolicy: { env: 'ARACHNID_IN_DOUBT', default: 'resend', doc: 'An email whose sender died while SMTP was accepting it: resend (same Message-ID; never lost, rarely doubled) or hold (an operator decides; never doubled).' },
   outboxLeaseSeconds: { env: 'ARACHNID_OUTBOX_LEASE', default: 120, doc: 'Seconds an email being sent stays leased to its worker; a worker that dies leaves it to be taken again (or found in doubt) after this.' },
   noticeTemplateDir: { env: 'ARACHNID_NOTICE_TEMPLATES', default: '', doc: 'Folder with intro.txt / intro.html overriding the opening of notice emails ({{provider}}, {{reporter}}, {{reference}}, {{kind}}).' },
+  serveHost: { env: 'ARACHNID_SERVE_HOST', default: '127.0.0.1', doc: 'Address `arachnid serve` listens on (put a TLS proxy in front before exposing it).' },
+  servePort: { env: 'ARACHNID_SERVE_PORT', default: 8080, doc: 'Port of `arachnid serve` (review page, JSON API, acknowledgement page, /metrics); 0 picks a free one.' },
+  sessionHours: { env: 'ARACHNID_SESSION_HOURS', default: 8, doc: 'Hours an analyst session lasts after its last request.' },
+  cookieSecure: { env: 'ARACHNID_COOKIE_SECURE', default: false, doc: 'Mark the session cookie Secure (set it when the review page is served over HTTPS, e.g. behind a TLS proxy).' },
+  metricsToken: { env: 'ARACHNID_METRICS_TOKEN', default: '', doc: 'Bearer token a Prometheus scraper may present for /metrics instead of a session. Unset: /metrics needs a session.' },
+  previewAllow: { env: 'ARACHNID_PREVIEW_ALLOW', default: '', doc: 'Comma-separated addresses or CIDRs a live preview may fetch from although private (ARACHNID_ALLOW_PRIVATE allows all).' },
 } as const
 
 type Settings = typeof SETTINGS

@@ -5,6 +5,7 @@ import { initial } from './migrations/0001-initial.js'
 import { matcherScale } from './migrations/0002-matcher-scale.js'
 import { notifier } from './migrations/0003-notifier.js'
 import { crawlerFrontier } from './migrations/0004-crawler-frontier.js'
+import { review } from './migrations/0005-review.js'
 
 /**
  * One set of migrations for both dialects, applied in name order. Each area adds its own file
@@ -15,6 +16,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0002_matcher_scale': matcherScale,
   '0003_notifier': notifier,
   '0004_crawler_frontier': crawlerFrontier,
+  '0005_review': review,
 }
 
 class InCodeMigrationProvider implements MigrationProvider {

@@ -159,6 +159,10 @@ export interface HashListTable {
   pdq_threshold: ColumnType<number | null, number | null | undefined, number | null>
   /** Largest blockhash distance for this list; null: the matcher's default. */
   blockhash_threshold: ColumnType<number | null, number | null | undefined, number | null>
+  /** verified: the review policy may notify its matches automatically; review-required: every match waits for an analyst. */
+  review_mode: ColumnType<ListReviewMode, ListReviewMode | undefined, ListReviewMode>
+  /** Higher first in the review queue, after distance. */
+  review_priority: ColumnType<number, number | undefined, number>
 }
 
 export interface HashListVersionTable {
@@ -224,6 +228,12 @@ export interface MatchTable {
   status: MatchStatus
   job_id: number | null
   created_at: CreatedAt
+  /** Why the policy decided as it did (e.g. exact, near, low-quality, review-required, suppressed). */
+  review_reason: ColumnType<string | null, string | null | undefined, string | null>
+  /** Set when an analyst escalated the match to the supervisors' queue. */
+  escalated_at: NullableTimestamp
+  decided_by: ColumnType<number | null, number | null | undefined, number | null>
+  decided_at: NullableTimestamp
 }
 
 export interface ProviderTable {
@@ -336,6 +346,76 @@ export interface OutboxTable {
   committing_at: NullableTimestamp
 }
 
+export const LIST_REVIEW_MODES = ['verified', 'review-required'] as const
+export type ListReviewMode = (typeof LIST_REVIEW_MODES)[number]
+
+export const ANALYST_ROLES = ['analyst', 'supervisor', 'admin'] as const
+export type AnalystRole = (typeof ANALYST_ROLES)[number]
+
+/** A review account. The password is stored as a memory-hard (scrypt) hash only. */
+export interface AnalystTable {
+  id: Generated<number>
+  name: string
+  role: AnalystRole
+  password_hash: string
+  disabled_at: NullableTimestamp
+  created_at: CreatedAt
+}
+
+/** A login session: the cookie's token is stored hashed, with the CSRF token bound to it. */
+export interface AnalystSessionTable {
+  token_hash: string
+  analyst_id: number
+  csrf_token: string
+  created_at: CreatedAt
+  last_seen_at: CreatedAt
+  expires_at: Timestamp
+}
+
+/** The review policy: one row, read by every worker when it records matches. */
+export interface ReviewPolicyTable {
+  id: ColumnType<boolean, boolean | undefined, never>
+  auto_exact: boolean
+  auto_pdq_distance: number
+  auto_blockhash_distance: number
+  min_quality: number
+  two_analysts_near: boolean
+  updated_at: CreatedAt
+  updated_by: string | null
+}
+
+/** A confirmation of a near match that waits for a second analyst. */
+export interface ReviewVoteTable {
+  media_id: number
+  analyst_id: number
+  vote: 'confirm'
+  at: CreatedAt
+}
+
+/** Left by a rejection: this content never waits again for this list entry (in any version of the list). */
+export interface ReviewSuppressionTable {
+  id: Generated<number>
+  media_id: number
+  list_id: number
+  algorithm: string
+  hash: Uint8Array
+  analyst_id: number | null
+  reason: string | null
+  created_at: CreatedAt
+}
+
+/** Append-only (a trigger refuses UPDATE, DELETE and TRUNCATE): who did what, when and why. */
+export interface AuditLogTable {
+  id: ColumnType<string, never, never>
+  at: CreatedAt
+  actor_id: number | null
+  actor: string
+  action: string
+  subject: string | null
+  reason: string | null
+  detail: ColumnType<Record<string, unknown>, string | undefined, never>
+}
+
 export interface Database {
   crawl_jobs: CrawlJobTable
   frontier: FrontierTable
@@ -357,6 +437,12 @@ export interface Database {
   notice_events: NoticeEventTable
   rdap_cache: RdapCacheTable
   provider_lookups: ProviderLookupTable
+  analysts: AnalystTable
+  analyst_sessions: AnalystSessionTable
+  review_policy: ReviewPolicyTable
+  review_votes: ReviewVoteTable
+  review_suppressions: ReviewSuppressionTable
+  audit_log: AuditLogTable
 }
 
 export type Media = Selectable<MediaTable>
