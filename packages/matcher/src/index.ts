@@ -4,5 +4,8 @@ export { listLists, showList, retractHashes, type ListSummary, type ListDetails,
 export { LIST_FORMATS, isListFormat, createLineParser, type ListFormat, type ListRow, type LineParser } from './list-formats.js'
 export { Matcher, DEFAULT_MATCHER_OPTIONS, bytesToWords, type MatcherOptions, type MatcherStats, type Probe, type KnownMatch } from './matcher.js'
 export { HammingIndex, DEFAULT_HAMMING_INDEX_OPTIONS, chunkRadii, type HammingIndexOptions } from './hamming-index.js'
-export { recordMatches, decideStatus, type RecordedMatch } from './record-matches.js'
+export {
+  recordMatches, decideStatus, loadReviewPolicy, notifiableMedia, DEFAULT_REVIEW_POLICY, REVIEW_REASONS,
+  type RecordedMatch, type ReviewPolicy, type MatchContext, type ReviewReason,
+} from './record-matches.js'
 export { hamming256, hexToWords, popcount32 } from './hamming.js'
