@@ -1,0 +1,74 @@
+import { type Database, type Kysely, LIST_REVIEW_MODES, type ListReviewMode, NonRetryableError } from '@arachnid/core'
+import { type ReviewPolicy, loadReviewPolicy } from '@arachnid/matcher'
+import { type Actor, appendAudit } from './audit-log.js'
+
+const NUMERIC = ['autoPdqDistance', 'autoBlockhashDistance', 'minQuality'] as const
+const BOOLEAN = ['autoExact', 'twoAnalystsNear'] as const
+
+/** Checks a partial policy from outside (API, CLI); throws BAD_POLICY naming the bad field. */
+export function parsePolicyChange(input: Record<string, unknown>): Partial<ReviewPolicy> {
+  const out: Record<string, number | boolean> = {}
+  for (const key of NUMERIC) {
+    const raw = input[key]
+    if (raw === undefined || raw === '') continue
+    const value = Number(raw)
+    if (!Number.isInteger(value) || value < 0 || value > 256) throw new NonRetryableError('BAD_POLICY', `${key} must be an integer from 0 to 256`)
+    out[key] = value
+  }
+  for (const key of BOOLEAN) {
+    const raw = input[key]
+    if (raw === undefined) continue
+    if (typeof raw === 'boolean') out[key] = raw
+    else if (/^(1|true|on|yes)$/i.test(String(raw))) out[key] = true
+    else if (/^(0|false|off|no)$/i.test(String(raw))) out[key] = false
+    else throw new NonRetryableError('BAD_POLICY', `${key} must be true or false`)
+  }
+  return out as Partial<ReviewPolicy>
+}
+
+/**
+ * Changes the review policy for every worker at once (it is read when matches are recorded) and
+ * audits the change with the values before and after. Matches already recorded keep their status.
+ */
+export async function updateReviewPolicy(db: Kysely<Database>, change: Partial<ReviewPolicy>, by: Actor, reason?: string): Promise<ReviewPolicy> {
+  return db.transaction().execute(async (trx) => {
+    const before = await loadReviewPolicy(trx)
+    const after = { ...before, ...change }
+    await trx.updateTable('review_policy').set({
+      auto_exact: after.autoExact, auto_pdq_distance: after.autoPdqDistance, auto_blockhash_distance: after.autoBlockhashDistance,
+      min_quality: after.minQuality, two_analysts_near: after.twoAnalystsNear, updated_at: new Date(), updated_by: by.name,
+    }).execute()
+    await appendAudit(trx, { actor: by, action: 'policy-change', subject: 'policy', reason, detail: { before, after } })
+    return after
+  })
+}
+
+/** Marks a list verified (its close matches may notify at once) or review-required (every match waits); audited. */
+export async function setListReview(
+  db: Kysely<Database>,
+  list: { readonly id?: number; readonly name?: string },
+  change: { readonly mode?: ListReviewMode; readonly priority?: number },
+  by: Actor,
+  reason?: string,
+): Promise<{ id: number; name: string; mode: ListReviewMode; priority: number }> {
+  if (change.mode !== undefined && !LIST_REVIEW_MODES.includes(change.mode)) throw new NonRetryableError('BAD_MODE', `mode must be one of ${LIST_REVIEW_MODES.join(', ')}`)
+  if (change.priority !== undefined && !Number.isInteger(change.priority)) throw new NonRetryableError('BAD_PRIORITY', 'priority must be an integer')
+  return db.transaction().execute(async (trx) => {
+    let q = trx.selectFrom('hash_lists').select(['id', 'name', 'review_mode', 'review_priority'])
+    q = list.id !== undefined ? q.where('id', '=', list.id) : q.where('name', '=', list.name ?? '')
+    const before = await q.executeTakeFirst()
+    if (!before) throw new NonRetryableError('NOT_FOUND', `no list ${list.id ?? list.name}`)
+    const after = await trx.updateTable('hash_lists').set({ review_mode: change.mode ?? before.review_mode, review_priority: change.priority ?? before.review_priority })
+      .where('id', '=', before.id).returning(['id', 'name', 'review_mode', 'review_priority']).executeTakeFirstOrThrow()
+    await appendAudit(trx, {
+      actor: by, action: 'list-review-change', subject: `list:${after.id}`, reason,
+      detail: { list: after.name, before: { mode: before.review_mode, priority: before.review_priority }, after: { mode: after.review_mode, priority: after.review_priority } },
+    })
+    return { id: after.id, name: after.name, mode: after.review_mode, priority: after.review_priority }
+  })
+}
+
+export async function listReviewModes(db: Kysely<Database>): Promise<{ id: number; name: string; mode: ListReviewMode; priority: number }[]> {
+  const rows = await db.selectFrom('hash_lists').select(['id', 'name', 'review_mode', 'review_priority']).orderBy('name').execute()
+  return rows.map((r) => ({ id: r.id, name: r.name, mode: r.review_mode, priority: r.review_priority }))
+}

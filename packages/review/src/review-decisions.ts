@@ -1,0 +1,139 @@
+import { type Database, type Kysely, NonRetryableError, bytesToHex, sql } from '@arachnid/core'
+import { loadReviewPolicy } from '@arachnid/matcher'
+import { type CreateNoticesOptions, type NoticeRequest, type ProviderLookup, type Reporter, ProviderDirectory, createNotices } from '@arachnid/notifier'
+import { type Analyst, hasRole } from './analyst-accounts.js'
+import { appendAudit } from './audit-log.js'
+
+export const DECISIONS = ['confirm', 'reject', 'escalate'] as const
+export type Decision = (typeof DECISIONS)[number]
+
+export function isDecision(value: unknown): value is Decision {
+  return typeof value === 'string' && (DECISIONS as readonly string[]).includes(value)
+}
+
+/** Refusals a client can act on: the HTTP layer maps `status` to the response code. */
+export class DecisionError extends NonRetryableError {
+  readonly status: number
+  constructor(code: string, message: string, status: number) {
+    super(code, message)
+    this.status = status
+  }
+}
+
+export interface DecisionDeps {
+  readonly db: Kysely<Database>
+  /** Who sends notices, as the notices name it. */
+  readonly reporter: Reporter
+  /** Provider lookup for new notices. Default: the local provider directory, loaded per decision. */
+  readonly lookup?: ProviderLookup
+  /** Acknowledgement links, templates and recheck interval for the notices (the notifier's options). */
+  readonly noticeOptions?: CreateNoticesOptions
+}
+
+export interface DecisionResult {
+  readonly mediaId: number
+  readonly decision: Decision
+  /** confirmed/rejected/escalated, or awaiting-second when two analysts must agree and one has. */
+  readonly state: 'confirmed' | 'rejected' | 'escalated' | 'awaiting-second'
+  readonly matches: number
+  /** Notices created by a confirmation (none for a URL already noticed). */
+  readonly notices: readonly string[]
+  readonly auditId: string
+}
+
+const EXACT = ['sha256', 'md5', 'sha1']
+
+/** The notice requests for a media: one per URL it was fetched from, with the matches being confirmed. */
+async function noticeRequests(db: Kysely<Database>, mediaId: number, matchIds: readonly number[]): Promise<NoticeRequest[]> {
+  const media = await db.selectFrom('media').select(['sha256', 'md5', 'sha1', 'blockhash', 'pdq']).where('id', '=', mediaId).executeTakeFirstOrThrow()
+  const matches = await db.selectFrom('matches as m').innerJoin('hash_lists as l', 'l.id', 'm.list_id')
+    .where('m.id', 'in', matchIds).select(['l.name', 'm.algorithm', 'm.distance', 'm.category', 'm.external_id']).orderBy('m.distance').execute()
+  // The latest successful fetch of each URL: its evidence goes into the notice, and its time is the
+  // detection time (so confirming again later names the same detection and creates nothing new).
+  const fetches = await db.selectFrom('media_fetches').where('media_id', '=', mediaId).where('error_code', 'is', null)
+    .select(['id', 'url', 'final_url', 'server_ip', 'fetched_at']).orderBy('id', 'desc').execute()
+  const latest = new Map<string, (typeof fetches)[number]>()
+  for (const f of fetches) if (!latest.has(f.url)) latest.set(f.url, f)
+  const pages = latest.size === 0 ? [] : await db.selectFrom('sightings as s').innerJoin('pages as p', 'p.id', 's.page_id')
+    .where('s.fetch_id', 'in', [...latest.values()].map((f) => f.id)).select(['s.fetch_id', 'p.url']).execute()
+  const hex = (b: Uint8Array | null) => (b ? bytesToHex(b) : undefined)
+  return [...latest.values()].map((f) => ({
+    mediaId, url: f.url, finalUrl: f.final_url ?? f.url, serverIp: f.server_ip, detectedAt: f.fetched_at,
+    pageUrls: pages.filter((p) => p.fetch_id === f.id).map((p) => p.url),
+    hashes: { sha256: bytesToHex(media.sha256), md5: bytesToHex(media.md5), sha1: bytesToHex(media.sha1), blockhash: hex(media.blockhash), pdq: hex(media.pdq) },
+    matches: matches.map((m) => ({ list: m.name, algorithm: m.algorithm, distance: m.distance, category: m.category, externalId: m.external_id })),
+  }))
+}
+
+/**
+ * Applies an analyst's decision on a waiting media and audits it:
+ * - confirm: the notifier's notice flow (one notice and its outbox email per URL of the media),
+ *   then the matches are confirmed; when the policy wants two analysts for near matches, the
+ *   first confirmation is a vote and the second (by someone else) confirms;
+ * - reject: the matches are rejected and the content suppressed for those list entries, so it
+ *   never waits again for them (even in a later version of the list);
+ * - escalate: the media moves to the supervisors' queue.
+ * Escalated media are decided by supervisors and admins only.
+ *
+ * @example
+ * await decide(deps, analyst, { mediaId: 12, decision: 'reject', reason: 'benign look-alike' })
+ */
+export async function decide(deps: DecisionDeps, analyst: Analyst, input: { readonly mediaId: number; readonly decision: Decision; readonly reason?: string }): Promise<DecisionResult> {
+  const { db } = deps
+  const { mediaId, decision } = input
+  const reason = input.reason?.trim() || undefined
+  const pending = await db.selectFrom('matches').where('media_id', '=', mediaId).where('status', '=', 'pending')
+    .select(['id', 'list_id', 'algorithm', 'known_hash_id', 'escalated_at']).execute()
+  if (pending.length === 0) throw new DecisionError('NOT_PENDING', `media ${mediaId} has nothing waiting for a decision`, 409)
+  const escalated = pending.some((m) => m.escalated_at !== null)
+  if (escalated && !hasRole(analyst, 'supervisor')) throw new DecisionError('SUPERVISOR_ONLY', 'escalated media are decided by supervisors', 403)
+  const ids = pending.map((m) => m.id)
+  const subject = `media:${mediaId}`
+  const actor = { id: analyst.id, name: analyst.name }
+
+  if (decision === 'escalate') {
+    if (escalated) throw new DecisionError('ALREADY_ESCALATED', `media ${mediaId} is already escalated`, 409)
+    return db.transaction().execute(async (trx) => {
+      await trx.updateTable('matches').set({ escalated_at: sql<Date>`now()` as never }).where('id', 'in', ids).execute()
+      const auditId = await appendAudit(trx, { actor, action: 'escalate', subject, reason, detail: { matches: ids } })
+      return { mediaId, decision, state: 'escalated' as const, matches: ids.length, notices: [], auditId }
+    })
+  }
+
+  if (decision === 'reject') {
+    const entries = await db.selectFrom('known_hashes').where('id', 'in', pending.map((m) => m.known_hash_id)).select(['id', 'list_id', 'algorithm', 'hash']).execute()
+    return db.transaction().execute(async (trx) => {
+      const updated = await trx.updateTable('matches').set({ status: 'rejected', decided_by: analyst.id, decided_at: sql<Date>`now()` as never })
+        .where('id', 'in', ids).where('status', '=', 'pending').returning('id').execute()
+      if (updated.length === 0) throw new DecisionError('NOT_PENDING', `media ${mediaId} was decided meanwhile`, 409)
+      await trx.insertInto('review_suppressions').values(entries.map((e) => ({
+        media_id: mediaId, list_id: e.list_id, algorithm: e.algorithm, hash: e.hash, analyst_id: analyst.id, reason: reason ?? null,
+      }))).onConflict((oc) => oc.columns(['media_id', 'list_id', 'algorithm', 'hash']).doNothing()).execute()
+      await trx.deleteFrom('review_votes').where('media_id', '=', mediaId).execute()
+      const auditId = await appendAudit(trx, { actor, action: 'reject', subject, reason, detail: { matches: ids, suppressed: entries.length } })
+      return { mediaId, decision, state: 'rejected' as const, matches: updated.length, notices: [], auditId }
+    })
+  }
+
+  const policy = await loadReviewPolicy(db)
+  const near = !pending.some((m) => EXACT.includes(m.algorithm))
+  if (policy.twoAnalystsNear && near) {
+    const voted = await db.insertInto('review_votes').values({ media_id: mediaId, analyst_id: analyst.id, vote: 'confirm' })
+      .onConflict((oc) => oc.columns(['media_id', 'analyst_id']).doNothing()).returning('analyst_id').executeTakeFirst()
+    const votes = await db.selectFrom('review_votes').where('media_id', '=', mediaId).select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow()
+    if (Number(votes.n) < 2) {
+      if (!voted) throw new DecisionError('ALREADY_VOTED', 'a second analyst must confirm this near match', 409)
+      const auditId = await appendAudit(db, { actor, action: 'confirm-vote', subject, reason, detail: { matches: ids, votes: Number(votes.n) } })
+      return { mediaId, decision, state: 'awaiting-second', matches: ids.length, notices: [], auditId }
+    }
+  }
+  // Notices first, then the status: createNotices is idempotent per URL, so a crash between the two
+  // leaves the media waiting, and confirming it again creates nothing twice.
+  const created = await createNotices(db, deps.lookup ?? await ProviderDirectory.load(db), await noticeRequests(db, mediaId, ids), deps.reporter, deps.noticeOptions)
+  return db.transaction().execute(async (trx) => {
+    const updated = await trx.updateTable('matches').set({ status: 'confirmed', decided_by: analyst.id, decided_at: sql<Date>`now()` as never })
+      .where('id', 'in', ids).where('status', '=', 'pending').returning('id').execute()
+    const auditId = await appendAudit(trx, { actor, action: 'confirm', subject, reason, detail: { matches: ids, notices: created.references, unassigned: created.unassigned } })
+    return { mediaId, decision, state: 'confirmed' as const, matches: updated.length, notices: created.references, auditId }
+  })
+}
