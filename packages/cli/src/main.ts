@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander'
 import { ArachnidError } from '@arachnid/core'
+import { registerAnalysts } from './commands/analysts.js'
 import { registerConfig } from './commands/config.js'
 import { registerCrawl } from './commands/crawl.js'
 import { registerDemo } from './commands/demo.js'
@@ -9,6 +10,7 @@ import { registerJobs } from './commands/jobs.js'
 import { registerLists } from './commands/lists.js'
 import { registerMatch } from './commands/match.js'
 import { registerNotices } from './commands/notices.js'
+import { registerServe } from './commands/serve.js'
 import { registerStats } from './commands/stats.js'
 import { registerWorker } from './commands/worker.js'
 
@@ -26,6 +28,8 @@ registerLists(program)
 registerMatch(program)
 registerNotices(program)
 registerStats(program)
+registerServe(program)
+registerAnalysts(program)
 registerConfig(program)
 
 try {

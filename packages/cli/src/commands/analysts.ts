@@ -1,0 +1,104 @@
+import os from 'node:os'
+import readline from 'node:readline'
+import type { Command } from 'commander'
+import { ANALYST_ROLES, type AnalystRole, LIST_REVIEW_MODES, type ListReviewMode, NonRetryableError, loadConfig } from '@arachnid/core'
+import { loadReviewPolicy } from '@arachnid/matcher'
+import { addAnalyst, disableAnalyst, isAnalystRole, listAnalysts, listReviewModes, parsePolicyChange, setListReview, updateReviewPolicy } from '@arachnid/review'
+import { withApp } from '../app.js'
+
+const cliActor = () => ({ id: null, name: `cli:${os.userInfo().username}` })
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '')
+}
+
+/** Asks on the terminal without echoing what is typed. */
+function prompt(question: string): Promise<string> {
+  return new Promise((resolve) => {
+    const rl = readline.createInterface({ input: process.stdin, output: process.stderr, terminal: true })
+    const output = rl as unknown as { _writeToOutput: (s: string) => void }
+    rl.question(question, (answer) => {
+      rl.close()
+      process.stderr.write('\n')
+      resolve(answer)
+    })
+    output._writeToOutput = () => {}
+  })
+}
+
+async function readPassword(): Promise<string> {
+  if (!process.stdin.isTTY) return readStdin()
+  const first = await prompt('password: ')
+  const second = await prompt('again: ')
+  if (first !== second) throw new NonRetryableError('PASSWORD_MISMATCH', 'the two passwords differ')
+  return first
+}
+
+export function registerAnalysts(program: Command): void {
+  const analysts = program.command('analysts').description('review accounts, and the review policy (what notifies at once and what waits for an analyst)')
+  analysts.command('add')
+    .description('create an account, or set a new password and role (ends its sessions); the password is read from stdin, or asked for on a terminal')
+    .argument('<name>', 'account name')
+    .requiredOption('--role <role>', `one of ${ANALYST_ROLES.join(', ')}`)
+    .action(async (name: string, options: { role: string }) => {
+      if (!isAnalystRole(options.role)) throw new NonRetryableError('BAD_ROLE', `--role must be one of ${ANALYST_ROLES.join(', ')}`)
+      const password = await readPassword()
+      await withApp(loadConfig(), async (app) => {
+        const added = await addAnalyst(app.database.db, { name, role: options.role as AnalystRole, password }, cliActor())
+        process.stdout.write(`${added.created ? 'created' : 'updated'} ${added.name} (${added.role})\n`)
+      })
+    })
+  analysts.command('list')
+    .description('accounts and their roles')
+    .option('--json', 'one JSON object per line')
+    .action(async (options: { json?: boolean }) => {
+      await withApp(loadConfig(), async (app) => {
+        for (const a of await listAnalysts(app.database.db)) {
+          process.stdout.write(options.json ? `${JSON.stringify(a)}\n` : `${a.name.padEnd(24)} ${a.role.padEnd(10)} ${a.disabled ? 'disabled' : 'active'}\n`)
+        }
+      })
+    })
+  analysts.command('disable')
+    .description('disable an account and end its sessions (accounts stay, since the audit log names them)')
+    .argument('<name>', 'account name')
+    .action(async (name: string) => {
+      await withApp(loadConfig(), async (app) => {
+        if (!await disableAnalyst(app.database.db, name, cliActor())) throw new NonRetryableError('NOT_FOUND', `no account ${name}`)
+        process.stdout.write(`disabled ${name}\n`)
+      })
+    })
+  analysts.command('policy')
+    .description('show or change the review policy, and mark lists verified or review-required (changes are audited)')
+    .option('--auto-exact <on|off>', 'exact matches on verified lists notify at once')
+    .option('--auto-pdq <n>', 'PDQ matches at most this distance on verified lists notify at once')
+    .option('--auto-blockhash <n>', 'blockhash matches at most this distance on verified lists notify at once')
+    .option('--min-quality <n>', 'perceptual matches on hashes of lower PDQ quality always wait')
+    .option('--two-analysts <on|off>', 'near matches need two analysts to confirm')
+    .option('--list <name>', 'a list to mark (with --mode and/or --priority)')
+    .option('--mode <mode>', `${LIST_REVIEW_MODES.join(' or ')}`)
+    .option('--priority <n>', 'queue priority of the list\'s matches (higher first, after distance)')
+    .option('--reason <text>', 'why (recorded in the audit log)')
+    .option('--json', 'JSON output')
+    .action(async (options: { autoExact?: string; autoPdq?: string; autoBlockhash?: string; minQuality?: string; twoAnalysts?: string; list?: string; mode?: string; priority?: string; reason?: string; json?: boolean }) => {
+      await withApp(loadConfig(), async (app) => {
+        const db = app.database.db
+        const change = parsePolicyChange({
+          autoExact: options.autoExact, autoPdqDistance: options.autoPdq, autoBlockhashDistance: options.autoBlockhash,
+          minQuality: options.minQuality, twoAnalystsNear: options.twoAnalysts,
+        })
+        if (Object.keys(change).length > 0) await updateReviewPolicy(db, change, cliActor(), options.reason)
+        if (options.list) {
+          if (options.mode !== undefined && !(LIST_REVIEW_MODES as readonly string[]).includes(options.mode)) throw new NonRetryableError('BAD_MODE', `--mode must be ${LIST_REVIEW_MODES.join(' or ')}`)
+          await setListReview(db, { name: options.list }, { mode: options.mode as ListReviewMode | undefined, priority: options.priority === undefined ? undefined : Number(options.priority) }, cliActor(), options.reason)
+        }
+        const policy = await loadReviewPolicy(db)
+        const lists = await listReviewModes(db)
+        if (options.json) return void process.stdout.write(`${JSON.stringify({ policy, lists })}\n`)
+        process.stdout.write(`exact matches notify at once: ${policy.autoExact ? 'yes' : 'no'}; PDQ <= ${policy.autoPdqDistance} and blockhash <= ${policy.autoBlockhashDistance} notify at once; `
+          + `quality < ${policy.minQuality} waits; two analysts for near matches: ${policy.twoAnalystsNear ? 'yes' : 'no'}\n`)
+        for (const l of lists) process.stdout.write(`  ${l.name.padEnd(28)} ${l.mode.padEnd(16)} priority ${l.priority}\n`)
+      })
+    })
+}

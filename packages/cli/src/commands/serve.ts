@@ -1,0 +1,44 @@
+import type { Command } from 'commander'
+import { type Config, type Database, type Kysely, type Logger, loadConfig } from '@arachnid/core'
+import { AddressGuard } from '@arachnid/crawler'
+import { AckLinks, loadNoticeTemplates } from '@arachnid/notifier'
+import { ReviewServer, type ReviewServerOptions } from '@arachnid/review'
+import { withApp } from '../app.js'
+
+const collect = (value: string, previous: string[]) => [...previous, value]
+
+/** The review server's options from the configuration (what `serve` runs, and what tests start in-process). */
+export async function reviewServerOptions(config: Config, db: Kysely<Database>, extra: { readonly allow?: readonly string[]; readonly logger?: Logger } = {}): Promise<ReviewServerOptions> {
+  const ack = config.ackSecret && config.ackBaseUrl ? new AckLinks({ secret: config.ackSecret, baseUrl: config.ackBaseUrl, ttlHours: config.ackTtlHours }) : undefined
+  const allow = [...config.previewAllow.split(',').map((s) => s.trim()).filter(Boolean), ...(extra.allow ?? [])]
+  return {
+    db, logger: extra.logger, ack,
+    reporter: { name: config.reporterName, from: config.noticeFrom },
+    sessionHours: config.sessionHours, cookieSecure: config.cookieSecure, metricsToken: config.metricsToken,
+    noticeOptions: {
+      ack, recheckIntervalSeconds: config.recheckIntervalSeconds,
+      templates: config.noticeTemplateDir ? await loadNoticeTemplates(config.noticeTemplateDir) : undefined,
+    },
+    previewGuard: new AddressGuard({ allowPrivate: config.allowPrivate, allow }),
+    previewLimits: { maxBytes: config.maxMediaBytes, maxPixels: config.maxPixels, timeoutMs: config.requestTimeoutMs, maxRedirects: config.maxRedirects },
+  }
+}
+
+export function registerServe(program: Command): void {
+  program.command('serve')
+    .description('the analysts\' review page and JSON API, the provider acknowledgement page (/ack/...), /healthz and Prometheus /metrics, on the same database')
+    .option('--port <n>', 'port (0: any free port; default ARACHNID_SERVE_PORT)', (v) => Number.parseInt(v, 10))
+    .option('--host <address>', 'address to listen on (default ARACHNID_SERVE_HOST)')
+    .option('--allow <cidr>', 'address or CIDR a live preview may fetch from although private (repeatable)', collect, [])
+    .action(async (options: { port?: number; host?: string; allow: string[] }) => {
+      const config = loadConfig({ servePort: options.port, serveHost: options.host })
+      await withApp(config, async (app) => {
+        const server = await ReviewServer.start(await reviewServerOptions(config, app.database.db, { allow: options.allow, logger: app.logger }), { port: config.servePort, host: config.serveHost })
+        process.stderr.write(`review server: http://${config.serveHost}:${server.port}/ (Ctrl-C to stop; emails of confirmed notices are sent by "notify run" or "notify worker")\n`)
+        await new Promise<void>((resolve) => {
+          for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve())
+        })
+        await server.close()
+      })
+    })
+}
