@@ -19,7 +19,7 @@ tr.item.selected{background:#dbe7ff;outline:2px solid #3a6fd8}code,.hash{font-fa
 .layout{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:1em}.panel{background:#fff;border:1px solid #ddd;padding:.8em}
 .flash{padding:.5em;background:#e8f5e9;border:1px solid #9c9}.error{background:#fdecea;border-color:#e99}
 kbd{border:1px solid #999;border-radius:3px;padding:0 .3em;background:#fff}
-svg.chart{background:#fff;border:1px solid #ddd;margin:.5em 0}svg.chart .bar{fill:#3a6fd8}svg.chart .bar.b{fill:#a9c1ef}
+svg.chart{display:block;background:#fff;border:1px solid #ddd;margin:.5em 0}svg.chart .bar{fill:#3a6fd8}svg.chart .bar.b{fill:#a9c1ef}
 svg.chart text{font:11px system-ui,sans-serif;fill:#333}svg.chart .title{font-weight:600}svg.chart .axis{stroke:#999}
 .muted{color:#666}form.inline{display:inline}label{margin-right:.8em}
 `

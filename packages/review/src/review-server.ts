@@ -100,7 +100,9 @@ function parseCookies(header: string | undefined): Map<string, string> {
 const SECURITY_HEADERS = {
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
+  // same-origin, not no-referrer: with no-referrer browsers send `Origin: null` on form posts, which
+  // would defeat the origin check; URLs still never leak to other sites.
+  'referrer-policy': 'same-origin',
   'cache-control': 'no-store',
   'x-robots-tag': 'noindex',
   'cross-origin-opener-policy': 'same-origin',
@@ -437,6 +439,7 @@ function sameOrigin(req: http.IncomingMessage): boolean {
   const site = req.headers['sec-fetch-site']
   if (site && site !== 'same-origin' && site !== 'none') return false
   if (!origin) return true
+  if (origin === 'null') return site === 'same-origin'
   try {
     return new URL(origin).host === req.headers.host
   } catch {

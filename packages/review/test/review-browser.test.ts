@@ -1,0 +1,155 @@
+import { existsSync } from 'node:fs'
+import { mkdir, stat } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import { type Browser, type Page, chromium } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { OutboxDelivery, SmtpTransport } from '@arachnid/notifier'
+import { SmtpSink } from '@arachnid/test'
+import { PASSWORD, PROVIDER, REPORTER, type ReviewFixture, openReviewFixture } from './review-fixture.js'
+
+const CHROMIUM = '/usr/bin/chromium'
+const available = existsSync(CHROMIUM)
+if (!available && process.env.CI === 'true') throw new Error(`CI=true but ${CHROMIUM} is missing: the review page's browser tests cannot run`)
+const ARTIFACTS = fileURLToPath(new URL('../../../test/artifacts/', import.meta.url))
+
+/**
+ * The review page in Debian's Chromium (driven by playwright-core, never a downloaded browser)
+ * against a running review server on the real pipeline's data (PGlite; the API suite covers both
+ * dialects).
+ */
+describe.skipIf(!available)('the review page in Chromium', () => {
+  let f: ReviewFixture
+  let browser: Browser
+  let smtp: SmtpSink
+  let page: Page
+
+  beforeAll(async () => {
+    f = await openReviewFixture('pglite')
+    smtp = await new SmtpSink().start()
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    })
+    page = await (await browser.newContext()).newPage()
+  })
+  afterAll(async () => {
+    await browser?.close()
+    await smtp?.stop()
+    await f?.close()
+  })
+
+  const selectedId = () => page.locator('#queue tr.item.selected').getAttribute('data-media-id').then(Number)
+
+  it('refuses every protected route to an anonymous browser', async () => {
+    const context = await browser.newContext()
+    try {
+      const anonymous = await context.newPage()
+      for (const route of f.server.routes.filter((r) => r.kind !== 'public')) {
+        const response = await context.request.fetch(`${f.server.url}${route.path}`, { method: route.method, maxRedirects: 0, data: route.method === 'POST' ? {} : undefined })
+        if (route.kind === 'api') expect(response.status(), `${route.method} ${route.path}`).toBe(401)
+        else {
+          expect(response.status(), `${route.method} ${route.path}`).toBe(303)
+          expect(response.headers().location, route.path).toMatch(/^\/login/)
+        }
+        if (route.kind === 'page' && route.method === 'GET') {
+          await anonymous.goto(`${f.server.url}${route.path}`)
+          expect(new URL(anonymous.url()).pathname, route.path).toBe('/login')
+        }
+      }
+    } finally {
+      await context.close()
+    }
+  })
+
+  it('logs in through the form and lands on the queue, with no media shown', async () => {
+    await page.goto(`${f.server.url}/queue`)
+    expect(new URL(page.url()).pathname).toBe('/login')
+    await page.fill('input[name=name]', 'ana')
+    await page.fill('input[name=password]', 'wrong password entirely')
+    await page.click('button[type=submit]')
+    await expect.poll(() => page.locator('[role=alert]').textContent()).toContain('Wrong name or password')
+    await page.fill('input[name=name]', 'ana')
+    await page.fill('input[name=password]', PASSWORD)
+    await page.click('button[type=submit]')
+    await page.waitForSelector('body[data-ready=true]')
+    expect(new URL(page.url()).pathname).toBe('/queue')
+    expect(await page.locator('#queue tr.item').count()).toBe(3)
+    expect(await page.locator('img').count()).toBe(0)
+    const cookies = await page.context().cookies()
+    expect(cookies.find((c) => c.name === 'arachnid_session')).toMatchObject({ httpOnly: true, sameSite: 'Strict' })
+  })
+
+  it('reviews with the keyboard: j/k move, p previews (blurred), c confirms into a notice whose email reaches SMTP, r rejects, e escalates', async () => {
+    const rows = await page.locator('#queue tr.item').evaluateAll((els) => els.map((e) => Number((e as HTMLElement).dataset.mediaId)))
+    await expect.poll(() => page.locator('#evidence h2').textContent()).toBe(`Media #${rows[0]}`)
+    await page.keyboard.press('j')
+    expect(await selectedId()).toBe(rows[1])
+    await page.keyboard.press('j')
+    expect(await selectedId()).toBe(rows[2])
+    await page.keyboard.press('k')
+    await page.keyboard.press('j')
+    expect(rows[2]).toBe(f.media.near.mediaId)
+    await expect.poll(() => page.locator('#evidence h2').textContent()).toBe(`Media #${f.media.near.mediaId}`)
+    expect(await page.locator('#evidence').textContent()).toContain(f.media.near.url)
+    expect(await page.locator('#matches').textContent()).toContain('ext-near')
+
+    await page.keyboard.press('p')
+    const preview = page.locator('#preview-image')
+    await preview.waitFor()
+    expect(await preview.getAttribute('alt')).toContain('blurred, greyscale')
+    expect(await preview.evaluate((img) => (img as HTMLImageElement).naturalWidth)).toBeGreaterThan(0)
+
+    await page.fill('#reason', 'same picture, recompressed')
+    await page.locator('#reason').blur()
+    await page.keyboard.press('c')
+    await expect.poll(() => page.locator('#flash').textContent()).toMatch(new RegExp(`Media #${f.media.near.mediaId}: confirmed, notices ARN-`))
+    expect(await page.locator('#queue tr.item').count()).toBe(2)
+    const notice = await f.handle.db.selectFrom('notices').select('reference').where('media_url', '=', f.media.near.url).executeTakeFirstOrThrow()
+    const delivered = await new OutboxDelivery(f.handle.db, new SmtpTransport(smtp.url), { from: REPORTER.from }).deliverDue()
+    expect(delivered.sent).toBeGreaterThanOrEqual(1)
+    const mail = smtp.received.filter((m) => m.parsed.text?.includes(f.media.near.url))
+    expect(mail).toHaveLength(1)
+    expect(mail[0]!.envelopeTo).toEqual([PROVIDER.abuseEmail])
+    expect(mail[0]!.parsed.text).toContain(notice.reference)
+
+    await page.keyboard.press('k')
+    const toReject = await selectedId()
+    await page.keyboard.press('r')
+    await expect.poll(() => page.locator('#flash').textContent()).toBe(`Media #${toReject}: rejected`)
+    const toEscalate = await selectedId()
+    expect(toEscalate).not.toBe(toReject)
+    await page.keyboard.press('e')
+    await expect.poll(() => page.locator('#flash').textContent()).toBe(`Media #${toEscalate}: escalated`)
+    expect(await page.locator('#queue tr.item').count()).toBe(0)
+    const statuses = await f.handle.db.selectFrom('matches').select(['media_id', 'status', 'escalated_at', 'decided_by']).where('media_id', 'in', [toReject, toEscalate, f.media.near.mediaId]).execute()
+    expect(statuses.find((s) => s.media_id === toReject)?.status).toBe('rejected')
+    expect(statuses.find((s) => s.media_id === toEscalate)).toMatchObject({ status: 'pending' })
+    expect(statuses.find((s) => s.media_id === toEscalate)?.escalated_at).not.toBeNull()
+    expect(statuses.find((s) => s.media_id === f.media.near.mediaId)?.status).toBe('confirmed')
+  })
+
+  it('renders the statistics page\'s charts (screenshot saved as a test artifact)', async () => {
+    // One notice removed 5 hours after it was created, as the rechecks would record it.
+    const first = await f.handle.db.selectFrom('notices').select(['id', 'created_at']).orderBy('id').executeTakeFirstOrThrow()
+    await f.handle.db.updateTable('notices').set({ status: 'removed', removed_at: new Date(first.created_at.getTime() + 5 * 3_600_000) }).where('id', '=', first.id).execute()
+    await page.goto(`${f.server.url}/stats`)
+    const charts = page.locator('svg.chart')
+    expect(await charts.count()).toBeGreaterThanOrEqual(5)
+    for (const title of ['Notices per day (last 30 days)', 'Time to removal, all providers', 'Time to removal per provider', 'Age of open notices']) {
+      const chart = page.locator(`svg.chart[aria-label="${title}"]`)
+      const box = await chart.boundingBox()
+      expect(box?.width, title).toBeGreaterThan(100)
+      // Some bar is drawn with a visible area (vertical bars by height, the per-provider ones by width).
+      const largest = await chart.locator('rect.bar').evaluateAll((bars) => Math.max(0, ...bars.map((b) => {
+        const box = (b as SVGGraphicsElement).getBBox()
+        return box.width * box.height
+      })))
+      expect(largest, title).toBeGreaterThan(100)
+    }
+    expect(await page.locator('#removal').textContent()).toContain(PROVIDER.name)
+    await mkdir(ARTIFACTS, { recursive: true })
+    const file = `${ARTIFACTS}review-stats.png`
+    await page.screenshot({ path: file, fullPage: true })
+    expect((await stat(file)).size).toBeGreaterThan(10_000)
+  })
+})
