@@ -90,6 +90,9 @@ describe.each(dialects)('review API on %s', (dialect) => {
     const entries = await listAudit(f.handle.db, { limit: 500 })
     expect(entries.some((e) => e.action === 'login-failed' && e.actor === 'ana')).toBe(true)
     expect(entries.some((e) => e.action === 'login-failed' && e.actor === 'nobody')).toBe(true)
+    // Guessing is slowed: after five failures for a name, even the right password is refused for a while.
+    for (let i = 0; i < 5; i++) expect((await client.request('POST', '/login', { name: 'mallory', password: `guess number ${i}!` })).status).toBe(401)
+    expect((await client.request('POST', '/login', { name: 'mallory', password: 'guess number 6!' })).status).toBe(429)
     // Logging out ends the session on the server, not just in the browser.
     const old = client.cookie
     expect((await client.request('POST', '/logout', {})).status).toBe(200)
