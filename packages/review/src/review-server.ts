@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -389,8 +390,9 @@ export class ReviewServer {
   #metricsTokenOk(req: http.IncomingMessage): boolean {
     const token = this.#o.metricsToken ?? DEFAULT_REVIEW_SERVER_OPTIONS.metricsToken
     if (!token) return false
-    const given = req.headers.authorization ?? ''
-    return given.length === token.length + 7 && given === `Bearer ${token}`
+    const given = Buffer.from(req.headers.authorization ?? '')
+    const expected = Buffer.from(`Bearer ${token}`)
+    return given.length === expected.length && timingSafeEqual(given, expected)
   }
 
   #cookie(value: string, maxAgeSeconds: number): string {
