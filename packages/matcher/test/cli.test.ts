@@ -59,5 +59,5 @@ describe('CLI lists and match', () => {
     })
     const after = await arachnid(home, ['match', '--json'], `md5:${md5}\n`)
     expect(JSON.parse(after.stdout)).toEqual({ input: `md5:${md5}`, matches: [] })
-  })
+  }, 240_000) // six CLI processes; on the shared 2-core machine each start can take seconds
 })

@@ -62,7 +62,7 @@ describe('HammingIndex', () => {
       index.search(hexToWords(probe), 0, threshold, (j) => got.push(list[j]!))
       expect(got.sort()).toEqual(bruteForce(list, probe, threshold).sort())
     }
-  })
+  }, 180_000) // brute force over thousands of probes is slow on a loaded machine
 })
 
 describe.each(dialects)('matcher recall on %s', (dialect) => {
@@ -94,5 +94,5 @@ describe.each(dialects)('matcher recall on %s', (dialect) => {
     // The probes did exercise the threshold: many within it, many just beyond it.
     expect(planted).toBeGreaterThan(1000)
     expect(matcher.stats().entries).toEqual({ pdq: 4000, blockhash: 3000 })
-  })
+  }, 180_000)
 })
