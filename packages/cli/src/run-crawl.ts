@@ -26,7 +26,7 @@ export interface CrawlSession {
 
 export async function openCrawlSession(app: App): Promise<CrawlSession> {
   const { config, database, matcher, logger } = app
-  const hasher = new Hasher({ maxBytes: config.maxMediaBytes, maxPixels: config.maxPixels })
+  const hasher = new Hasher({ maxBytes: config.maxMediaBytes, maxPixels: config.maxPixels, dihedral: true })
   const directory = await ProviderDirectory.load(database.db)
   const reporter = { name: config.reporterName, from: config.noticeFrom }
   // Emails written during the crawl carry the same acknowledgement link and wording as the worker's.

@@ -230,7 +230,8 @@ export class MediaPipeline {
     batch.forEach((item, i) => {
       const h = item.hashes
       for (const algorithm of ['sha256', 'md5', 'sha1', 'blockhash'] as const) { probes.push({ algorithm, hash: h[algorithm] }); owner.push(i) }
-      probes.push({ algorithm: 'pdq', hash: h.pdq, quality: h.pdqQuality }); owner.push(i)
+      // Rotated and mirrored copies match through the dihedral hashes, when the hasher gives them.
+      probes.push({ algorithm: 'pdq', hash: h.pdq, quality: h.pdqQuality, dihedral: h.pdqDihedral }); owner.push(i)
     })
     const results = await this.#deps.matcher.match(probes)
     const perItem: KnownMatch[][] = batch.map(() => [])

@@ -187,6 +187,44 @@ describe.each(dialects)('crawl jobs on %s', (dialect) => {
     }
   })
 
+  it('matches rotated and mirrored copies of a known image through the PDQ dihedral hashes', async () => {
+    const { default: sharp } = await import('sharp')
+    const { generateImage } = await import('@arachnid/synthetic')
+    const { importList } = await import('@arachnid/matcher')
+    const original = await generateImage({ seed: 77, width: 320, height: 240, format: 'jpeg' })
+    const variants: Record<string, Buffer> = {
+      '/rotated.jpg': await sharp(original).rotate(90).jpeg().toBuffer(),
+      '/mirrored.jpg': await sharp(original).flop().jpeg().toBuffer(),
+      '/upside-down.jpg': await sharp(original).rotate(180).jpeg().toBuffer(),
+    }
+    const withDihedral = new Hasher({ dihedral: true })
+    const known = await withDihedral.hash(original)
+    await importList(handle.db, { name: `dihedral-${dialect}`, lines: ['algorithm,hash', `pdq,${known.pdq}`] })
+    const server = http.createServer((req, res) => {
+      const body = variants[req.url ?? '']
+      if (body) return res.writeHead(200, { 'content-type': 'image/jpeg' }).end(body)
+      if (req.url === '/') return res.writeHead(200, { 'content-type': 'text/html' }).end(Object.keys(variants).map((p) => `<img src="${p}">`).join(''))
+      res.writeHead(404).end()
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const job = await CrawlJob.create({ db: handle.db, hasher: withDihedral, matcher: new Matcher(handle.db) }, {
+        seeds: [`http://127.0.0.1:${(server.address() as AddressInfo).port}/`], allowAddresses: ['127.0.0.1/32'],
+      })
+      const summary = await job.run()
+      expect(summary.media).toBe(3)
+      expect(summary.matchedMedia).toBe(3)
+      // Without the dihedral hashes, the plain PDQ of a rotated copy is far from the original's.
+      const plain = await hasher.hash(variants['/rotated.jpg']!)
+      const { hammingDistance } = await import('@arachnid/hasher')
+      expect(hammingDistance(plain.pdq, known.pdq)).toBeGreaterThan(31)
+    } finally {
+      await withDihedral.close()
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+    }
+  })
+
   it('refuses a third-party fetch endpoint even when reported, and obeys pause and cancel', async () => {
     const deps = { db: handle.db, hasher, matcher: new Matcher(handle.db) }
     const job = await CrawlJob.create(deps, { seeds: ['https://lens.google.com/uploadbyurl?url=https://127.0.0.1/a.jpg'], reported: true })
