@@ -116,8 +116,9 @@ describe.each(dialects)('the notify worker killed mid-delivery on %s', (dialect:
     await stop(second)
     expect(smtp.received).toHaveLength(6)
     expect([...copies().entries()].sort()).toEqual(ids.map((id) => [id, 1]).sort())
-    const rows = await withDb((db) => db.selectFrom('outbox').select(['status', 'in_doubt', 'attempts']).execute())
-    expect(rows.every((r) => r.status === 'sent' && !r.in_doubt)).toBe(true)
+    const rows = await withDb((db) => db.selectFrom('outbox').select(['status', 'in_doubt', 'attempts', 'last_error', 'message_id']).execute())
+    const events = await withDb((db) => db.selectFrom('notice_events').select(['notice_id', 'kind', 'detail', 'at']).orderBy('id').execute())
+    expect(rows.every((r) => r.status === 'sent' && !r.in_doubt), JSON.stringify({ rows, events, log: second.stderr }, null, 1)).toBe(true)
     // The email that was on the wire was attempted twice and delivered once.
     expect(rows.map((r) => r.attempts).sort()).toEqual([1, 1, 2, 2, 2, 2])
   })

@@ -55,8 +55,9 @@ function buildMessage(email: OutgoingEmail): Promise<Buffer> {
 
 /**
  * SMTP (SMTP_URL, smtp:// or smtps://, user and password in the URL when needed) over nodemailer's
- * SMTP connection, one connection per email. The message is streamed in full, then `beforeCommit`
- * runs while the server waits, and only then is the end-of-data dot sent: a process that dies
+ * SMTP connection, one connection per email. Once the server has accepted the envelope and DATA,
+ * the message is streamed in full, then `beforeCommit` runs while the server waits, and only then
+ * is the end-of-data dot sent: a process that dies
  * before that point leaves no email at the server (an SMTP server discards unfinished DATA).
  */
 export class SmtpTransport implements MailTransport {
@@ -96,10 +97,15 @@ export class SmtpTransport implements MailTransport {
         await new Promise<void>((resolve, reject) => connection.login({ user: decodeURIComponent(this.#url.username), pass: decodeURIComponent(this.#url.password) }, (e) => e ? reject(e) : resolve()))
       }
       const body = new PassThrough()
+      // nodemailer pipes the body only once the server has answered DATA with 354: before that
+      // nothing of the message is at the server, and the row must stay in `sending`.
+      const dataAccepted = new Promise<void>((resolve) => body.once('resume', () => resolve()))
       const sent = new Promise<void>((resolve, reject) => {
         connection.send({ from: addressOf(email.from), to: [addressOf(email.to)] }, body, (error) => error ? reject(error) : resolve())
       })
       sent.catch(() => {})
+      // An envelope refused (or a connection lost) before DATA ends the send here, not yet committing.
+      await Promise.race([dataAccepted, sent])
       body.write(message)
       try {
         await hooks.beforeCommit?.()
