@@ -168,7 +168,7 @@ export class CrawlJob {
     })
     const pages = new PostgresFrontier(this.#deps.db, this.id, o.seeds, {
       ...DEFAULT_FRONTIER_OPTIONS, maxPages: o.maxPages, maxDepth: o.maxDepth, maxPagesPerHost: o.maxPagesPerHost, maxPerHost: o.maxPerHost,
-      politenessDelayMs: o.politenessDelayMs, leaseMs: o.leaseMs, sameSite: o.sameSite,
+      politenessDelayMs: o.politenessDelayMs, leaseMs: o.leaseMs, sameSite: o.sameSite, leaseBatch: o.browser ? Math.min(o.pageConcurrency, 4) : o.pageConcurrency,
       urlPolicy: o.denyList ? { denyList: [...DEFAULT_FRONTIER_DENY, ...o.denyList] } : undefined,
     }, robots, this.#worker)
     const media = new MediaPipeline({ ...this.#deps, fetcher }, this.id, {

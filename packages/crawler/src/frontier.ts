@@ -22,6 +22,11 @@ export interface FrontierOptions {
   readonly maxLeases: number
   /** Follow links only within the seeds' sites. */
   readonly sameSite: boolean
+  /**
+   * URLs leased at once by this worker (its page concurrency): a worker never holds more than it
+   * can start, so the per-host cap is left for other workers to share.
+   */
+  readonly leaseBatch?: number
   readonly urlPolicy?: UrlPolicyOptions
 }
 
@@ -253,7 +258,7 @@ export class PostgresFrontier implements IRequestManager {
 
   /** One lease query at a time per process: concurrent callers share its result. */
   #leaseShared(): Promise<number> {
-    this.#leasing ??= this.#lease(Math.max(4, this.#options.maxPerHost)).finally(() => { this.#leasing = undefined })
+    this.#leasing ??= this.#lease(Math.max(1, (this.#options.leaseBatch ?? 8) - this.#inFlight.size)).finally(() => { this.#leasing = undefined })
     return this.#leasing
   }
 
