@@ -79,9 +79,10 @@ async function pipeline(workers: number): Promise<{ pages: number; media: number
     '--page-concurrency', String(CONCURRENCY), '--media-concurrency', String(CONCURRENCY)], {
     cwd: home, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DATABASE_URL: pg.url!, ARACHNID_HOME: home, SMTP_URL: '', LOG_LEVEL: 'warn' },
   }))
+  // Poll only the job's status: the full summary is heavier than it needs to be during the run.
   for (;;) {
-    const s = await summarizeJob(app.database.db, job.id)
-    if (s.status !== 'running') break
+    const row = await app.database.db.selectFrom('crawl_jobs').select('status').where('id', '=', job.id).executeTakeFirstOrThrow()
+    if (row.status !== 'running') break
     await sleep(250)
   }
   const seconds = (performance.now() - start) / 1000

@@ -193,6 +193,8 @@ export class CrawlJob {
     const fetcher = this.#fetcher()
     const { pages, media } = this.#parts(fetcher)
     this.#frontier = pages
+    // A job paused or cancelled before this worker joined is not touched.
+    await this.#watchStatus()
     let pagesDone = false
     const watch = setInterval(() => { void this.#watchStatus() }, 1000)
     try {
@@ -323,6 +325,8 @@ export class CrawlJob {
       maxConcurrency: o.pageConcurrency,
       // The operator sets concurrency; Crawlee's autoscaling would also react to other processes' load.
       minConcurrency: o.pageConcurrency,
+      // Look for the next URL soon after one is added by another worker (Crawlee's default is 0.5 s).
+      autoscaledPoolOptions: { maybeRunIntervalSecs: 0.05 },
       maxRequestRetries: 2,
       navigationTimeoutSecs: Math.ceil(o.requestTimeoutMs / 1000),
       requestHandlerTimeoutSecs: Math.ceil(o.requestTimeoutMs / 1000) * 4,

@@ -74,7 +74,6 @@ export class PostgresFrontier implements IRequestManager {
   #stopped = false
   #handled = 0
   #total = 0
-  #lastEmptyCheck = 0
 
   constructor(db: Kysely<Database>, jobId: number, seeds: readonly string[], options: FrontierOptions, robots?: RobotsPolicy, worker = workerId()) {
     this.#db = db
@@ -275,10 +274,8 @@ export class PostgresFrontier implements IRequestManager {
 
   async isEmpty(): Promise<boolean> {
     if (this.#buffer.length > 0) return false
-    // Crawlee asks often; look in the database at most every 100 ms.
-    const now = Date.now()
-    if (now - this.#lastEmptyCheck < 100) return true
-    this.#lastEmptyCheck = now
+    // Crawlee asks when a task ends and on its pool's tick; answering "empty" without looking
+    // would idle a slot until the next tick, so look (concurrent askers share one lease query).
     await this.#leaseShared()
     return this.#buffer.length === 0
   }

@@ -113,14 +113,16 @@ export class MediaPipeline {
    * loops run at once so that fetching one batch overlaps matching another.
    */
   async run(pagesDone: () => boolean, stopped: () => boolean): Promise<void> {
-    const loops = Math.max(1, Math.min(4, Math.ceil(this.#options.concurrency / 4)))
+    // Each loop fetches and hashes a batch, then waits on its match and records; more loops, each
+    // with a little concurrency, keep the network, the hasher and the database busy at once.
+    const loops = Math.max(1, Math.min(8, Math.ceil(this.#options.concurrency / 2)))
     await Promise.all(Array.from({ length: loops }, () => this.#loop(pagesDone, stopped, Math.max(1, Math.floor(this.#options.concurrency / loops)))))
   }
 
   async #loop(pagesDone: () => boolean, stopped: () => boolean, concurrency: number): Promise<void> {
     for (;;) {
       if (stopped()) return
-      const batch = await this.#lease(this.#options.batchSize)
+      const batch = await this.#lease(Math.max(8, Math.ceil(this.#options.batchSize / 2)))
       if (batch.length === 0) {
         if (pagesDone() && !(await this.hasOpenWork())) return
         await new Promise((resolve) => setTimeout(resolve, 100))
