@@ -252,6 +252,24 @@ export class CrawlJob {
    * guard first; images, media and fonts are not downloaded by the browser (the media pipeline
    * fetches what it needs through the bounded client).
    */
+  /** What the HTTP and the browser crawler share: the frontier, retries, timeouts, failure records. */
+  #sharedCrawlerOptions(frontier: PostgresFrontier) {
+    const o = this.#options
+    return {
+      requestManager: frontier,
+      maxRequestRetries: 2,
+      navigationTimeoutSecs: Math.ceil(o.requestTimeoutMs / 1000),
+      requestHandlerTimeoutSecs: Math.ceil(o.requestTimeoutMs / 1000) * 4,
+      useSessionPool: false,
+      persistCookiesPerSession: false,
+      statusMessageLoggingInterval: 3600,
+      errorHandler: ({ request }: { request: { noRetry: boolean } }, error: Error) => {
+        if ((error as { retryable?: boolean }).retryable === false) request.noRetry = true
+      },
+      failedRequestHandler: async ({ request }: { request: { url: string; loadedUrl?: string; userData: Record<string, unknown> } }, error: Error) => this.#recordFailure(request, error),
+    }
+  }
+
   async #crawlPagesInBrowser(frontier: PostgresFrontier, fetcher: BoundedFetcher, media: MediaPipeline): Promise<void> {
     const o = this.#options
     const { PlaywrightCrawler } = await import('@crawlee/playwright')
@@ -261,16 +279,10 @@ export class CrawlJob {
     const config = new Configuration({ persistStorage: false, purgeOnStart: true, availableMemoryRatio: 0.5 })
     const guard = fetcher.guard
     const crawler = new PlaywrightCrawler({
-      requestManager: frontier,
       launchContext: { launcher: chromium, launchOptions: { executablePath: o.chromiumPath, headless: true, args: [...CHROMIUM_ARGS] }, useIncognitoPages: true },
       browserPoolOptions: { useFingerprints: false },
+      ...this.#sharedCrawlerOptions(frontier),
       maxConcurrency: Math.max(1, Math.min(o.pageConcurrency, 4)),
-      maxRequestRetries: 2,
-      navigationTimeoutSecs: Math.ceil(o.requestTimeoutMs / 1000),
-      requestHandlerTimeoutSecs: Math.ceil(o.requestTimeoutMs / 1000) * 4,
-      useSessionPool: false,
-      persistCookiesPerSession: false,
-      statusMessageLoggingInterval: 3600,
       preNavigationHooks: [async ({ page }) => {
         await page.route('**/*', async (route: Route) => {
           const request = route.request()
@@ -305,10 +317,6 @@ export class CrawlJob {
           contentType: String(response?.headers()['content-type'] ?? ''), bytes: Buffer.byteLength(html), found,
         })
       },
-      errorHandler: ({ request }, error) => {
-        if ((error as { retryable?: boolean }).retryable === false) request.noRetry = true
-      },
-      failedRequestHandler: async ({ request }, error) => this.#recordFailure(request, error),
     }, config)
     await crawler.run()
   }
@@ -319,7 +327,6 @@ export class CrawlJob {
     crawleeLog.setLevel(crawleeLog.LEVELS.OFF)
     const config = new Configuration({ persistStorage: false, purgeOnStart: true, availableMemoryRatio: 0.5 })
     const crawler = new CheerioCrawler({
-      requestManager: frontier,
       httpClient: new GuardedHttpClient(fetcher, { maxBytes: o.maxPageBytes, timeoutMs: o.requestTimeoutMs, maxRedirects: o.maxRedirects },
         (host, delayMs) => { void frontier.backoff(host, delayMs) }),
       maxConcurrency: o.pageConcurrency,
@@ -327,12 +334,7 @@ export class CrawlJob {
       minConcurrency: o.pageConcurrency,
       // Look for the next URL soon after one is added by another worker (Crawlee's default is 0.5 s).
       autoscaledPoolOptions: { maybeRunIntervalSecs: 0.05 },
-      maxRequestRetries: 2,
-      navigationTimeoutSecs: Math.ceil(o.requestTimeoutMs / 1000),
-      requestHandlerTimeoutSecs: Math.ceil(o.requestTimeoutMs / 1000) * 4,
-      useSessionPool: false,
-      persistCookiesPerSession: false,
-      statusMessageLoggingInterval: 3600,
+      ...this.#sharedCrawlerOptions(frontier),
       requestHandler: async ({ request, response, $, body }) => {
         if (response.statusCode === 429) throw new RetryableError('HTTP_STATUS', `HTTP 429 from ${request.url}`)
         const finalUrl = request.loadedUrl ?? request.url
@@ -341,10 +343,6 @@ export class CrawlJob {
           contentType: String(response.headers['content-type'] ?? ''), bytes: Buffer.byteLength(body as never), found: discover($ as never, finalUrl),
         })
       },
-      errorHandler: ({ request }, error) => {
-        if ((error as { retryable?: boolean }).retryable === false) request.noRetry = true
-      },
-      failedRequestHandler: async ({ request }, error) => this.#recordFailure(request, error),
     }, config)
     await crawler.run()
   }
