@@ -4,6 +4,7 @@ import { PGlite } from '@electric-sql/pglite'
 import { Kysely, PGliteDialect, PostgresDialect } from 'kysely'
 import pg from 'pg'
 import { CriticalError } from '../errors.js'
+import { lockDataDir } from './data-dir-lock.js'
 import { migrateToLatest } from './migrations.js'
 import type { Database } from './schema.js'
 
@@ -41,6 +42,7 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<A
   let db: Kysely<Database>
   let dialect: DialectName
   let pglite: PGlite | undefined
+  let unlock: (() => Promise<void>) | undefined
   if (options.databaseUrl) {
     dialect = 'postgres'
     const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolSize ?? 10 })
@@ -49,7 +51,10 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<A
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
   } else {
     dialect = 'pglite'
-    if (options.dataDir) await mkdir(path.dirname(path.resolve(options.dataDir)), { recursive: true })
+    if (options.dataDir) {
+      await mkdir(path.dirname(path.resolve(options.dataDir)), { recursive: true })
+      unlock = await lockDataDir(path.resolve(options.dataDir))
+    }
     pglite = options.dataDir ? new PGlite(options.dataDir) : new PGlite()
     db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) })
   }
@@ -57,11 +62,18 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<A
     if (options.migrate !== false) await migrateToLatest(db)
   } catch (error) {
     await db.destroy().catch(() => {})
+    await unlock?.()
     if (error instanceof CriticalError) throw error
     const where = dialect === 'postgres' ? redactUrl(options.databaseUrl ?? '') : `PGlite ${options.dataDir ?? '(memory)'}`
     throw new CriticalError('DATABASE_UNAVAILABLE', `cannot open the database (${where}): ${(error as Error).message}`, { cause: error })
   }
-  return { db, dialect, ...(pglite ? { pglite } : {}), close: () => db.destroy() }
+  return {
+    db, dialect, ...(pglite ? { pglite } : {}),
+    async close() {
+      await db.destroy()
+      await unlock?.()
+    },
+  }
 }
 
 /** A connection string without its password, for messages. */
