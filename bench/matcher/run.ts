@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
-import { type Database, type Kysely, openDatabase, sql } from '../../packages/core/src/index.js'
+import { type CopyFrom, type Database, type Kysely, openDatabase, sql } from '../../packages/core/src/index.js'
 import { HammingIndex, Matcher, importList, hamming256 } from '../../packages/matcher/src/index.js'
 
 const { values } = parseArgs({
@@ -96,10 +96,10 @@ const note = (method: string, size: number, probesPerS: string, recall: string, 
   console.log(`  ${method}: ${probesPerS} probes/s, recall ${recall}, ${memory} ${other}`)
 }
 
-async function benchDialect(name: 'postgres' | 'pglite', db: Kysely<Database>, list: Uint32Array, size: number, probes: { words: Uint32Array; planted: number[] }, truth: Map<number, number[]>): Promise<void> {
+async function benchDialect(name: 'postgres' | 'pglite', db: Kysely<Database>, copyFrom: CopyFrom | undefined, list: Uint32Array, size: number, probes: { words: Uint32Array; planted: number[] }, truth: Map<number, number[]>): Promise<void> {
   console.log(`${name}: importing ${size.toLocaleString('en')} PDQ hashes`)
   let t = performance.now()
-  await importList(db, { name: 'bench-pdq', format: 'pdq-csv', lines: pdqCsv(list, size) })
+  await importList(db, { name: 'bench-pdq', format: 'pdq-csv', lines: pdqCsv(list, size), copyFrom })
   const importS = (performance.now() - t) / 1000
   console.log(`  import ${(size / importS).toFixed(0)} hashes/s (${importS.toFixed(1)} s)`)
 
@@ -149,7 +149,7 @@ async function benchDialect(name: 'postgres' | 'pglite', db: Kysely<Database>, l
   // Exact: an MD5 list, probes 1% known.
   const md5s = Array.from({ length: EXACT_SIZE }, () => randomBytes(16).toString('hex'))
   t = performance.now()
-  await importList(db, { name: 'bench-md5', format: 'md5-lines', lines: md5s })
+  await importList(db, { name: 'bench-md5', format: 'md5-lines', lines: md5s, copyFrom })
   const exactImportS = (performance.now() - t) / 1000
   const exactProbes = Array.from({ length: Math.min(count, 100_000) }, (_, p) => (p % 100 === 0 ? md5s[next() % EXACT_SIZE]! : randomBytes(16).toString('hex')))
   let hits = 0
@@ -211,7 +211,7 @@ async function main(): Promise<void> {
     url.pathname = `/${name}`
     const handle = await openDatabase({ databaseUrl: url.toString() })
     try {
-      await benchDialect('postgres', handle.db, list, SIZE, probes, truth)
+      await benchDialect('postgres', handle.db, handle.copyFrom, list, SIZE, probes, truth)
     } finally {
       await handle.close()
       await sql.raw(`drop database if exists ${name} with (force)`).execute(admin.db)
@@ -223,7 +223,7 @@ async function main(): Promise<void> {
     const truthSmall = new Map([...truth].map(([p, js]) => [p, js.filter((j) => j < PGLITE_SIZE)]))
     // Planted probes point at entries of the whole list; keep the ones PGlite's (smaller) list holds.
     try {
-      await benchDialect('pglite', handle.db, list, PGLITE_SIZE, probes, truthSmall)
+      await benchDialect('pglite', handle.db, handle.copyFrom, list, PGLITE_SIZE, probes, truthSmall)
     } finally {
       await handle.close()
     }

@@ -187,3 +187,23 @@ describe.each(dialects)('lists on %s', (dialect) => {
     expect(without!.filter((m) => m.list === 'dihedral')).toEqual([])
   })
 })
+
+describe.skipIf(!dialects.includes('postgres'))('bulk import with COPY on Postgres', () => {
+  it('loads the same rows as the INSERT path, awkward text included, and they match', async () => {
+    const handle = await openTestDatabase('postgres')
+    try {
+      expect(handle.copyFrom).toBeTypeOf('function')
+      const awkward = 'tab\there, back\\slash, new\nline'
+      const hashes = Array.from({ length: 2500 }, (_, i) => createHash('sha256').update(`copy-${i}`).digest('hex'))
+      const lines = ['algorithm,hash,category,external_id', ...hashes.map((h, i) => `sha256,${h},"${i === 7 ? awkward.replace(/\n/g, ' ') : 'plain'}",id-${i}`)]
+      const result = await importList(handle.db, { name: 'copied', lines, copyFrom: handle.copyFrom, chunkRows: 1000 })
+      expect(result).toMatchObject({ applied: true, imported: 2500, rejected: [] })
+      const [hit] = await new Matcher(handle.db).match([{ algorithm: 'sha256', hash: hashes[7]! }])
+      expect(hit).toEqual([expect.objectContaining({ list: 'copied', hash: hashes[7], category: awkward.replace(/\n/g, ' '), externalId: 'id-7' })])
+      const stored = await handle.db.selectFrom('known_hashes').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()
+      expect(Number(stored.n)).toBe(2500)
+    } finally {
+      await handle.close()
+    }
+  })
+})

@@ -40,7 +40,7 @@ export async function prepareDemo(app: App, site: SyntheticSite): Promise<string
     .where('l.name', '=', DEMO_LIST).select(['v.source', 'v.version']).executeTakeFirst()
   await setProviderRule(app.database.db, DEMO_PROVIDER)
   if (current?.source === source) return `known list: ${DEMO_LIST} v${current.version} already holds these ${lines.length - 1} hashes`
-  const imported = await importList(app.database.db, { name: DEMO_LIST, lines, source, description: 'hashes of the demo site\'s known images' })
+  const imported = await importList(app.database.db, { name: DEMO_LIST, lines, source, description: 'hashes of the demo site\'s known images', copyFrom: app.database.copyFrom })
   return `known list: imported ${imported.imported} hashes into ${DEMO_LIST} v${imported.version}`
 }
 

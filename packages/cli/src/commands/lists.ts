@@ -35,7 +35,7 @@ export function registerLists(program: Command): void {
         const started = performance.now()
         const result = await importList(app.database.db, {
           name: options.name, lines, format, mode, strict: options.strict, source: path.basename(file),
-          pdqThreshold: options.pdqThreshold, blockhashThreshold: options.blockhashThreshold,
+          pdqThreshold: options.pdqThreshold, blockhashThreshold: options.blockhashThreshold, copyFrom: app.database.copyFrom,
         })
         const seconds = (performance.now() - started) / 1000
         if (options.json) process.stdout.write(`${JSON.stringify(result)}\n`)

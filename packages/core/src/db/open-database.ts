@@ -4,6 +4,7 @@ import { PGlite } from '@electric-sql/pglite'
 import { Kysely, PGliteDialect, PostgresDialect } from 'kysely'
 import pg from 'pg'
 import { CriticalError } from '../errors.js'
+import { type CopyFrom, poolCopyFrom } from './copy-from.js'
 import { lockDataDir } from './data-dir-lock.js'
 import { migrateToLatest } from './migrations.js'
 import type { Database } from './schema.js'
@@ -25,6 +26,8 @@ export interface OpenDatabaseOptions {
 export interface ArachnidDatabase {
   readonly db: Kysely<Database>
   readonly dialect: DialectName
+  /** Bulk loading with COPY FROM STDIN (Postgres only; PGlite loads through batched INSERTs). */
+  readonly copyFrom?: CopyFrom
   /** The embedded database itself (PGlite only), for what must share its one connection (pg-boss). */
   readonly pglite?: PGlite
   /** Closes the connections this handle opened (never an injected client). */
@@ -42,10 +45,12 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<A
   let db: Kysely<Database>
   let dialect: DialectName
   let pglite: PGlite | undefined
+  let copy: CopyFrom | undefined
   let unlock: (() => Promise<void>) | undefined
   if (options.databaseUrl) {
     dialect = 'postgres'
     const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolSize ?? 10 })
+    copy = poolCopyFrom(pool)
     // An idle client's error (server restart) must not crash the process; the next query reports it.
     pool.on('error', () => {})
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
@@ -68,7 +73,7 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<A
     throw new CriticalError('DATABASE_UNAVAILABLE', `cannot open the database (${where}): ${(error as Error).message}`, { cause: error })
   }
   return {
-    db, dialect, ...(pglite ? { pglite } : {}),
+    db, dialect, ...(pglite ? { pglite } : {}), ...(copy ? { copyFrom: copy } : {}),
     async close() {
       await db.destroy()
       await unlock?.()
