@@ -365,11 +365,6 @@ export class CrawlJob {
  * with an exact shape that omits it. Accept it with the validator used for `requestQueue`, which
  * checks the same interface (fetchNextRequest, addRequest).
  */
-function acceptRequestManagerOption(): void {
-  acceptOn(CheerioCrawler)
-}
-
-/** Applies the same fix to another crawler class (PlaywrightCrawler, loaded only in browser mode). */
 function acceptOn(crawlerClass: unknown): void {
   let ctor: unknown = crawlerClass
   while (ctor && typeof ctor === 'function') {
@@ -378,7 +373,8 @@ function acceptOn(crawlerClass: unknown): void {
     ctor = Object.getPrototypeOf(ctor)
   }
 }
-acceptRequestManagerOption()
+// PlaywrightCrawler gets the same fix when browser mode loads it.
+acceptOn(CheerioCrawler)
 
 function withoutUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T

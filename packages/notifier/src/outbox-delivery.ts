@@ -1,4 +1,4 @@
-import { type Database, type Kysely, type Logger, NonRetryableError, RetryableError, describeError, sql } from '@arachnid/core'
+import { type Database, type Kysely, type Logger, type OutboxRow, NonRetryableError, RetryableError, describeError, sql } from '@arachnid/core'
 import type { MailTransport } from './mail-transport.js'
 import { withDefaults } from './with-defaults.js'
 
@@ -43,21 +43,9 @@ export interface DeliveryResult {
   inDoubt?: number
 }
 
-interface ClaimedRow {
-  id: number
-  notice_id: number
-  idempotency_key: string
-  kind: string
-  to_address: string
-  subject: string
-  text_body: string
-  html_body: string
-  attachments: { filename: string; contentType: string; content: string }[] | string
-  message_id: string
-  in_reply_to: string | null
-  in_doubt: boolean
-  attempts: number
-}
+/** The columns a claim returns, typed from the schema (raw SQL may hand jsonb back as text). */
+type ClaimedRow = Pick<OutboxRow, 'id' | 'notice_id' | 'idempotency_key' | 'kind' | 'to_address' | 'subject' | 'text_body'
+  | 'html_body' | 'message_id' | 'in_reply_to' | 'in_doubt' | 'attempts'> & { attachments: OutboxRow['attachments'] | string }
 
 /**
  * Delivers the transactional outbox. Each send goes through three recorded states, so a crash at
