@@ -1,5 +1,5 @@
 import path from 'node:path'
-import { type ArachnidDatabase, type Config, type Logger, createLogger, openDatabase, outboxDir } from '@arachnid/core'
+import { type ArachnidDatabase, type Config, type Logger, configWarnings, createLogger, openDatabase, outboxDir } from '@arachnid/core'
 import { Matcher } from '@arachnid/matcher'
 import { EmlDirectoryTransport, type MailTransport, OutboxDelivery, SmtpTransport } from '@arachnid/notifier'
 
@@ -16,6 +16,7 @@ export interface App {
 }
 
 export async function openApp(config: Config): Promise<App> {
+  for (const warning of configWarnings(config)) process.stderr.write(`arachnid: warning: ${warning}\n`)
   const logger = createLogger({ level: config.logLevel })
   const database = await openDatabase(config.databaseUrl
     ? { databaseUrl: config.databaseUrl }

@@ -16,8 +16,16 @@ import { registerWorker } from './commands/worker.js'
 
 const program = new Command('arachnid')
   .description('Find known child sexual abuse material on the web by hash and get it taken down: crawl, hash, match, notify.')
-  .showHelpAfterError()
+  .showHelpAfterError('(add --help for usage)')
   .exitOverride()
+
+// `arachnid notices list | head -5`: the reader has gone, which is not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+    throw error
+  })
+}
 
 registerDemo(program)
 registerCrawl(program)
@@ -40,7 +48,10 @@ try {
     process.stderr.write(`arachnid: ${error.message}\n`)
     process.exitCode = 2
   } else {
-    process.stderr.write(`arachnid: ${(error as Error)?.stack ?? String(error)}\n`)
+    // One line for the operator; the stack only when asked for (LOG_LEVEL=debug).
+    const verbose = /^(debug|trace)$/i.test(process.env.LOG_LEVEL ?? '')
+    const message = error instanceof Error ? `${error.name === 'Error' ? '' : `${error.name}: `}${error.message}` : String(error)
+    process.stderr.write(`arachnid: ${verbose && error instanceof Error ? error.stack : `${message.split('\n')[0]} (LOG_LEVEL=debug shows where)`}\n`)
     process.exitCode = 1
   }
 }

@@ -1,6 +1,7 @@
 export * from './errors.js'
 export * from './hex.js'
 export * from './config.js'
+export * from './validate.js'
 export * from './logger.js'
 export * from './db/schema.js'
 export * from './db/migrations.js'
