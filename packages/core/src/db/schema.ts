@@ -286,6 +286,7 @@ export interface NoticeTable {
 
 export const NOTICE_EVENT_KINDS = [
   'created', 'assigned', 'unassigned', 'sent', 'queued', 'check', 'reminder', 'escalation', 'ack', 'removed', 'reupload', 'in-doubt',
+  'upheld', 'withdrawn',
 ] as const
 export type NoticeEventKind = (typeof NOTICE_EVENT_KINDS)[number]
 
@@ -404,6 +405,21 @@ export interface ReviewSuppressionTable {
   created_at: CreatedAt
 }
 
+/** A provider's dispute of a notice (its words included), waiting for an analyst until resolved. */
+export interface NoticeDisputeTable {
+  id: Generated<number>
+  notice_id: number
+  media_id: number
+  message: string | null
+  via: ColumnType<string, string | undefined, string>
+  created_at: CreatedAt
+  escalated_at: NullableTimestamp
+  resolved_at: NullableTimestamp
+  resolved_by: number | null
+  resolution: 'upheld' | 'withdrawn' | null
+  resolution_reason: string | null
+}
+
 /** Append-only (a trigger refuses UPDATE, DELETE and TRUNCATE): who did what, when and why. */
 export interface AuditLogTable {
   id: ColumnType<string, never, never>
@@ -443,6 +459,7 @@ export interface Database {
   review_votes: ReviewVoteTable
   review_suppressions: ReviewSuppressionTable
   audit_log: AuditLogTable
+  notice_disputes: NoticeDisputeTable
 }
 
 export type Media = Selectable<MediaTable>
