@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
-/** ../shared/fixtures from the repository root (DESIGN.md refers to it that way). */
-export const FIXTURES = fileURLToPath(new URL('../../../../../shared/fixtures/', import.meta.url))
+/** The repository's own copy of the reference fixtures (test/fixtures, trimmed to what the tests read). */
+export const FIXTURES = fileURLToPath(new URL('../../../../test/fixtures/', import.meta.url))
 export const PDQ_FIXTURES = `${FIXTURES}pdq/`
 export const BLOCKHASH_FIXTURES = `${FIXTURES}blockhash/`
 
