@@ -3,6 +3,9 @@ import type { Command } from 'commander'
 import { describeError, loadConfig } from '@arachnid/core'
 import { Hasher } from '@arachnid/hasher'
 
+// The hasher's order (ThreatExchange's reference order).
+const DIHEDRAL_NAMES = ['original', 'rotate 90', 'rotate 180', 'rotate 270', 'flip x', 'flip y', 'flip +1', 'flip -1'] as const
+
 export function registerHash(program: Command): void {
   program.command('hash')
     .description('hash local image files (sha256, md5, sha1, blockhash, PDQ); never stops at a bad file')
@@ -36,7 +39,10 @@ export function registerHash(program: Command): void {
           if ('error' in r && r.error) failures++
           if (options.json) process.stdout.write(`${JSON.stringify(r)}\n`)
           else if ('error' in r && r.error) process.stdout.write(`${r.file}: ${r.error.code}: ${r.error.message}\n`)
-          else if ('sha256' in r) process.stdout.write(`${r.file}: ${r.format} ${r.width}x${r.height}\n  sha256 ${r.sha256}\n  md5 ${r.md5}\n  sha1 ${r.sha1}\n  blockhash ${r.blockhash}\n  pdq ${r.pdq} (quality ${r.pdqQuality})\n`)
+          else if ('sha256' in r) {
+            process.stdout.write(`${r.file}: ${r.format} ${r.width}x${r.height}\n  sha256 ${r.sha256}\n  md5 ${r.md5}\n  sha1 ${r.sha1}\n  blockhash ${r.blockhash}\n  pdq ${r.pdq} (quality ${r.pdqQuality})\n`)
+            if (r.pdqDihedral) r.pdqDihedral.forEach((h, i) => process.stdout.write(`  pdq ${(DIHEDRAL_NAMES[i] ?? `transform ${i}`).padEnd(10)} ${h}\n`))
+          }
         }
       } finally {
         await hasher.close()
