@@ -6,6 +6,7 @@ import { matcherScale } from './migrations/0002-matcher-scale.js'
 import { notifier } from './migrations/0003-notifier.js'
 import { crawlerFrontier } from './migrations/0004-crawler-frontier.js'
 import { review } from './migrations/0005-review.js'
+import { crawler } from './migrations/0007-crawler.js'
 import { notifierReview } from './migrations/0008-notifier-review.js'
 
 /**
@@ -18,6 +19,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0003_notifier': notifier,
   '0004_crawler_frontier': crawlerFrontier,
   '0005_review': review,
+  '0007_crawler': crawler,
   '0008_notifier_review': notifierReview,
 }
 

@@ -282,6 +282,8 @@ export interface NoticeTable {
   /** An earlier notice, removed, for the same content at the same provider. */
   reupload_of: number | null
   host: string | null
+  /** The crawl job that created the notice (null when made outside a crawl, e.g. by an analyst's confirmation). */
+  job_id: ColumnType<number | null, number | null | undefined, number | null>
 }
 
 export const NOTICE_EVENT_KINDS = [
