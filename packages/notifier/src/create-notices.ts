@@ -8,6 +8,8 @@ import { withDefaults } from './with-defaults.js'
 /** A matched media URL to notify about (the crawler's MatchedMedia has this shape). */
 export interface NoticeRequest {
   readonly mediaId: number
+  /** The crawl job that found it (recorded with the notice, so the job's figures count it once). */
+  readonly jobId?: number | null
   readonly url: string
   readonly finalUrl: string
   readonly pageUrls: readonly string[]
@@ -102,7 +104,7 @@ export async function createNotices(
     }
     const outcome = await db.transaction().execute(async (trx) => {
       const notice = await trx.insertInto('notices').values({
-        reference, media_url: request.url, media_id: request.mediaId, provider_id: provider?.id ?? null,
+        reference, media_url: request.url, media_id: request.mediaId, job_id: request.jobId ?? null, provider_id: provider?.id ?? null,
         status: 'open', idempotency_key: key, detected_at: request.detectedAt, host, incident: JSON.stringify(incident),
         next_check_at: sql<Date>`now() + make_interval(secs => ${o.recheckIntervalSeconds})` as never,
       }).onConflict((oc) => oc.column('idempotency_key').doNothing()).returning(['id', 'reference', 'idempotency_key', 'incident']).executeTakeFirst()
