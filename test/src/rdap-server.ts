@@ -14,6 +14,8 @@ export interface RdapNetworkSpec {
   readonly nestAbuse?: boolean
   /** Give a rel="up" link to the covering network (default true); without it clients must search by prefix. */
   readonly upLink?: boolean
+  /** Answer as older registry servers do: no `objectClassName` on the network or its entities, no cidr0. */
+  readonly legacy?: boolean
 }
 
 /**
@@ -109,6 +111,17 @@ export class RdapServer {
       ...(abuse && spec.nestAbuse ? { entities: [abuse] } : {}),
     }
     const self = `${this.baseUrl}/rdap/ip/${start.toString()}/${bits}`
+    if (spec.legacy) {
+      const { objectClassName: _a, ...legacyAbuse } = abuse ?? {}
+      const { objectClassName: _r, entities: nested, ...legacyRegistrant } = registrant as typeof registrant & { entities?: unknown[] }
+      return {
+        rdapConformance: ['rdap_level_0'],
+        handle: spec.handle, name: spec.name, type: 'ASSIGNED', startAddress: start.toString(), endAddress: end.toString(), ipVersion: v4 ? 'v4' : 'v6',
+        ...(parent ? { parentHandle: parent.handle } : {}),
+        entities: [{ ...legacyRegistrant, ...(nested ? { entities: [legacyAbuse] } : {}) }, ...(abuse && !spec.nestAbuse ? [legacyAbuse] : [])],
+        links: [{ value: self, rel: 'self', href: self, type: 'application/rdap+json' }],
+      }
+    }
     return {
       rdapConformance: ['rdap_level_0', 'cidr0'],
       objectClassName: 'ip network', handle: spec.handle, name: spec.name, type: 'ASSIGNED',

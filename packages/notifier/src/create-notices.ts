@@ -120,7 +120,10 @@ export async function createNotices(
     if (outcome.reupload) reuploads++
     if (provider === undefined) {
       unassigned++
-      await recordLookup(db, host, { error: lookupError }, o.retryBaseSeconds)
+      // The directory alone not naming a provider is no failed lookup: the notifier's full lookup
+      // (DNS, RDAP) takes the host on its next pass instead of after a retry delay.
+      const notAsked = lookupError === undefined && lookup.asksRdap === false
+      await recordLookup(db, host, notAsked ? { notAsked: true } : { error: lookupError }, o.retryBaseSeconds)
     }
   }
   return { created, unassigned, reuploads, references }

@@ -30,16 +30,30 @@ export function parsePattern(pattern: string): { kind: 'cidr' | 'domain'; patter
       throw new NonRetryableError('BAD_PATTERN', `"${pattern}" is not a valid CIDR`, { cause: error })
     }
   }
-  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(trimmed)) {
-    throw new NonRetryableError('BAD_PATTERN', `"${pattern}" is neither a CIDR nor a domain name`)
+  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(trimmed) || trimmed.length > 253) {
+    throw new NonRetryableError('BAD_PATTERN', `"${pattern}" is neither a CIDR (e.g. 203.0.113.0/24) nor a domain name (e.g. example.net)`)
   }
   return { kind: 'domain', pattern: trimmed }
 }
 
-/** Adds or replaces a directory rule, creating the provider when it is new. */
-export async function setProviderRule(db: Kysely<Database>, input: ProviderRuleInput): Promise<{ providerId: number; kind: 'cidr' | 'domain'; pattern: string }> {
-  if (!EMAIL.test(input.abuseEmail)) throw new NonRetryableError('BAD_EMAIL', `"${input.abuseEmail}" is not an email address`)
+/**
+ * Checks a directory rule before anything is written: a provider name (not empty, at most 200
+ * characters), an abuse address that is an email address, and a CIDR or domain pattern. Throws a
+ * NonRetryableError saying which part is wrong; returns the rule trimmed and normalised.
+ */
+export function parseProviderRule(input: ProviderRuleInput): ProviderRuleInput & { kind: 'cidr' | 'domain' } {
+  const name = input.name.trim()
+  if (name === '') throw new NonRetryableError('BAD_NAME', 'the provider name is empty')
+  if (name.length > 200) throw new NonRetryableError('BAD_NAME', 'the provider name is longer than 200 characters')
+  const abuseEmail = input.abuseEmail.trim()
+  if (!EMAIL.test(abuseEmail) || abuseEmail.length > 320) throw new NonRetryableError('BAD_EMAIL', `"${input.abuseEmail}" is not an email address (expected e.g. abuse@example.net)`)
   const { kind, pattern } = parsePattern(input.pattern)
+  return { kind, pattern, name, abuseEmail }
+}
+
+/** Adds or replaces a directory rule, creating the provider when it is new. */
+export async function setProviderRule(db: Kysely<Database>, rule: ProviderRuleInput): Promise<{ providerId: number; kind: 'cidr' | 'domain'; pattern: string }> {
+  const { kind, pattern, ...input } = parseProviderRule(rule)
   return db.transaction().execute(async (trx) => {
     const provider = await trx.insertInto('providers').values({ name: input.name, abuse_email: input.abuseEmail, source: 'directory' })
       .onConflict((oc) => oc.column('name').doUpdateSet({ abuse_email: input.abuseEmail }))
@@ -58,6 +72,8 @@ interface Rule { kind: 'cidr' | 'domain'; pattern: string; provider: Omit<Provid
  * operator named that site on purpose.
  */
 export class ProviderDirectory {
+  /** The directory alone: a host it does not name has not been asked of DNS and RDAP (see ProviderLookup). */
+  readonly asksRdap = false
   readonly #rules: Rule[]
 
   private constructor(rules: Rule[]) {

@@ -15,6 +15,13 @@ export interface ResolvedProvider extends Provider {
 /** What createNotices needs: a provider for a host and the address it was served from. */
 export interface ProviderLookup {
   resolve(host: string, serverIp: string | null): Provider | undefined | Promise<Provider | undefined>
+  /**
+   * Whether "no provider" from this lookup means DNS and RDAP were asked too. A lookup that knows
+   * only the local directory (ProviderDirectory, as crawls and analysts' confirmations use) says
+   * false: a host it cannot name is left to the notifier's full lookup, due at once, instead of
+   * being recorded as a failed lookup that waits for its retry. Default true.
+   */
+  readonly asksRdap?: boolean
 }
 
 export interface ProviderResolverOptions {
@@ -53,6 +60,11 @@ export class ProviderResolver implements ProviderLookup {
 
   static async create(db: Kysely<Database>, options: ProviderResolverOptions): Promise<ProviderResolver> {
     return new ProviderResolver(db, await ProviderDirectory.load(db), options)
+  }
+
+  /** Only with an RDAP client does "no provider" mean RDAP was asked. */
+  get asksRdap(): boolean {
+    return this.#options.rdap !== undefined
   }
 
   /** Re-reads the directory (operators change it while a worker runs). */
@@ -132,8 +144,28 @@ export interface UnassignedHost {
   readonly nextAttemptAt: Date
 }
 
-/** Records the outcome of resolving a host; unassigned hosts are retried with backoff. */
-export async function recordLookup(db: Kysely<Database>, host: string, outcome: { providerId: number; addresses: readonly string[] } | { error: unknown; addresses?: readonly string[] }, retryBaseSeconds: number): Promise<void> {
+/** What became of asking for a host's provider. */
+export type LookupOutcome =
+  | { readonly providerId: number; readonly addresses: readonly string[] }
+  /** Asked (directory, DNS, RDAP) and nothing named a provider, or asking failed. */
+  | { readonly error: unknown; readonly addresses?: readonly string[] }
+  /** Only the local directory was asked (it names no provider): DNS and RDAP are still to be asked. */
+  | { readonly notAsked: true }
+
+/** Why a host asked of the directory only waits, as `providers list` shows it. */
+export const NOT_ASKED_YET = 'not looked up yet: no directory rule names it; the notifier asks DNS and RDAP on its next pass'
+
+/**
+ * Records the outcome of resolving a host; unassigned hosts are retried with backoff. A host only
+ * the directory was asked about is due at once (a host already known keeps its state: resolved
+ * stays resolved, a recent failure keeps its backoff).
+ */
+export async function recordLookup(db: Kysely<Database>, host: string, outcome: LookupOutcome, retryBaseSeconds: number): Promise<void> {
+  if ('notAsked' in outcome) {
+    await db.insertInto('provider_lookups').values({ host, status: 'unassigned', attempts: 0, addresses: '[]', last_error: NOT_ASKED_YET, next_attempt_at: sql<Date>`now()` as never })
+      .onConflict((oc) => oc.column('host').doNothing()).execute()
+    return
+  }
   if ('providerId' in outcome) {
     await db.insertInto('provider_lookups').values({ host, status: 'resolved', attempts: 1, addresses: JSON.stringify(outcome.addresses), provider_id: outcome.providerId, last_error: null })
       .onConflict((oc) => oc.column('host').doUpdateSet({

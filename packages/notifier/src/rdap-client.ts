@@ -217,9 +217,19 @@ function cidrOf(body: Json): string | null {
   return null
 }
 
+/**
+ * Whether an answer is an IP network: its objectClassName says so, or (older registry servers,
+ * written before RFC 9083 made objectClassName required) it has none but holds a network's
+ * start and end addresses.
+ */
+function isNetwork(body: Json): boolean {
+  if (body.objectClassName !== undefined) return body.objectClassName === 'ip network'
+  return typeof body.startAddress === 'string' && typeof body.endAddress === 'string'
+}
+
 /** Reads an RDAP "ip network" object. */
 export function parseNetwork(body: Json, source: string): RdapNetwork {
-  if (body.objectClassName !== 'ip network') throw new NonRetryableError('RDAP', `RDAP ${source}: not an ip network object`)
+  if (!isNetwork(body)) throw new NonRetryableError('RDAP', `RDAP ${source}: not an ip network object`)
   const links = Array.isArray(body.links) ? (body.links as Json[]) : []
   const up = links.find((l) => l.rel === 'up' && typeof l.href === 'string')
   return {

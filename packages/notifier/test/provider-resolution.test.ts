@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
-  assignProviders, createNotices, DnsHostResolver, listUnassigned, ProviderResolver, RdapClient, setProviderRule, type NoticeRequest,
+  assignProviders, createNotices, DnsHostResolver, listUnassigned, NOT_ASKED_YET, parseNetwork, parseProviderRule, ProviderDirectory, ProviderResolver, RdapClient,
+  setProviderRule, type NoticeRequest,
 } from '@arachnid/notifier'
 import { dialectsUnderTest, DnsServer, openTestDatabase, RdapServer, type TestDatabase } from '@arachnid/test'
 
@@ -50,6 +51,34 @@ describe('DNS and RDAP clients against real servers on loopback', () => {
     expect((await client.parent(silent!))?.handle).toBe('NET-TRANSIT')
     expect(await client.network('::1')).toMatchObject({ handle: 'NET-V6', abuseEmail: 'abuse@six.test' })
     expect(rdap.requests).toContain('/bootstrap/ipv6.json')
+  })
+
+  it('takes answers of older registry servers, which have no objectClassName, as networks when they hold one', async () => {
+    const legacy = await new RdapServer([
+      { handle: 'NET-OLD', cidr: '127.0.0.0/16', name: 'OLD-REGISTRY-NET', organisation: 'Old Registry Hosting', abuseEmail: 'abuse@old-registry.test', legacy: true },
+      { handle: 'NET-OLD-NESTED', cidr: '127.0.9.0/24', name: 'OLD-NESTED', organisation: 'Nested Old Hosting', abuseEmail: 'abuse@nested-old.test', nestAbuse: true, legacy: true },
+    ]).start()
+    try {
+      const client = new RdapClient({ bootstrapUrl: legacy.bootstrapUrl })
+      expect(await client.network('127.0.1.1')).toMatchObject({ handle: 'NET-OLD', cidr: '127.0.0.0/16', organisation: 'Old Registry Hosting', abuseEmail: 'abuse@old-registry.test', upUrl: null })
+      expect(await client.network('127.0.9.9')).toMatchObject({ handle: 'NET-OLD-NESTED', cidr: '127.0.9.0/24', abuseEmail: 'abuse@nested-old.test' })
+      // No "up" link: the parent is found by prefix, and is an old-style answer too.
+      expect((await client.parent((await client.network('127.0.9.9'))!))?.handle).toBe('NET-OLD')
+    } finally {
+      await legacy.stop()
+    }
+    // Another class of object, or no addresses at all, is still refused.
+    expect(() => parseNetwork({ objectClassName: 'entity', handle: 'X', startAddress: '127.0.0.0', endAddress: '127.0.0.255' }, 'http://x.test/')).toThrow(/not an ip network/)
+    expect(() => parseNetwork({ handle: 'X', entities: [] }, 'http://x.test/')).toThrow(/not an ip network/)
+  })
+
+  it('checks a directory rule before it is written: name, abuse address and pattern', () => {
+    expect(parseProviderRule({ pattern: ' Example.NET ', name: ' Example Hosting ', abuseEmail: 'abuse@example.net' }))
+      .toEqual({ kind: 'domain', pattern: 'example.net', name: 'Example Hosting', abuseEmail: 'abuse@example.net' })
+    expect(() => parseProviderRule({ pattern: 'example.net', name: '  ', abuseEmail: 'abuse@example.net' })).toThrow(/provider name is empty/)
+    expect(() => parseProviderRule({ pattern: 'example.net', name: 'X', abuseEmail: 'abuse' })).toThrow(/"abuse" is not an email address/)
+    expect(() => parseProviderRule({ pattern: 'not a pattern!', name: 'X', abuseEmail: 'abuse@example.net' })).toThrow(/neither a CIDR .* nor a domain name/)
+    expect(() => parseProviderRule({ pattern: '10.0.0.0/33', name: 'X', abuseEmail: 'abuse@example.net' })).toThrow(/not a valid CIDR/)
   })
 })
 
@@ -112,5 +141,24 @@ describe.each(dialects)('provider resolution on %s', (dialect) => {
     expect(outbox).toEqual([{ to_address: 'abuse@hosting.test', kind: 'notice' }])
     const attempts = await handle.db.selectFrom('provider_lookups').select(['host', 'attempts', 'status']).orderBy('host').execute()
     expect(attempts).toEqual([{ host: 'nowhere.example.test', attempts: 2, status: 'resolved' }, { host: 'silent.example.test', attempts: 2, status: 'unassigned' }])
+  })
+
+  it('leaves a host the directory alone could not name due at once, so the next pass asks RDAP', async () => {
+    const request = (url: string): NoticeRequest => ({
+      mediaId, url, finalUrl: url, pageUrls: [], serverIp: '127.0.0.1', detectedAt: new Date('2026-11-29T08:00:00Z'),
+      hashes: { sha256: '07'.repeat(32), md5: '0'.repeat(32), sha1: '0'.repeat(40) }, matches: [{ list: 'l', algorithm: 'sha256', distance: 0, category: null, externalId: null }],
+    })
+    // As a crawl does: the directory only, with a long retry delay that must not apply.
+    const created = await createNotices(handle.db, await ProviderDirectory.load(handle.db), [request('http://fresh.example.test/a.jpg')], reporter, { retryBaseSeconds: 3600 })
+    expect(created).toMatchObject({ created: 1, unassigned: 1 })
+    const lookup = await handle.db.selectFrom('provider_lookups').select(['status', 'attempts', 'last_error', 'next_attempt_at']).where('host', '=', 'fresh.example.test').executeTakeFirstOrThrow()
+    expect(lookup).toMatchObject({ status: 'unassigned', attempts: 0, last_error: NOT_ASKED_YET })
+    expect((await listUnassigned(handle.db)).find((u) => u.host === 'fresh.example.test')).toMatchObject({ attempts: 0, lastError: NOT_ASKED_YET })
+    dns.set('fresh.example.test', ['127.0.0.1'])
+    const assigned = await assignProviders(handle.db, await resolver(), { reporter }, { retryBaseSeconds: 3600 })
+    expect(assigned).toMatchObject({ assigned: 1 })
+    const notice = await handle.db.selectFrom('notices as n').innerJoin('providers as p', 'p.id', 'n.provider_id').select(['p.name', 'p.abuse_email'])
+      .where('n.host', '=', 'fresh.example.test').executeTakeFirstOrThrow()
+    expect(notice).toEqual({ name: 'Loopback Hosting', abuse_email: 'abuse@hosting.test' })
   })
 })
