@@ -78,18 +78,28 @@ export async function ackView(db: Kysely<Database>, reference: string): Promise<
   return row && { reference: row.reference, mediaUrl: row.media_url, status: row.status, ackStatus: row.ack_status }
 }
 
+/** Longest provider message kept with a dispute, in characters. */
+export const DISPUTE_MESSAGE_MAX = 2000
+
 /**
  * Records a provider's answer in the notice's history. "removed" also makes the notice due for a
- * recheck now, so the claim is verified; the notice is closed only by the rechecks.
+ * recheck now, so the claim is verified; the notice is closed only by the rechecks. "dispute" puts
+ * the notice in the analysts' review queue (`notice_disputes`) with the provider's words
+ * (`message`, at most DISPUTE_MESSAGE_MAX characters), until an analyst upholds or withdraws it.
  */
-export async function recordAck(db: Kysely<Database>, reference: string, answer: AckAnswer, detail: Record<string, unknown> = {}): Promise<AckView | undefined> {
+export async function recordAck(db: Kysely<Database>, reference: string, answer: AckAnswer, detail: Record<string, unknown> & { readonly message?: string } = {}): Promise<AckView | undefined> {
+  const message = typeof detail.message === 'string' ? detail.message.trim().slice(0, DISPUTE_MESSAGE_MAX) : ''
+  const via = typeof detail.via === 'string' ? detail.via : 'link'
   return db.transaction().execute(async (trx) => {
     const notice = await trx.updateTable('notices').set({
       ack_status: answer, ack_at: sql<Date>`now()` as never,
       ...(answer === 'removed' ? { next_check_at: sql<Date>`least(next_check_at, now())` as never } : {}),
-    }).where('reference', '=', reference).returning(['id', 'reference', 'media_url', 'status', 'ack_status']).executeTakeFirst()
+    }).where('reference', '=', reference).returning(['id', 'reference', 'media_url', 'media_id', 'status', 'ack_status']).executeTakeFirst()
     if (!notice) return undefined
-    await trx.insertInto('notice_events').values({ notice_id: notice.id, kind: 'ack', detail: JSON.stringify({ answer, ...detail }) }).execute()
+    await trx.insertInto('notice_events').values({ notice_id: notice.id, kind: 'ack', detail: JSON.stringify({ ...detail, answer, ...(message ? { message } : {}) }) }).execute()
+    if (answer === 'dispute') {
+      await trx.insertInto('notice_disputes').values({ notice_id: notice.id, media_id: notice.media_id, message: message || null, via }).execute()
+    }
     return { reference: notice.reference, mediaUrl: notice.media_url, status: notice.status, ackStatus: notice.ack_status }
   })
 }
@@ -110,7 +120,8 @@ function page(res: ServerResponse, status: number, title: string, body: string):
   res.end(`<!doctype html><html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head><body><h1>${escapeHtml(title)}</h1>${body}</body></html>`)
 }
 
-async function readForm(req: IncomingMessage, limit = 2048): Promise<URLSearchParams> {
+// Room for a dispute's words (up to DISPUTE_MESSAGE_MAX characters, percent-encoded).
+async function readForm(req: IncomingMessage, limit = 24 * 1024): Promise<URLSearchParams> {
   let size = 0
   const chunks: Buffer[] = []
   for await (const chunk of req) {
@@ -143,9 +154,12 @@ export function createAckHandler(options: { readonly db: Kysely<Database>; reado
         return page(res, 404, 'Not found', '')
       }
       if (req.method === 'POST') {
-        const answer = (await readForm(req)).get('answer')
+        const form = await readForm(req)
+        const answer = form.get('answer')
         if (answer !== 'removed' && answer !== 'dispute') return page(res, 400, 'Unknown answer', '<p>Answer "removed" or "dispute".</p>')
-        const view = await recordAck(options.db, reference, answer, { via: 'link' })
+        const message = answer === 'dispute' ? form.get('message') ?? '' : ''
+        if (message.length > DISPUTE_MESSAGE_MAX) return page(res, 400, 'Too long', `<p>Please say it in at most ${DISPUTE_MESSAGE_MAX} characters.</p>`)
+        const view = await recordAck(options.db, reference, answer, { via: 'link', ...(message.trim() ? { message } : {}) })
         if (!view) return page(res, 404, 'Not found', '')
         return page(res, 200, 'Thank you', `<p>Your answer "${escapeHtml(answer)}" was recorded for notice ${escapeHtml(view.reference)}.</p>`
           + (answer === 'removed' ? '<p>The address will be checked again; the notice closes once the material is gone.</p>' : '<p>An analyst will review the notice.</p>'))
@@ -153,10 +167,11 @@ export function createAckHandler(options: { readonly db: Kysely<Database>; reado
       if (req.method !== 'GET' && req.method !== 'HEAD') return page(res, 405, 'Method not allowed', '')
       const view = await ackView(options.db, reference)
       if (!view) return page(res, 404, 'Not found', '')
-      const form = (answer: AckAnswer, label: string) => `<form method="post"><input type="hidden" name="answer" value="${answer}"><button type="submit">${label}</button></form>`
+      const form = (answer: AckAnswer, label: string, extra = '') => `<form method="post"><input type="hidden" name="answer" value="${answer}">${extra}<button type="submit">${label}</button></form>`
+      const words = `<p><label for="message">Why (read by an analyst; optional)</label><br><textarea id="message" name="message" rows="5" cols="60" maxlength="${DISPUTE_MESSAGE_MAX}"></textarea></p>`
       return page(res, 200, `Notice ${view.reference}`,
         `<p>Media URL: <code>${escapeHtml(view.mediaUrl)}</code></p><p>Status: ${escapeHtml(view.status)}${view.ackStatus ? `; your last answer: ${escapeHtml(view.ackStatus)}` : ''}</p>`
-        + form('removed', 'The material has been removed') + form('dispute', 'We dispute this notice'))
+        + form('removed', 'The material has been removed') + form('dispute', 'We dispute this notice', words))
     })().catch((error: unknown) => {
       const tooLarge = (error as NonRetryableError).code === 'ACK_TOO_LARGE'
       if (!res.headersSent) page(res, tooLarge ? 413 : 500, tooLarge ? 'Too large' : 'Error', '')

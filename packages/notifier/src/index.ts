@@ -1,4 +1,4 @@
-export { ProviderDirectory, setProviderRule, parsePattern, type Provider, type ProviderRuleInput } from './provider-directory.js'
+export { ProviderDirectory, setProviderRule, parsePattern, parseProviderRule, type Provider, type ProviderRuleInput } from './provider-directory.js'
 export {
   composeNotice, xarfReport, noticeKey, referenceFor, EMAIL_KINDS, type ComposedEmail, type ComposeOptions, type EmailKind, type NoticeIncident,
   type NoticeMatch, type NoticeTemplates, type Reporter,
@@ -8,8 +8,8 @@ export { SmtpTransport, EmlDirectoryTransport, type MailTransport, type Outgoing
 export { OutboxDelivery, releaseHeld, DEFAULT_OUTBOX_OPTIONS, IN_DOUBT_POLICIES, type DeliveryResult, type InDoubtPolicy, type OutboxDeliveryOptions } from './outbox-delivery.js'
 export { DnsHostResolver, parseDnsServers, DEFAULT_DNS_OPTIONS, type DnsHostResolverOptions, type HostResolver } from './host-resolver.js'
 export { RdapClient, parseBootstrap, parseNetwork, DEFAULT_RDAP_OPTIONS, type RdapClientOptions, type RdapNetwork } from './rdap-client.js'
-export { ProviderResolver, recordLookup, listUnassigned, DEFAULT_RESOLVER_OPTIONS, type ProviderLookup, type ProviderResolverOptions, type ResolvedProvider, type UnassignedHost } from './provider-resolver.js'
-export { AckLinks, createAckHandler, recordAck, ackView, ACK_ANSWERS, DEFAULT_ACK_TTL_HOURS, type AckAnswer, type AckLinkOptions, type AckView } from './ack-links.js'
+export { ProviderResolver, recordLookup, listUnassigned, NOT_ASKED_YET, DEFAULT_RESOLVER_OPTIONS, type LookupOutcome, type ProviderLookup, type ProviderResolverOptions, type ResolvedProvider, type UnassignedHost } from './provider-resolver.js'
+export { AckLinks, createAckHandler, recordAck, ackView, ACK_ANSWERS, DEFAULT_ACK_TTL_HOURS, DISPUTE_MESSAGE_MAX, type AckAnswer, type AckLinkOptions, type AckView } from './ack-links.js'
 export { enqueueNoticeEmail, loadNoticeTemplates, messageIdFor, incidentOf, type NoticeMailContext, type NoticeForMail } from './notice-mail.js'
 export { Rechecker, CHECK_OUTCOMES, DEFAULT_RECHECK_OPTIONS, type CheckOutcome, type CheckResult, type RecheckDependencies, type RecheckOptions, type RecheckResult } from './recheck.js'
 export { ResolvingAddressGuard } from './resolving-address-guard.js'

@@ -187,8 +187,14 @@ export class OutboxDelivery {
   }
 }
 
-/** Releases held (in-doubt) emails of a notice for sending again; returns how many. */
+/**
+ * Releases held (in-doubt) emails of a notice for sending again; returns how many (0 when none of
+ * its emails is held). A reference no notice has is a NonRetryableError NOT_FOUND: a typo must not
+ * look like "nothing to release".
+ */
 export async function releaseHeld(db: Kysely<Database>, reference: string): Promise<number> {
+  const notice = await db.selectFrom('notices').select('id').where('reference', '=', reference).executeTakeFirst()
+  if (!notice) throw new NonRetryableError('NOT_FOUND', `no notice ${reference}`)
   const rows = await db.updateTable('outbox').set({ status: 'pending', next_attempt_at: sql<Date>`now()` as never })
     .where('status', '=', 'held').where('notice_id', 'in', db.selectFrom('notices').select('id').where('reference', '=', reference))
     .returning('id').execute()

@@ -1,7 +1,7 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AckLinks, createAckHandler, noticeHistory } from '@arachnid/notifier'
+import { AckLinks, createAckHandler, DISPUTE_MESSAGE_MAX, noticeHistory } from '@arachnid/notifier'
 import { dialectsUnderTest, openTestDatabase, type TestDatabase } from '@arachnid/test'
 
 const dialects = await dialectsUnderTest()
@@ -81,6 +81,24 @@ describe.each(dialects)('acknowledgement endpoint on %s', (dialect) => {
     expect(history!.events.filter((e) => e.kind === 'ack').map((e) => e.detail.answer)).toEqual(['removed', 'dispute'])
     const other = await handle.db.selectFrom('notices').select('ack_status').where('reference', '=', 'ARN-BBBBB-BBBBB').executeTakeFirstOrThrow()
     expect(other.ack_status).toBeNull()
+  })
+
+  it('puts a dispute, with the provider\'s words, where analysts look: one open row in notice_disputes', async () => {
+    const url = links.url('ARN-BBBBB-BBBBB')
+    expect(await (await fetch(url)).text()).toMatch(/<textarea[^>]*name="message"/)
+    const words = 'This is our own logo <b>, not what your list says; see our takedown policy.'
+    const answered = await fetch(url, { method: 'POST', body: new URLSearchParams({ answer: 'dispute', message: `  ${words}\n` }) })
+    expect(answered.status).toBe(200)
+    expect(await answered.text()).toContain('An analyst will review the notice.')
+    const notice = await handle.db.selectFrom('notices').select(['id', 'media_id']).where('reference', '=', 'ARN-BBBBB-BBBBB').executeTakeFirstOrThrow()
+    const disputes = await handle.db.selectFrom('notice_disputes').select(['notice_id', 'media_id', 'message', 'via', 'resolved_at']).where('notice_id', '=', notice.id).execute()
+    expect(disputes).toEqual([{ notice_id: notice.id, media_id: notice.media_id, message: words, via: 'link', resolved_at: null }])
+    const history = await noticeHistory(handle.db, 'ARN-BBBBB-BBBBB')
+    expect(history!.events.filter((e) => e.kind === 'ack').map((e) => e.detail)).toEqual([{ answer: 'dispute', via: 'link', message: words }])
+    // Words beyond the limit are refused, not cut silently; "removed" opens no dispute.
+    expect((await fetch(url, { method: 'POST', body: new URLSearchParams({ answer: 'dispute', message: 'x'.repeat(DISPUTE_MESSAGE_MAX + 1) }) })).status).toBe(400)
+    expect((await fetch(url, { method: 'POST', body: new URLSearchParams({ answer: 'removed', message: 'ignored' }) })).status).toBe(200)
+    expect(await handle.db.selectFrom('notice_disputes').select('id').where('notice_id', '=', notice.id).execute()).toHaveLength(1)
   })
 
   it('answers a forged or unknown link like any unknown page, and an expired one with 410', async () => {

@@ -105,6 +105,9 @@ describe.each(dialects)('outbox delivery guarantees on %s', (dialect) => {
     expect((await handle.db.selectFrom('outbox').select('status').execute()).map((r) => r.status)).toEqual(['held', 'held'])
     const reference = (await handle.db.selectFrom('notices').innerJoin('outbox', 'outbox.notice_id', 'notices.id').select('reference').where('outbox.id', '=', rows[0]!.id).executeTakeFirstOrThrow()).reference
     expect(await releaseHeld(handle.db, reference)).toBe(1)
+    // Released once: nothing of it is held now, and a reference no notice has is an error, not "0 released".
+    expect(await releaseHeld(handle.db, reference)).toBe(0)
+    await expect(releaseHeld(handle.db, 'ARN-NOSUC-HNOTE')).rejects.toMatchObject({ code: 'NOT_FOUND', message: 'no notice ARN-NOSUC-HNOTE' })
 
     const resend = new OutboxDelivery(handle.db, new SmtpTransport(smtp.url), { from: reporter.from, inDoubt: 'resend' })
     expect(await resend.deliverDue()).toMatchObject({ sent: 1 })
