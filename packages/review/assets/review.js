@@ -34,8 +34,8 @@
       const body = {}
       for (const input of form.querySelectorAll('input[name],select[name]')) body[input.name] = input.type === 'checkbox' ? input.checked : input.value
       try {
-        await api(form.dataset.api, { method: 'POST', body })
-        flash('Saved.')
+        const saved = await api(form.dataset.api, { method: 'POST', body })
+        flash(['Saved.', ...(saved.warnings ?? []).map((w) => `Warning: ${w}.`)].join(' '))
       } catch (error) {
         flash(error.message, true)
       }
@@ -86,6 +86,16 @@
       table.append(tr)
     }
     evidence.append(table)
+    if (item.disputes && item.disputes.length > 0) {
+      evidence.append(el('h3', 'Disputed by the provider'))
+      const ul = el('ul', null, { id: 'disputes' })
+      for (const d of item.disputes) {
+        const li = el('li', `${d.provider ?? 'The provider'} disputes ${d.reference} (${d.mediaUrl}) on ${d.at}${d.escalated ? ', escalated' : ''}: `)
+        li.append(el('q', d.message ?? '(no reason given)'))
+        ul.append(li)
+      }
+      evidence.append(ul, el('p', 'Confirm upholds the notice; reject withdraws it.', { class: 'muted' }))
+    }
     if (item.notices.length > 0) {
       evidence.append(el('h3', 'Notices'))
       const ul = el('ul')
@@ -128,7 +138,7 @@
     const reason = document.getElementById('reason')
     try {
       const result = await api(`/api/items/${row.dataset.mediaId}/decision`, { method: 'POST', body: { decision, reason: reason.value } })
-      const notices = result.notices.length > 0 ? `, notices ${result.notices.join(', ')}` : ''
+      const notices = result.notices.length > 0 ? `, notices ${result.notices.join(', ')}` : (result.withdrawn?.length ?? 0) > 0 ? `, withdrawn ${result.withdrawn.join(', ')}` : ''
       flash(`Media #${result.mediaId}: ${result.state}${notices}`)
       reason.value = ''
       if (result.state !== 'awaiting-second') {

@@ -8,7 +8,7 @@ export interface Actor {
 
 export const AUDIT_ACTIONS = [
   'login', 'login-failed', 'logout', 'confirm', 'confirm-vote', 'reject', 'escalate', 'preview',
-  'policy-change', 'list-review-change', 'analyst-add', 'analyst-disable',
+  'policy-change', 'list-review-change', 'analyst-add', 'analyst-disable', 'notice-upheld', 'notice-withdrawn',
 ] as const
 export type AuditAction = (typeof AUDIT_ACTIONS)[number]
 

@@ -21,7 +21,7 @@ tr.item.selected{background:#dbe7ff;outline:2px solid #3a6fd8}code,.hash{font-fa
 kbd{border:1px solid #999;border-radius:3px;padding:0 .3em;background:#fff}
 svg.chart{display:block;background:#fff;border:1px solid #ddd;margin:.5em 0}svg.chart .bar{fill:#3a6fd8}svg.chart .bar.b{fill:#a9c1ef}
 svg.chart text{font:11px system-ui,sans-serif;fill:#333}svg.chart .title{font-weight:600}svg.chart .axis{stroke:#999}
-.muted{color:#666}form.inline{display:inline}label{margin-right:.8em}
+.muted{color:#666}form.inline{display:inline}label{margin-right:.8em}.dispute{margin-top:.3em;padding:.2em .4em;background:#fff4e0;border-left:3px solid #e0a030}q{quotes:none}
 `
 
 export function layout(title: string, body: string, options: { readonly analyst?: Analyst; readonly csrfToken?: string; readonly script?: boolean } = {}): string {
@@ -53,13 +53,17 @@ ${filters.escalated ? '<input type="hidden" name="queue" value="supervisors">' :
 <label>Provider <select name="provider"><option value="">all</option>${choices.providers.map((p) => option(p, p, filters.provider === p)).join('')}</select></label>
 <label>Job <input name="job" size="6" inputmode="numeric" value="${esc(filters.jobId ?? '')}"></label>
 <button type="submit">Filter</button></form>`
+  // A provider's dispute shows its words where the analyst looks first: in the "why waiting" cell.
+  const disputes = (i: QueueItem) => i.disputes.map((d) => `<div class="dispute">${esc(d.provider ?? 'The provider')} disputes ${esc(d.reference)}: `
+    + `${d.message ? `&ldquo;<q>${esc(d.message)}</q>&rdquo;` : '<span class="muted">(no reason given)</span>'}</div>`).join('')
   const rows = items.map((i) => `<tr class="item" data-media-id="${i.mediaId}" tabindex="-1">
-<td>${i.mediaId}</td><td>${i.distance}</td><td>${esc(i.algorithms.join(', '))}</td><td>${esc(i.lists.join(', '))}</td><td>${esc(i.reasons.join(', '))}</td>
+<td>${i.mediaId}</td><td>${i.distance}</td><td>${esc(i.algorithms.join(', '))}</td><td>${esc(i.lists.join(', '))}</td><td>${esc(i.reasons.join(', '))}${disputes(i)}</td>
 <td>${esc(i.provider ?? '-')}</td><td><code>${esc(i.url ?? '-')}</code></td><td>${esc(i.waitingSince.toISOString().replace('T', ' ').slice(0, 16))}</td><td>${esc(i.votes.join(', '))}</td></tr>`).join('')
   const table = items.length === 0
     ? '<p id="empty">Nothing waits for review here.</p>'
     : `<table id="queue"><thead><tr><th>media</th><th>distance</th><th>algorithms</th><th>lists</th><th>why waiting</th><th>provider</th><th>media URL</th><th>waiting since (UTC)</th><th>confirmed by</th></tr></thead><tbody>${rows}</tbody></table>`
-  const help = '<p class="muted">Keys: <kbd>j</kbd>/<kbd>k</kbd> next/previous, <kbd>c</kbd> confirm, <kbd>r</kbd> reject, <kbd>e</kbd> escalate, <kbd>p</kbd> show preview (logged). Media are not shown unless you ask.</p>'
+  const help = '<p class="muted">Keys: <kbd>j</kbd>/<kbd>k</kbd> next/previous, <kbd>c</kbd> confirm, <kbd>r</kbd> reject, <kbd>e</kbd> escalate, <kbd>p</kbd> show preview (logged). Media are not shown unless you ask. '
+    + 'On a disputed notice, confirm upholds the notice and reject withdraws it (the matches are rejected and the provider gets no more reminders).</p>'
   const panel = `<section class="panel" id="decision-panel"><p id="flash" role="status" aria-live="polite"></p>
 <p><label>Reason (recorded in the audit log)<br><input id="reason" size="50" maxlength="2000"></label></p>
 <p><button type="button" data-decision="confirm">Confirm (c)</button> <button type="button" data-decision="reject">Reject (r)</button>
@@ -95,7 +99,7 @@ ${table}<div id="charts">${charts.join('\n')}</div>`, { analyst, csrfToken })
 }
 
 export function policyPage(policy: ReviewPolicy, lists: readonly { id: number; name: string; mode: string; priority: number }[], analyst: Analyst, csrfToken: string): string {
-  const num = (name: string, value: number, label: string) => `<p><label>${esc(label)} <input name="${name}" type="number" min="0" max="256" value="${value}"></label></p>`
+  const num = (name: string, value: number, label: string, max = 256) => `<p><label>${esc(label)} <input name="${name}" type="number" min="0" max="${max}" value="${value}"></label></p>`
   const bool = (name: string, value: boolean, label: string) => `<p><label><input name="${name}" type="checkbox"${value ? ' checked' : ''}> ${esc(label)}</label></p>`
   const lrows = lists.map((l) => `<tr><td>${esc(l.name)}</td><td><form class="inline" data-api="/api/lists/${l.id}/review">
 <select name="mode">${['verified', 'review-required'].map((m) => `<option${m === l.mode ? ' selected' : ''}>${m}</option>`).join('')}</select>
@@ -104,7 +108,7 @@ export function policyPage(policy: ReviewPolicy, lists: readonly { id: number; n
 ${bool('autoExact', policy.autoExact, 'Exact matches (sha256, md5, sha1) on verified lists notify at once')}
 ${num('autoPdqDistance', policy.autoPdqDistance, 'PDQ matches at most this distance on verified lists notify at once')}
 ${num('autoBlockhashDistance', policy.autoBlockhashDistance, 'blockhash matches at most this distance on verified lists notify at once')}
-${num('minQuality', policy.minQuality, 'Perceptual matches on hashes of lower PDQ quality always wait')}
+${num('minQuality', policy.minQuality, 'Perceptual matches on hashes of lower PDQ quality (0 to 100) always wait', 100)}
 ${bool('twoAnalystsNear', policy.twoAnalystsNear, 'Near matches need two analysts to confirm')}
 <p><label>Reason <input name="reason" size="40"></label> <button type="submit">Save policy</button></p></form>
 <h2>Lists</h2><table id="lists"><tbody>${lrows}</tbody></table><p id="flash" role="status"></p>`, { analyst, csrfToken, script: true })

@@ -2,17 +2,18 @@ import { type Database, type Kysely, LIST_REVIEW_MODES, type ListReviewMode, Non
 import { type ReviewPolicy, loadReviewPolicy } from '@arachnid/matcher'
 import { type Actor, appendAudit } from './audit-log.js'
 
-const NUMERIC = ['autoPdqDistance', 'autoBlockhashDistance', 'minQuality'] as const
+/** The numeric fields and their ranges: distances are of 256 bits, PDQ quality is 0 to 100. */
+export const POLICY_RANGES = { autoPdqDistance: [0, 256], autoBlockhashDistance: [0, 256], minQuality: [0, 100] } as const
 const BOOLEAN = ['autoExact', 'twoAnalystsNear'] as const
 
 /** Checks a partial policy from outside (API, CLI); throws BAD_POLICY naming the bad field. */
 export function parsePolicyChange(input: Record<string, unknown>): Partial<ReviewPolicy> {
   const out: Record<string, number | boolean> = {}
-  for (const key of NUMERIC) {
+  for (const [key, [min, max]] of Object.entries(POLICY_RANGES)) {
     const raw = input[key]
     if (raw === undefined || raw === '') continue
-    const value = Number(raw)
-    if (!Number.isInteger(value) || value < 0 || value > 256) throw new NonRetryableError('BAD_POLICY', `${key} must be an integer from 0 to 256`)
+    const value = typeof raw === 'number' || (typeof raw === 'string' && /^\s*[+-]?\d+\s*$/.test(raw)) ? Number(raw) : Number.NaN
+    if (!Number.isInteger(value) || value < min || value > max) throw new NonRetryableError('BAD_POLICY', `${key} ${JSON.stringify(raw)}: expected an integer from ${min} to ${max}`)
     out[key] = value
   }
   for (const key of BOOLEAN) {
@@ -43,6 +44,9 @@ export async function updateReviewPolicy(db: Kysely<Database>, change: Partial<R
   })
 }
 
+/** Largest list review priority either way (the column is a Postgres integer). */
+export const MAX_PRIORITY = 1_000_000
+
 /** Marks a list verified (its close matches may notify at once) or review-required (every match waits); audited. */
 export async function setListReview(
   db: Kysely<Database>,
@@ -52,7 +56,9 @@ export async function setListReview(
   reason?: string,
 ): Promise<{ id: number; name: string; mode: ListReviewMode; priority: number }> {
   if (change.mode !== undefined && !LIST_REVIEW_MODES.includes(change.mode)) throw new NonRetryableError('BAD_MODE', `mode must be one of ${LIST_REVIEW_MODES.join(', ')}`)
-  if (change.priority !== undefined && !Number.isInteger(change.priority)) throw new NonRetryableError('BAD_PRIORITY', 'priority must be an integer')
+  if (change.priority !== undefined && (!Number.isInteger(change.priority) || Math.abs(change.priority) > MAX_PRIORITY)) {
+    throw new NonRetryableError('BAD_PRIORITY', `priority ${JSON.stringify(change.priority)}: expected an integer from ${-MAX_PRIORITY} to ${MAX_PRIORITY}`)
+  }
   return db.transaction().execute(async (trx) => {
     let q = trx.selectFrom('hash_lists').select(['id', 'name', 'review_mode', 'review_priority'])
     q = list.id !== undefined ? q.where('id', '=', list.id) : q.where('name', '=', list.name ?? '')

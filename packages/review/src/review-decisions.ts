@@ -33,11 +33,16 @@ export interface DecisionDeps {
 export interface DecisionResult {
   readonly mediaId: number
   readonly decision: Decision
-  /** confirmed/rejected/escalated, or awaiting-second when two analysts must agree and one has. */
-  readonly state: 'confirmed' | 'rejected' | 'escalated' | 'awaiting-second'
+  /**
+   * confirmed/rejected/escalated, or awaiting-second when two analysts must agree and one has; on
+   * a disputed notice: upheld (confirm) or withdrawn (reject).
+   */
+  readonly state: 'confirmed' | 'rejected' | 'escalated' | 'awaiting-second' | 'upheld' | 'withdrawn'
   readonly matches: number
   /** Notices created by a confirmation (none for a URL already noticed). */
   readonly notices: readonly string[]
+  /** Notices withdrawn (closed) because an analyst agreed with the provider's dispute. */
+  readonly withdrawn: readonly string[]
   readonly auditId: string
 }
 
@@ -82,9 +87,14 @@ export async function decide(deps: DecisionDeps, analyst: Analyst, input: { read
   const { db } = deps
   const { mediaId, decision } = input
   const reason = input.reason?.trim() || undefined
+  const disputes = await db.selectFrom('notice_disputes').where('media_id', '=', mediaId).where('resolved_at', 'is', null).select(['id', 'notice_id', 'escalated_at']).execute()
+  if (disputes.length > 0) return decideDispute(db, analyst, { mediaId, decision, reason }, disputes)
   const pending = await db.selectFrom('matches').where('media_id', '=', mediaId).where('status', '=', 'pending')
     .select(['id', 'list_id', 'algorithm', 'known_hash_id', 'escalated_at']).execute()
   if (pending.length === 0) throw new DecisionError('NOT_PENDING', `media ${mediaId} has nothing waiting for a decision`, 409)
+  // The queue's definition (queueRows): a media noticed through another match does not wait.
+  const noticed = await db.selectFrom('matches').where('media_id', '=', mediaId).where('status', 'in', ['auto-confirmed', 'confirmed']).select('id').limit(1).executeTakeFirst()
+  if (noticed) throw new DecisionError('NOT_PENDING', `media ${mediaId} is noticed already through another match; nothing waits for a decision`, 409)
   const escalated = pending.some((m) => m.escalated_at !== null)
   if (escalated && !hasRole(analyst, 'supervisor')) throw new DecisionError('SUPERVISOR_ONLY', 'escalated media are decided by supervisors', 403)
   const ids = pending.map((m) => m.id)
@@ -96,7 +106,7 @@ export async function decide(deps: DecisionDeps, analyst: Analyst, input: { read
     return db.transaction().execute(async (trx) => {
       await trx.updateTable('matches').set({ escalated_at: sql<Date>`now()` as never }).where('id', 'in', ids).execute()
       const auditId = await appendAudit(trx, { actor, action: 'escalate', subject, reason, detail: { matches: ids } })
-      return { mediaId, decision, state: 'escalated' as const, matches: ids.length, notices: [], auditId }
+      return { mediaId, decision, state: 'escalated' as const, matches: ids.length, notices: [], withdrawn: [], auditId }
     })
   }
 
@@ -111,7 +121,7 @@ export async function decide(deps: DecisionDeps, analyst: Analyst, input: { read
       }))).onConflict((oc) => oc.columns(['media_id', 'list_id', 'algorithm', 'hash']).doNothing()).execute()
       await trx.deleteFrom('review_votes').where('media_id', '=', mediaId).execute()
       const auditId = await appendAudit(trx, { actor, action: 'reject', subject, reason, detail: { matches: ids, suppressed: entries.length } })
-      return { mediaId, decision, state: 'rejected' as const, matches: updated.length, notices: [], auditId }
+      return { mediaId, decision, state: 'rejected' as const, matches: updated.length, notices: [], withdrawn: [], auditId }
     })
   }
 
@@ -124,7 +134,7 @@ export async function decide(deps: DecisionDeps, analyst: Analyst, input: { read
     if (Number(votes.n) < 2) {
       if (!voted) throw new DecisionError('ALREADY_VOTED', 'a second analyst must confirm this near match', 409)
       const auditId = await appendAudit(db, { actor, action: 'confirm-vote', subject, reason, detail: { matches: ids, votes: Number(votes.n) } })
-      return { mediaId, decision, state: 'awaiting-second', matches: ids.length, notices: [], auditId }
+      return { mediaId, decision, state: 'awaiting-second', matches: ids.length, notices: [], withdrawn: [], auditId }
     }
   }
   // Notices first, then the status: createNotices is idempotent per URL, so a crash between the two
@@ -134,6 +144,76 @@ export async function decide(deps: DecisionDeps, analyst: Analyst, input: { read
     const updated = await trx.updateTable('matches').set({ status: 'confirmed', decided_by: analyst.id, decided_at: sql<Date>`now()` as never })
       .where('id', 'in', ids).where('status', '=', 'pending').returning('id').execute()
     const auditId = await appendAudit(trx, { actor, action: 'confirm', subject, reason, detail: { matches: ids, notices: created.references, unassigned: created.unassigned } })
-    return { mediaId, decision, state: 'confirmed' as const, matches: updated.length, notices: created.references, auditId }
+    return { mediaId, decision, state: 'confirmed' as const, matches: updated.length, notices: created.references, withdrawn: [], auditId }
+  })
+}
+
+/**
+ * A decision on a media whose notice a provider disputes:
+ * - confirm upholds the notice: the disputes are closed as upheld and the notice goes on
+ *   (rechecks, reminders) as before;
+ * - reject agrees with the provider: the media's matches are rejected and suppressed (as for any
+ *   rejection), its open notices are closed (withdrawn) with their unsent emails cancelled, and the
+ *   disputes closed as withdrawn;
+ * - escalate moves the disputes to the supervisors' queue.
+ * Each is recorded in the notices' history and the audit log.
+ */
+async function decideDispute(
+  db: Kysely<Database>,
+  analyst: Analyst,
+  input: { readonly mediaId: number; readonly decision: Decision; readonly reason?: string },
+  disputes: readonly { id: number; notice_id: number; escalated_at: Date | null }[],
+): Promise<DecisionResult> {
+  const { mediaId, decision, reason } = input
+  const escalated = disputes.some((d) => d.escalated_at !== null)
+  if (escalated && !hasRole(analyst, 'supervisor')) throw new DecisionError('SUPERVISOR_ONLY', 'escalated disputes are decided by supervisors', 403)
+  const ids = disputes.map((d) => d.id)
+  const subject = `media:${mediaId}`
+  const actor = { id: analyst.id, name: analyst.name }
+  const noticeIds = [...new Set(disputes.map((d) => d.notice_id))]
+  const references = (await db.selectFrom('notices').where('id', 'in', noticeIds).select('reference').orderBy('id').execute()).map((n) => n.reference)
+
+  if (decision === 'escalate') {
+    if (escalated) throw new DecisionError('ALREADY_ESCALATED', `the dispute about media ${mediaId} is already escalated`, 409)
+    return db.transaction().execute(async (trx) => {
+      await trx.updateTable('notice_disputes').set({ escalated_at: sql<Date>`now()` as never }).where('id', 'in', ids).where('resolved_at', 'is', null).execute()
+      const auditId = await appendAudit(trx, { actor, action: 'escalate', subject, reason, detail: { disputes: ids, notices: references } })
+      return { mediaId, decision, state: 'escalated' as const, matches: 0, notices: [], withdrawn: [], auditId }
+    })
+  }
+
+  const resolution = decision === 'confirm' ? 'upheld' as const : 'withdrawn' as const
+  return db.transaction().execute(async (trx) => {
+    const resolved = await trx.updateTable('notice_disputes').set({
+      resolved_at: sql<Date>`now()` as never, resolved_by: analyst.id, resolution, resolution_reason: reason ?? null,
+    }).where('id', 'in', ids).where('resolved_at', 'is', null).returning('id').execute()
+    if (resolved.length === 0) throw new DecisionError('NOT_PENDING', `the dispute about media ${mediaId} was decided meanwhile`, 409)
+    if (resolution === 'upheld') {
+      await trx.insertInto('notice_events').values(noticeIds.map((id) => ({ notice_id: id, kind: 'upheld' as const, detail: JSON.stringify({ analyst: analyst.name, reason: reason ?? null }) }))).execute()
+      const auditId = await appendAudit(trx, { actor, action: 'notice-upheld', subject, reason, detail: { disputes: ids, notices: references } })
+      return { mediaId, decision, state: 'upheld' as const, matches: 0, notices: [], withdrawn: [], auditId }
+    }
+    const matches = await trx.updateTable('matches').set({ status: 'rejected', decided_by: analyst.id, decided_at: sql<Date>`now()` as never })
+      .where('media_id', '=', mediaId).where('status', '<>', 'rejected').returning(['id', 'known_hash_id']).execute()
+    if (matches.length > 0) {
+      const entries = await trx.selectFrom('known_hashes').where('id', 'in', matches.map((m) => m.known_hash_id)).select(['list_id', 'algorithm', 'hash']).execute()
+      await trx.insertInto('review_suppressions').values(entries.map((e) => ({
+        media_id: mediaId, list_id: e.list_id, algorithm: e.algorithm, hash: e.hash, analyst_id: analyst.id, reason: reason ?? null,
+      }))).onConflict((oc) => oc.columns(['media_id', 'list_id', 'algorithm', 'hash']).doNothing()).execute()
+    }
+    // Every open notice about this content goes, not only the disputed one: the content is what was wrong.
+    const closed = await trx.updateTable('notices').set({ status: 'closed', next_check_at: null })
+      .where('media_id', '=', mediaId).where('status', '=', 'open').returning(['id', 'reference']).execute()
+    closed.sort((a, b) => a.id - b.id)
+    if (closed.length > 0) {
+      const closedIds = closed.map((n) => n.id)
+      await trx.updateTable('outbox').set({ status: 'failed', last_error: 'cancelled: the notice was withdrawn after the provider\'s dispute' })
+        .where('notice_id', 'in', closedIds).where('status', 'in', ['pending', 'held']).execute()
+      await trx.insertInto('notice_events').values(closedIds.map((id) => ({ notice_id: id, kind: 'withdrawn' as const, detail: JSON.stringify({ analyst: analyst.name, reason: reason ?? null }) }))).execute()
+    }
+    await trx.deleteFrom('review_votes').where('media_id', '=', mediaId).execute()
+    const withdrawn = closed.map((n) => n.reference)
+    const auditId = await appendAudit(trx, { actor, action: 'notice-withdrawn', subject, reason, detail: { disputes: ids, notices: withdrawn, matches: matches.map((m) => m.id) } })
+    return { mediaId, decision, state: 'withdrawn' as const, matches: matches.length, notices: [], withdrawn, auditId }
   })
 }

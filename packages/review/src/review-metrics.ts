@@ -1,5 +1,6 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
 import { type Database, type Kysely, sql } from '@arachnid/core'
+import { queueCounts } from './review-queue.js'
 
 /**
  * Prometheus metrics of the review server: what it did (requests, logins, decisions, previews)
@@ -17,11 +18,10 @@ export class ReviewMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'arachnid_review_process_' })
     const queue = new Gauge({ name: 'arachnid_review_queue_media', help: 'Media waiting for review, by queue', labelNames: ['queue'] as const, registers: [this.registry],
       async collect() {
-        const row = await db.selectFrom('matches').where('status', '=', 'pending')
-          .select([sql<number>`count(distinct media_id) filter (where escalated_at is null)::int`.as('analysts'), sql<number>`count(distinct media_id) filter (where escalated_at is not null)::int`.as('supervisors')])
-          .executeTakeFirst().catch(() => undefined)
-        queue.set({ queue: 'analysts' }, Number(row?.analysts ?? 0))
-        queue.set({ queue: 'supervisors' }, Number(row?.supervisors ?? 0))
+        // The queue's own definition (noticed media left out, disputes in), as the pages show it.
+        const counts = await queueCounts(db).catch(() => undefined)
+        queue.set({ queue: 'analysts' }, counts?.analysts ?? 0)
+        queue.set({ queue: 'supervisors' }, counts?.escalated ?? 0)
       } })
     const notices = new Gauge({ name: 'arachnid_review_notices', help: 'Notices by status', labelNames: ['status'] as const, registers: [this.registry],
       async collect() {

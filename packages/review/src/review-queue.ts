@@ -13,6 +13,56 @@ export interface QueueFilters {
   readonly limit?: number
 }
 
+/** A provider's dispute of a notice about the media, in the provider's words. */
+export interface QueueDispute {
+  readonly id: number
+  readonly reference: string
+  readonly mediaUrl: string
+  /** The provider the notice went to. */
+  readonly provider: string | null
+  /** What the provider wrote on the acknowledgement page (null when it wrote nothing). */
+  readonly message: string | null
+  readonly at: Date
+  readonly escalated: boolean
+}
+
+/**
+ * The one definition of what waits for an analyst, shared by the queue, the statistics and the
+ * metrics, one row per (media, match) that puts it there:
+ * - a pending match of a media not noticed through another match (auto-confirmed or confirmed:
+ *   that media already has its notice, so its other matches change nothing);
+ * - every match not rejected of a media whose notice a provider disputes, until an analyst
+ *   upholds or withdraws it (`match_id` null when the notice has no match on record).
+ * `escalated`: the row is in the supervisors' queue; a media is escalated when any row is.
+ */
+export function queueRows(db: Kysely<Database>) {
+  const waiting = db.selectFrom('matches as m')
+    .where('m.status', '=', 'pending')
+    .where((eb) => eb.not(eb.exists(eb.selectFrom('matches as x').select('x.id').whereRef('x.media_id', '=', 'm.media_id').where('x.status', 'in', ['auto-confirmed', 'confirmed']))))
+    .select([
+      'm.media_id', sql<number | null>`m.id`.as('match_id'), sql<boolean>`m.escalated_at is not null`.as('escalated'),
+      sql<Date>`m.created_at`.as('since'), sql<string | null>`m.review_reason`.as('reason'),
+    ])
+  const disputed = db.selectFrom('notice_disputes as d')
+    .leftJoin('matches as m', (join) => join.onRef('m.media_id', '=', 'd.media_id').on('m.status', '<>', 'rejected'))
+    .where('d.resolved_at', 'is', null)
+    .select([
+      'd.media_id', sql<number | null>`m.id`.as('match_id'), sql<boolean>`d.escalated_at is not null`.as('escalated'),
+      sql<Date>`d.created_at`.as('since'), sql<string | null>`'dispute'::text`.as('reason'),
+    ])
+  return waiting.unionAll(disputed)
+}
+
+/** Media waiting for an analyst (both queues) and, of those, escalated to the supervisors. */
+export async function queueCounts(db: Kysely<Database>): Promise<{ pending: number; escalated: number; analysts: number }> {
+  const row = await db.selectFrom(
+    db.selectFrom(queueRows(db).as('q')).groupBy('q.media_id').select(['q.media_id', sql<boolean>`bool_or(q.escalated)`.as('escalated')]).as('w'),
+  ).select([sql<number>`count(*)::int`.as('pending'), sql<number>`count(*) filter (where w.escalated)::int`.as('escalated')]).executeTakeFirstOrThrow()
+  const pending = Number(row.pending)
+  const escalated = Number(row.escalated)
+  return { pending, escalated, analysts: pending - escalated }
+}
+
 /** One queue item: a media (the unit a notice is about) with its waiting matches. */
 export interface QueueItem {
   readonly mediaId: number
@@ -27,6 +77,19 @@ export interface QueueItem {
   readonly provider: string | null
   /** Analysts who confirmed already (when two must agree). */
   readonly votes: readonly string[]
+  /** Open disputes of the media's notices (reason "dispute"): confirm upholds the notice, reject withdraws it. */
+  readonly disputes: readonly QueueDispute[]
+}
+
+/** Open disputes of these media, oldest first. */
+export async function openDisputes(db: Kysely<Database>, mediaIds: readonly number[]): Promise<(QueueDispute & { mediaId: number })[]> {
+  if (mediaIds.length === 0) return []
+  const rows = await db.selectFrom('notice_disputes as d').innerJoin('notices as n', 'n.id', 'd.notice_id').leftJoin('providers as p', 'p.id', 'n.provider_id')
+    .where('d.media_id', 'in', mediaIds).where('d.resolved_at', 'is', null)
+    .select(['d.id', 'd.media_id', 'n.reference', 'n.media_url', 'p.name', 'd.message', 'd.created_at', 'd.escalated_at']).orderBy('d.id').execute()
+  return rows.map((r) => ({
+    id: r.id, mediaId: r.media_id, reference: r.reference, mediaUrl: r.media_url, provider: r.name, message: r.message, at: r.created_at, escalated: r.escalated_at !== null,
+  }))
 }
 
 export interface ProviderGuess { readonly name: string; readonly abuseEmail: string; readonly matchedBy: string }
@@ -49,26 +112,25 @@ export async function providerOf(db: Kysely<Database>, directory: ProviderDirect
 
 /**
  * Waiting media by priority: closest match first (exact before near), then the list's review
- * priority, then the longest waiting. Media already noticed through another match are left out.
+ * priority, then the longest waiting. Which media wait is `queueRows`' definition: media already
+ * noticed through another match are left out, disputed notices are in.
  */
 export async function listQueue(db: Kysely<Database>, filters: QueueFilters = {}): Promise<QueueItem[]> {
   const limit = Math.min(Math.max(1, filters.limit ?? 200), 1000)
-  let query = db.selectFrom('matches as m').innerJoin('hash_lists as l', 'l.id', 'm.list_id')
-    .where('m.status', '=', 'pending')
-    .where((eb) => eb.not(eb.exists(eb.selectFrom('matches as x').select('x.id').whereRef('x.media_id', '=', 'm.media_id').where('x.status', 'in', ['auto-confirmed', 'confirmed']))))
-    .groupBy('m.media_id')
+  let query = db.selectFrom(queueRows(db).as('q')).leftJoin('matches as m', 'm.id', 'q.match_id').leftJoin('hash_lists as l', 'l.id', 'm.list_id')
+    .groupBy('q.media_id')
     .select([
-      'm.media_id',
-      sql<number>`min(m.distance)::int`.as('distance'),
-      sql<string[]>`array_agg(distinct m.algorithm order by m.algorithm)`.as('algorithms'),
-      sql<string[]>`array_agg(distinct l.name order by l.name)`.as('lists'),
-      sql<string[]>`array_agg(distinct coalesce(m.review_reason, '') order by coalesce(m.review_reason, ''))`.as('reasons'),
-      sql<number>`max(l.review_priority)::int`.as('priority'),
-      sql<Date>`min(m.created_at)`.as('waiting_since'),
-      sql<boolean>`bool_or(m.escalated_at is not null)`.as('escalated'),
+      'q.media_id',
+      sql<number>`coalesce(min(m.distance), 0)::int`.as('distance'),
+      sql<string[]>`coalesce(array_agg(distinct m.algorithm order by m.algorithm) filter (where m.algorithm is not null), '{}')`.as('algorithms'),
+      sql<string[]>`coalesce(array_agg(distinct l.name order by l.name) filter (where l.name is not null), '{}')`.as('lists'),
+      sql<string[]>`array_agg(distinct coalesce(q.reason, '') order by coalesce(q.reason, ''))`.as('reasons'),
+      sql<number>`coalesce(max(l.review_priority), 0)::int`.as('priority'),
+      sql<Date>`min(q.since)`.as('waiting_since'),
+      sql<boolean>`bool_or(q.escalated)`.as('escalated'),
     ])
-    .having(sql<boolean>`bool_or(m.escalated_at is not null)`, '=', filters.escalated === true)
-    .orderBy(sql`min(m.distance)`).orderBy(sql`max(l.review_priority)`, 'desc').orderBy(sql`min(m.created_at)`).orderBy('m.media_id')
+    .having(sql<boolean>`bool_or(q.escalated)`, '=', filters.escalated === true)
+    .orderBy(sql`coalesce(min(m.distance), 0)`).orderBy(sql`coalesce(max(l.review_priority), 0)`, 'desc').orderBy(sql`min(q.since)`).orderBy('q.media_id')
   if (filters.listId !== undefined) query = query.having(sql<boolean>`bool_or(m.list_id = ${filters.listId})`, '=', true)
   if (filters.jobId !== undefined) query = query.having(sql<boolean>`bool_or(m.job_id = ${filters.jobId})`, '=', true)
   // The provider filter is applied after resolving providers, so fetch more rows than shown.
@@ -79,6 +141,7 @@ export async function listQueue(db: Kysely<Database>, filters: QueueFilters = {}
     .select(['media_id', 'url', 'final_url', 'server_ip']).orderBy('id', 'desc').execute()
   const votes = await db.selectFrom('review_votes as v').innerJoin('analysts as a', 'a.id', 'v.analyst_id')
     .where('v.media_id', 'in', ids).select(['v.media_id', 'a.name']).orderBy('v.at').execute()
+  const disputes = await openDisputes(db, ids)
   const directory = await ProviderDirectory.load(db)
   const items: QueueItem[] = []
   for (const r of rows) {
@@ -90,6 +153,7 @@ export async function listQueue(db: Kysely<Database>, filters: QueueFilters = {}
       priority: Number(r.priority), waitingSince: new Date(r.waiting_since), escalated: Boolean(r.escalated),
       url: fetch?.url ?? null, provider: provider?.name ?? null,
       votes: votes.filter((v) => v.media_id === r.media_id).map((v) => v.name),
+      disputes: disputes.filter((d) => d.mediaId === r.media_id).map(({ mediaId: _, ...d }) => d),
     })
     if (items.length >= limit) break
   }
@@ -131,6 +195,8 @@ export interface ItemEvidence {
   readonly provider: ProviderGuess | null
   readonly notices: readonly { reference: string; mediaUrl: string; status: string; createdAt: Date }[]
   readonly votes: readonly { analyst: string; at: Date }[]
+  /** Open disputes of the media's notices, with the providers' words. */
+  readonly disputes: readonly QueueDispute[]
   /** Earlier decisions and previews of this media, newest first. */
   readonly history: readonly AuditEntry[]
 }
@@ -171,6 +237,7 @@ export async function itemEvidence(db: Kysely<Database>, mediaId: number): Promi
     provider: provider ?? null,
     notices: notices.map((n) => ({ reference: n.reference, mediaUrl: n.media_url, status: n.status, createdAt: n.created_at })),
     votes: votes.map((v) => ({ analyst: v.name, at: v.at })),
+    disputes: (await openDisputes(db, [mediaId])).map(({ mediaId: _, ...d }) => d),
     history: await listAudit(db, { subject: `media:${mediaId}`, limit: 100 }),
   }
 }

@@ -2,12 +2,12 @@ import { timingSafeEqual } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { type AnalystRole, ArachnidError, type Database, type Kysely, type Logger, describeError } from '@arachnid/core'
+import { type AnalystRole, ArachnidError, ConfigError, type Database, type Kysely, type Logger, describeError } from '@arachnid/core'
 import { AddressGuard } from '@arachnid/crawler'
-import { loadReviewPolicy } from '@arachnid/matcher'
+import { type ReviewPolicy, loadReviewPolicy } from '@arachnid/matcher'
 import { type AckLinks, type CreateNoticesOptions, type ProviderLookup, type Reporter, createAckHandler } from '@arachnid/notifier'
 import { type Analyst, hasRole } from './analyst-accounts.js'
-import { appendAudit, listAudit } from './audit-log.js'
+import { AUDIT_ACTIONS, appendAudit, listAudit } from './audit-log.js'
 import { auditPage, layout, loginPage, policyPage, queuePage, statsPage } from './html-pages.js'
 import { type PreviewLimits, MediaPreviewer } from './media-preview.js'
 import { listReviewModes, parsePolicyChange, setListReview, updateReviewPolicy } from './policy-admin.js'
@@ -89,13 +89,62 @@ class HttpError extends ArachnidError {
   }
 }
 
-function parseCookies(header: string | undefined): Map<string, string> {
-  const out = new Map<string, string>()
+/**
+ * The session cookie's value, or undefined. Only our cookie is decoded: cookies are per host, not
+ * per port, so other programs' cookies for 127.0.0.1 arrive too and are none of our business. A
+ * value that is not valid percent-encoding is a 400 (BAD_COOKIE), never a 500.
+ */
+function sessionCookie(header: string | undefined): string | undefined {
   for (const part of (header ?? '').split(';')) {
     const i = part.indexOf('=')
-    if (i > 0) out.set(part.slice(0, i).trim(), decodeURIComponent(part.slice(i + 1).trim()))
+    if (i <= 0 || part.slice(0, i).trim() !== SESSION_COOKIE) continue
+    try {
+      return decodeURIComponent(part.slice(i + 1).trim())
+    } catch {
+      throw new HttpError(400, 'BAD_COOKIE', `the ${SESSION_COOKIE} cookie is malformed; it has been cleared, log in again`)
+    }
   }
-  return out
+  return undefined
+}
+
+/** Largest id a route takes (ids are Postgres integers); larger ones name nothing. */
+const MAX_ID = 2_147_483_647
+
+/**
+ * Checked query parameters: an absent or empty parameter is undefined; a present one that is not
+ * what the route takes is a 400 (BAD_QUERY) naming the parameter, the value and what is allowed.
+ */
+const query = {
+  id(p: URLSearchParams, name: string): number | undefined {
+    const raw = p.get(name)
+    if (raw === null || raw === '') return undefined
+    const n = /^\d{1,10}$/.test(raw) ? Number(raw) : Number.NaN
+    if (!(n >= 1 && n <= MAX_ID)) throw badQuery(name, raw, `a positive integer (an id, at most ${MAX_ID})`)
+    return n
+  },
+  integer(p: URLSearchParams, name: string, min: number, max: number): number | undefined {
+    const raw = p.get(name)
+    if (raw === null || raw === '') return undefined
+    const n = /^[+-]?\d{1,10}$/.test(raw) ? Number(raw) : Number.NaN
+    if (!(n >= min && n <= max)) throw badQuery(name, raw, `an integer from ${min} to ${max}`)
+    return n
+  },
+  choice<T extends string>(p: URLSearchParams, name: string, values: readonly T[]): T | undefined {
+    const raw = p.get(name)
+    if (raw === null || raw === '') return undefined
+    if (!(values as readonly string[]).includes(raw)) throw badQuery(name, raw, `one of ${values.join(', ')}`)
+    return raw as T
+  },
+  text(p: URLSearchParams, name: string, maxLength = 200): string | undefined {
+    const raw = p.get(name)
+    if (raw === null || raw === '') return undefined
+    if (raw.length > maxLength) throw badQuery(name, `${raw.slice(0, 20)}...`, `at most ${maxLength} characters`)
+    return raw
+  },
+}
+
+function badQuery(name: string, value: string, expected: string): HttpError {
+  return new HttpError(400, 'BAD_QUERY', `query parameter ${name}=${JSON.stringify(value)}: expected ${expected}`)
 }
 
 const SECURITY_HEADERS = {
@@ -161,12 +210,13 @@ export class ReviewServer {
     return `http://127.0.0.1:${this.port}`
   }
 
+  /** Listens; a port in use, a port not allowed or an address not on this machine is a ConfigError saying so. */
   async listen(port: number, host: string): Promise<void> {
     const server = http.createServer((req, res) => void this.#handle(req, res))
     server.headersTimeout = 20_000
     server.requestTimeout = 60_000
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
+      server.once('error', (error: NodeJS.ErrnoException) => reject(listenError(error, host, port)))
       server.listen(port, host, () => resolve())
     })
     this.#server = server
@@ -187,7 +237,12 @@ export class ReviewServer {
     })
     const mediaId = (ctx: Context) => {
       const id = Number(ctx.params[0])
-      if (!Number.isSafeInteger(id) || id <= 0) throw new HttpError(404, 'NOT_FOUND', 'no such item')
+      if (!Number.isSafeInteger(id) || id <= 0 || id > MAX_ID) throw new HttpError(404, 'NOT_FOUND', 'no such item')
+      return id
+    }
+    const listId = (ctx: Context) => {
+      const id = Number(ctx.params[0])
+      if (!Number.isSafeInteger(id) || id <= 0 || id > MAX_ID) throw new HttpError(404, 'NOT_FOUND', 'no such list')
       return id
     }
     const analyst = (ctx: Context) => ctx.session!.analyst
@@ -203,7 +258,7 @@ export class ReviewServer {
       }),
       r('POST', '/login', '/login', 'public', 'login', (ctx) => this.#login(ctx)),
       r('POST', '/logout', '/logout', 'page', 'logout', async (ctx) => {
-        await this.#sessions.logout(parseCookies(ctx.req.headers.cookie).get(SESSION_COOKIE))
+        await this.#sessions.logout(sessionCookie(ctx.req.headers.cookie))
         await appendAudit(db, { actor: actor(ctx), action: 'logout' })
         ctx.res.setHeader('set-cookie', this.#cookie('', 0))
         if (wantsJson(ctx.req)) return this.#json(ctx.res, 200, { ok: true })
@@ -223,7 +278,7 @@ export class ReviewServer {
         this.#html(ctx.res, 200, queuePage(items, filters, { lists, providers }, analyst(ctx), ctx.session!.csrfToken))
       }),
       r('GET', '/audit', '/audit', 'page', 'audit', async (ctx) => {
-        const entries = await listAudit(db, { before: ctx.url.searchParams.get('before') ?? undefined, limit: 100 })
+        const entries = await listAudit(db, { before: auditBefore(ctx.url.searchParams), limit: 100 })
         this.#html(ctx.res, 200, auditPage(entries, analyst(ctx), ctx.session!.csrfToken, entries.length === 100 ? entries.at(-1)?.id : undefined))
       }, 'supervisor'),
       r('GET', '/stats', '/stats', 'page', 'stats', async (ctx) => {
@@ -260,22 +315,23 @@ export class ReviewServer {
       r('GET', '/api/audit', '/api/audit', 'api', 'audit', async (ctx) => {
         const p = ctx.url.searchParams
         this.#json(ctx.res, 200, { entries: await listAudit(db, {
-          before: p.get('before') ?? undefined, actor: p.get('actor') ?? undefined, action: p.get('action') ?? undefined,
-          subject: p.get('subject') ?? undefined, limit: p.get('limit') ? Number(p.get('limit')) : undefined,
+          before: auditBefore(p), actor: query.text(p, 'actor'), action: query.choice(p, 'action', AUDIT_ACTIONS),
+          subject: query.text(p, 'subject'), limit: query.integer(p, 'limit', 1, 500),
         }) })
       }, 'supervisor'),
       r('GET', '/api/stats', '/api/stats', 'api', 'stats', async (ctx) => this.#json(ctx.res, 200, await reviewStats(db))),
       r('GET', '/api/policy', '/api/policy', 'api', 'policy', async (ctx) => this.#json(ctx.res, 200, { policy: await loadReviewPolicy(db), lists: await listReviewModes(db) })),
       r('POST', '/api/policy', '/api/policy', 'api', 'policy', async (ctx) => {
         const reason = typeof ctx.body.reason === 'string' ? ctx.body.reason : undefined
-        this.#json(ctx.res, 200, { policy: await updateReviewPolicy(db, parsePolicyChange(ctx.body), actor(ctx), reason) })
+        const change = parsePolicyChange(ctx.body)
+        this.#json(ctx.res, 200, { policy: await updateReviewPolicy(db, change, actor(ctx), reason), warnings: policyWarnings(change) })
       }, 'admin'),
       r('GET', '/api/lists', '/api/lists', 'api', 'lists', async (ctx) => this.#json(ctx.res, 200, { lists: await listReviewModes(db) })),
       r('POST', '/api/lists/(\\d+)/review', '/api/lists/1/review', 'api', 'list-review', async (ctx) => {
         const mode = typeof ctx.body.mode === 'string' ? ctx.body.mode as never : undefined
         const priority = ctx.body.priority === undefined || ctx.body.priority === '' ? undefined : Number(ctx.body.priority)
         const reason = typeof ctx.body.reason === 'string' ? ctx.body.reason : undefined
-        this.#json(ctx.res, 200, { list: await setListReview(db, { id: Number(ctx.params[0]) }, { mode, priority }, actor(ctx), reason) })
+        this.#json(ctx.res, 200, { list: await setListReview(db, { id: listId(ctx) }, { mode, priority }, actor(ctx), reason) })
       }, 'admin'),
     ]
   }
@@ -303,7 +359,14 @@ export class ReviewServer {
         return Boolean(m)
       })
       const isApi = url.pathname.startsWith('/api/') || url.pathname === '/metrics' || route?.kind === 'api'
-      const token = parseCookies(req.headers.cookie).get(SESSION_COOKIE)
+      let token: string | undefined
+      try {
+        token = sessionCookie(req.headers.cookie)
+      } catch (error) {
+        // Cleared, so the browser's next request (the login page) works again.
+        res.setHeader('set-cookie', this.#cookie('', 0))
+        throw error
+      }
       let session = route?.kind === 'public' && route.name === 'health' ? undefined : await this.#sessions.get(token)
       if (!session && url.pathname === '/metrics' && this.#metricsTokenOk(req)) session = METRICS_SESSION
       if (!route || route.kind !== 'public') {
@@ -450,8 +513,32 @@ function sameOrigin(req: http.IncomingMessage): boolean {
 }
 
 function queueFilters(p: URLSearchParams): QueueFilters {
-  const int = (v: string | null) => (v && /^\d+$/.test(v) ? Number(v) : undefined)
-  return { listId: int(p.get('list')), jobId: int(p.get('job')), provider: p.get('provider') || undefined, escalated: p.get('queue') === 'supervisors' }
+  return { listId: query.id(p, 'list'), jobId: query.id(p, 'job'), provider: query.text(p, 'provider'), escalated: query.choice(p, 'queue', ['supervisors'] as const) === 'supervisors' }
+}
+
+/** The audit log's paging cursor: an entry id (a bigint). */
+function auditBefore(p: URLSearchParams): string | undefined {
+  const raw = p.get('before')
+  if (raw === null || raw === '') return undefined
+  if (!/^\d{1,18}$/.test(raw) || /^0+$/.test(raw)) throw badQuery('before', raw, 'an audit entry id (a positive integer)')
+  return raw
+}
+
+/** Allowed but probably mistaken policy values, in words (as `arachnid analysts policy` warns). */
+function policyWarnings(change: Partial<ReviewPolicy>): string[] {
+  return (['autoPdqDistance', 'autoBlockhashDistance'] as const).filter((k) => (change[k] ?? 0) > 64)
+    .map((k) => `${k} ${change[k]} is above 64: distances that large match unrelated images`)
+}
+
+function listenError(error: NodeJS.ErrnoException, host: string, port: number): Error {
+  const where = `${host.includes(':') ? `[${host}]` : host}:${port}`
+  switch (error.code) {
+    case 'EADDRINUSE': return new ConfigError(`cannot listen on ${where}: the port is in use (choose another with --port or ARACHNID_SERVE_PORT; 0 picks a free one)`, { cause: error })
+    case 'EACCES': return new ConfigError(`cannot listen on ${where}: not allowed (ports below 1024 need privileges; choose another with --port)`, { cause: error })
+    case 'EADDRNOTAVAIL': return new ConfigError(`cannot listen on ${where}: ${host} is not an address of this machine (see --host or ARACHNID_SERVE_HOST)`, { cause: error })
+    case 'ENOTFOUND': case 'EAI_AGAIN': return new ConfigError(`cannot listen on ${where}: ${host} does not resolve (see --host or ARACHNID_SERVE_HOST)`, { cause: error })
+    default: return error
+  }
 }
 
 async function readBody(req: http.IncomingMessage): Promise<Record<string, unknown>> {

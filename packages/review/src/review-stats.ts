@@ -1,5 +1,6 @@
 import { type Database, type Kysely, sql } from '@arachnid/core'
 import { type NoticeStats, noticeStats, percentile } from '@arachnid/notifier'
+import { queueCounts } from './review-queue.js'
 
 /** Histogram buckets for durations, in hours (upper bounds; the last is open-ended). */
 export const DURATION_BUCKETS = [
@@ -23,6 +24,7 @@ export interface ReviewStats {
   readonly openAges: readonly Bucketed[]
   /** Median of the same per-notice hours the histograms use: equals removal.overall.medianHoursToRemoval. */
   readonly medianHoursCheck: number | null
+  /** Media waiting for review (listQueue's definition: both queues) and, of those, escalated. */
   readonly queue: { readonly pending: number; readonly escalated: number }
 }
 
@@ -59,9 +61,8 @@ export async function reviewStats(db: Kysely<Database>, options: { readonly days
     if (perDay.has(day)) perDay.set(day, perDay.get(day)! + 1)
   }
   const open = rows.filter((r) => r.status === 'open').map((r) => Math.max(0, (now.getTime() - new Date(r.created_at).getTime()) / 3_600_000))
-  const queue = await db.selectFrom('matches').where('status', '=', 'pending')
-    .select([sql<number>`count(distinct media_id)::int`.as('pending'), sql<number>`count(distinct media_id) filter (where escalated_at is not null)::int`.as('escalated')])
-    .executeTakeFirstOrThrow()
+  // The queue's own definition, so "waiting for review" is what the queue shows.
+  const queue = await queueCounts(db)
   const median = percentile(removed.map((r) => r.hours).sort((a, b) => a - b), 0.5)
   return {
     removal,
@@ -72,6 +73,6 @@ export async function reviewStats(db: Kysely<Database>, options: { readonly days
     },
     openAges: bucket(open),
     medianHoursCheck: median === null ? null : Math.round(median * 1000) / 1000,
-    queue: { pending: Number(queue.pending), escalated: Number(queue.escalated) },
+    queue: { pending: queue.pending, escalated: queue.escalated },
   }
 }
