@@ -1,10 +1,13 @@
 import os from 'node:os'
 import readline from 'node:readline'
 import type { Command } from 'commander'
-import { ANALYST_ROLES, type AnalystRole, LIST_REVIEW_MODES, type ListReviewMode, NonRetryableError, loadConfig } from '@arachnid/core'
+import { ANALYST_ROLES, type AnalystRole, ConfigError, LIST_REVIEW_MODES, type ListReviewMode, NonRetryableError, loadConfig } from '@arachnid/core'
 import { loadReviewPolicy } from '@arachnid/matcher'
-import { addAnalyst, disableAnalyst, isAnalystRole, listAnalysts, listReviewModes, parsePolicyChange, setListReview, updateReviewPolicy } from '@arachnid/review'
+import { MAX_PRIORITY, addAnalyst, disableAnalyst, listAnalysts, listReviewModes, parsePolicyChange, setListReview, updateReviewPolicy } from '@arachnid/review'
 import { withApp } from '../app.js'
+import { choice, integer, text, threshold, warnLargeThreshold } from '../parse-options.js'
+
+const ON_OFF = ['on', 'off'] as const
 
 const cliActor = () => ({ id: null, name: `cli:${os.userInfo().username}` })
 
@@ -41,12 +44,11 @@ export function registerAnalysts(program: Command): void {
   analysts.command('add')
     .description('create an account, or set a new password and role (ends its sessions); the password is read from stdin, or asked for on a terminal')
     .argument('<name>', 'account name')
-    .requiredOption('--role <role>', `one of ${ANALYST_ROLES.join(', ')}`)
-    .action(async (name: string, options: { role: string }) => {
-      if (!isAnalystRole(options.role)) throw new NonRetryableError('BAD_ROLE', `--role must be one of ${ANALYST_ROLES.join(', ')}`)
+    .requiredOption('--role <role>', `one of ${ANALYST_ROLES.join(', ')}`, choice('--role', ANALYST_ROLES))
+    .action(async (name: string, options: { role: AnalystRole }) => {
       const password = await readPassword()
       await withApp(loadConfig(), async (app) => {
-        const added = await addAnalyst(app.database.db, { name, role: options.role as AnalystRole, password }, cliActor())
+        const added = await addAnalyst(app.database.db, { name, role: options.role, password }, cliActor())
         process.stdout.write(`${added.created ? 'created' : 'updated'} ${added.name} (${added.role})\n`)
       })
     })
@@ -55,7 +57,12 @@ export function registerAnalysts(program: Command): void {
     .option('--json', 'one JSON object per line')
     .action(async (options: { json?: boolean }) => {
       await withApp(loadConfig(), async (app) => {
-        for (const a of await listAnalysts(app.database.db)) {
+        const accounts = await listAnalysts(app.database.db)
+        if (accounts.length === 0 && !options.json) {
+          process.stdout.write(`no accounts yet (create one with "analysts add NAME --role ${ANALYST_ROLES.join('|')}")\n`)
+          return
+        }
+        for (const a of accounts) {
           process.stdout.write(options.json ? `${JSON.stringify(a)}\n` : `${a.name.padEnd(24)} ${a.role.padEnd(10)} ${a.disabled ? 'disabled' : 'active'}\n`)
         }
       })
@@ -71,17 +78,20 @@ export function registerAnalysts(program: Command): void {
     })
   analysts.command('policy')
     .description('show or change the review policy, and mark lists verified or review-required (changes are audited)')
-    .option('--auto-exact <on|off>', 'exact matches on verified lists notify at once')
-    .option('--auto-pdq <n>', 'PDQ matches at most this distance on verified lists notify at once')
-    .option('--auto-blockhash <n>', 'blockhash matches at most this distance on verified lists notify at once')
-    .option('--min-quality <n>', 'perceptual matches on hashes of lower PDQ quality always wait')
-    .option('--two-analysts <on|off>', 'near matches need two analysts to confirm')
-    .option('--list <name>', 'a list to mark (with --mode and/or --priority)')
-    .option('--mode <mode>', `${LIST_REVIEW_MODES.join(' or ')}`)
-    .option('--priority <n>', 'queue priority of the list\'s matches (higher first, after distance)')
+    .option('--auto-exact <on|off>', 'exact matches on verified lists notify at once', choice('--auto-exact', ON_OFF))
+    .option('--auto-pdq <n>', 'PDQ matches at most this distance (0 to 256) on verified lists notify at once', threshold('--auto-pdq'))
+    .option('--auto-blockhash <n>', 'blockhash matches at most this distance (0 to 256) on verified lists notify at once', threshold('--auto-blockhash'))
+    .option('--min-quality <n>', 'perceptual matches on hashes of lower PDQ quality (0 to 100) always wait', integer('--min-quality', 0, 100))
+    .option('--two-analysts <on|off>', 'near matches need two analysts to confirm', choice('--two-analysts', ON_OFF))
+    .option('--list <name>', 'a list to mark (with --mode and/or --priority)', text('--list'))
+    .option('--mode <mode>', `${LIST_REVIEW_MODES.join(' or ')}`, choice('--mode', LIST_REVIEW_MODES))
+    .option('--priority <n>', `queue priority of the list's matches (higher first, after distance; ${-MAX_PRIORITY} to ${MAX_PRIORITY})`, integer('--priority', -MAX_PRIORITY, MAX_PRIORITY))
     .option('--reason <text>', 'why (recorded in the audit log)')
     .option('--json', 'JSON output')
-    .action(async (options: { autoExact?: string; autoPdq?: string; autoBlockhash?: string; minQuality?: string; twoAnalysts?: string; list?: string; mode?: string; priority?: string; reason?: string; json?: boolean }) => {
+    .action(async (options: { autoExact?: string; autoPdq?: number; autoBlockhash?: number; minQuality?: number; twoAnalysts?: string; list?: string; mode?: ListReviewMode; priority?: number; reason?: string; json?: boolean }) => {
+      if ((options.mode !== undefined || options.priority !== undefined) && options.list === undefined) throw new ConfigError('--mode and --priority need --list NAME')
+      warnLargeThreshold('--auto-pdq', options.autoPdq)
+      warnLargeThreshold('--auto-blockhash', options.autoBlockhash)
       await withApp(loadConfig(), async (app) => {
         const db = app.database.db
         const change = parsePolicyChange({
@@ -89,10 +99,7 @@ export function registerAnalysts(program: Command): void {
           minQuality: options.minQuality, twoAnalystsNear: options.twoAnalysts,
         })
         if (Object.keys(change).length > 0) await updateReviewPolicy(db, change, cliActor(), options.reason)
-        if (options.list) {
-          if (options.mode !== undefined && !(LIST_REVIEW_MODES as readonly string[]).includes(options.mode)) throw new NonRetryableError('BAD_MODE', `--mode must be ${LIST_REVIEW_MODES.join(' or ')}`)
-          await setListReview(db, { name: options.list }, { mode: options.mode as ListReviewMode | undefined, priority: options.priority === undefined ? undefined : Number(options.priority) }, cliActor(), options.reason)
-        }
+        if (options.list) await setListReview(db, { name: options.list }, { mode: options.mode, priority: options.priority }, cliActor(), options.reason)
         const policy = await loadReviewPolicy(db)
         const lists = await listReviewModes(db)
         if (options.json) return void process.stdout.write(`${JSON.stringify({ policy, lists })}\n`)

@@ -2,11 +2,13 @@ import type { Command } from 'commander'
 import { type Config, NonRetryableError, loadConfig } from '@arachnid/core'
 import { Hasher } from '@arachnid/hasher'
 import {
-  NotifierService, NotifyScheduler, createBoss, listNotices, listUnassigned, noticeHistory, notifierOptionsFromConfig, releaseHeld, setProviderRule,
+  NotifierService, NotifyScheduler, createBoss, listNotices, listUnassigned, noticeHistory, notifierOptionsFromConfig, parseProviderRule, releaseHeld, setProviderRule,
 } from '@arachnid/notifier'
 import { type App, withApp } from '../app.js'
+import { addressRange, decimal, text } from '../parse-options.js'
 
-const collect = (value: string, previous: string[]) => [...previous, value]
+/** pg-boss polls no faster than every 0.5 s; an idle worker asking less than every 10 minutes would look dead. */
+const POLL_SECONDS = { min: 0.5, max: 600 } as const
 
 async function openNotifier(app: App, allow: readonly string[]): Promise<{ service: NotifierService; close(): Promise<void> }> {
   const { config } = app
@@ -36,6 +38,10 @@ export function registerNotices(program: Command): void {
     .action(async (options: { open?: boolean; json?: boolean }) => {
       await withApp(loadConfig(), async (app) => {
         const rows = await listNotices(app.database.db, { open: options.open })
+        if (rows.length === 0 && !options.json) {
+          process.stdout.write(options.open ? 'no open notices\n' : 'no notices yet (a crawl\'s matches and analysts\' confirmations create them)\n')
+          return
+        }
         for (const n of rows) {
           if (options.json) printJson(n)
           else {
@@ -72,12 +78,14 @@ export function registerNotices(program: Command): void {
   providers.command('set')
     .description('map a CIDR or a domain to a provider and its abuse address (overrides RDAP)')
     .argument('<pattern>', 'CIDR (203.0.113.0/24) or domain (example.net, covers subdomains)')
-    .requiredOption('--name <name>', 'provider name')
+    .requiredOption('--name <name>', 'provider name', text('--name'))
     .requiredOption('--email <address>', 'abuse address')
     .action(async (pattern: string, options: { name: string; email: string }) => {
+      // Checked before the database is opened: a typo costs nothing and changes nothing.
+      const checked = parseProviderRule({ pattern, name: options.name, abuseEmail: options.email })
       await withApp(loadConfig(), async (app) => {
-        const rule = await setProviderRule(app.database.db, { pattern, name: options.name, abuseEmail: options.email })
-        process.stdout.write(`${rule.kind} ${rule.pattern} -> ${options.name} <${options.email}>\n`)
+        const rule = await setProviderRule(app.database.db, checked)
+        process.stdout.write(`${rule.kind} ${rule.pattern} -> ${checked.name} <${checked.abuseEmail}>\n`)
       })
     })
   providers.command('list')
@@ -91,6 +99,10 @@ export function registerNotices(program: Command): void {
         const rdap = await db.selectFrom('providers').select(['name', 'abuse_email', 'rdap_handle']).where('source', '=', 'rdap').orderBy('name').execute()
         const unassigned = await listUnassigned(db)
         if (options.json) return printJson({ rules, rdap, unassigned })
+        if (rules.length + rdap.length + unassigned.length === 0) {
+          process.stdout.write('no providers: no directory rules, none found through RDAP yet, no unassigned hosts (add a rule with "providers set PATTERN --name N --email E")\n')
+          return
+        }
         for (const r of rules) process.stdout.write(`${r.kind.padEnd(6)} ${r.pattern.padEnd(30)} ${r.name} <${r.abuse_email}>\n`)
         for (const r of rdap) process.stdout.write(`rdap   ${(r.rdap_handle ?? '').padEnd(30)} ${r.name} <${r.abuse_email}>\n`)
         if (unassigned.length > 0) process.stdout.write(`unassigned (fix with "providers set", or wait for the retry):\n`)
@@ -101,7 +113,7 @@ export function registerNotices(program: Command): void {
   const notify = program.command('notify').description('notice delivery, rechecks, reminders and escalation')
   notify.command('run')
     .description('one pass: retry unassigned hosts, recheck due notices (reminders, escalations, removals), deliver every email that is due')
-    .option('--allow <cidr>', 'address or CIDR rechecks may contact although private (repeatable)', collect, [])
+    .option('--allow <cidr>', 'address or CIDR rechecks may contact although private (repeatable)', addressRange('--allow'), [])
     .option('--json', 'JSON output')
     .action(async (options: { allow: string[]; json?: boolean }) => {
       await withApp(loadConfig(), async (app) => {
@@ -120,8 +132,8 @@ export function registerNotices(program: Command): void {
     })
   notify.command('worker')
     .description('the long-running notifier: delivery and recheck passes scheduled through pg-boss on the same database (run any number; they share the work)')
-    .option('--allow <cidr>', 'address or CIDR rechecks may contact although private (repeatable)', collect, [])
-    .option('--poll <seconds>', 'how often idle workers ask for a job (at least 0.5)', Number.parseFloat, 2)
+    .option('--allow <cidr>', 'address or CIDR rechecks may contact although private (repeatable)', addressRange('--allow'), [])
+    .option('--poll <seconds>', `how often idle workers ask for a job, in seconds (${POLL_SECONDS.min} to ${POLL_SECONDS.max})`, decimal('--poll', POLL_SECONDS.min, POLL_SECONDS.max), 2)
     .action(async (options: { allow: string[]; poll: number }) => {
       const config: Config = loadConfig()
       await withApp(config, async (app) => {
@@ -146,8 +158,10 @@ export function registerNotices(program: Command): void {
     .argument('<reference>', 'reference ID')
     .action(async (reference: string) => {
       await withApp(loadConfig(), async (app) => {
-        const count = await releaseHeld(app.database.db, reference.trim().toUpperCase())
-        process.stdout.write(`${count} held emails released\n`)
+        const ref = reference.trim().toUpperCase()
+        // An unknown reference is an error (NOT_FOUND, exit 2), not "nothing to release".
+        const count = await releaseHeld(app.database.db, ref)
+        process.stdout.write(count > 0 ? `${count} held emails released\n` : `0 held emails released: none of ${ref}'s emails is held\n`)
       })
     })
 }

@@ -4,8 +4,7 @@ import { AddressGuard } from '@arachnid/crawler'
 import { AckLinks, loadNoticeTemplates } from '@arachnid/notifier'
 import { ReviewServer, type ReviewServerOptions } from '@arachnid/review'
 import { withApp } from '../app.js'
-
-const collect = (value: string, previous: string[]) => [...previous, value]
+import { addressRange, port, text } from '../parse-options.js'
 
 /** The review server's options from the configuration (what `serve` runs, and what tests start in-process). */
 export async function reviewServerOptions(config: Config, db: Kysely<Database>, extra: { readonly allow?: readonly string[]; readonly logger?: Logger } = {}): Promise<ReviewServerOptions> {
@@ -27,9 +26,9 @@ export async function reviewServerOptions(config: Config, db: Kysely<Database>, 
 export function registerServe(program: Command): void {
   program.command('serve')
     .description('the analysts\' review page and JSON API, the provider acknowledgement page (/ack/...), /healthz and Prometheus /metrics, on the same database')
-    .option('--port <n>', 'port (0: any free port; default ARACHNID_SERVE_PORT)', (v) => Number.parseInt(v, 10))
-    .option('--host <address>', 'address to listen on (default ARACHNID_SERVE_HOST)')
-    .option('--allow <cidr>', 'address or CIDR a live preview may fetch from although private (repeatable)', collect, [])
+    .option('--port <n>', 'port, 0 to 65535 (0: any free port; default ARACHNID_SERVE_PORT)', port('--port'))
+    .option('--host <address>', 'address to listen on (default ARACHNID_SERVE_HOST)', text('--host'))
+    .option('--allow <cidr>', 'address or CIDR a live preview may fetch from although private (repeatable)', addressRange('--allow'), [])
     .action(async (options: { port?: number; host?: string; allow: string[] }) => {
       const config = loadConfig({ servePort: options.port, serveHost: options.host })
       await withApp(config, async (app) => {
