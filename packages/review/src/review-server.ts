@@ -469,8 +469,10 @@ export class ReviewServer {
     const { code, message } = describeError(error)
     if (status >= 500) this.#o.logger?.error({ err: error, path: url.pathname }, 'review request failed')
     if (res.headersSent) return void res.destroy()
-    const shown = status >= 500 && !(error instanceof HttpError) ? 'internal error' : message
-    if (url.pathname.startsWith('/api/') || url.pathname === '/metrics') return this.#json(res, status, { error: { code, message: shown } })
+    // An unexpected failure says nothing of its cause (a database error code, a library message): that is in the log.
+    const internal = status >= 500 && !(error instanceof HttpError)
+    const shown = internal ? 'internal error' : message
+    if (url.pathname.startsWith('/api/') || url.pathname === '/metrics') return this.#json(res, status, { error: { code: internal ? 'INTERNAL' : code, message: shown } })
     this.#html(res, status, layout('Error', `<p class="flash error">${shown.replace(/[<>&]/g, '')}</p>`))
   }
 

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Matcher, importList, recordMatches } from '@arachnid/matcher'
 import { AckLinks } from '@arachnid/notifier'
-import { listAudit, listQueue, reviewStats } from '@arachnid/review'
-import { dialectsUnderTest } from '@arachnid/test'
-import { ACK_SECRET, ApiClient, type ReviewFixture, openReviewFixture } from './review-fixture.js'
+import { ReviewServer, listAudit, listQueue, reviewStats } from '@arachnid/review'
+import { dialectsUnderTest, openTestDatabase } from '@arachnid/test'
+import { ACK_SECRET, ApiClient, REPORTER, type ReviewFixture, openReviewFixture } from './review-fixture.js'
 
 const dialects = await dialectsUnderTest()
 const ack = new AckLinks({ secret: ACK_SECRET, baseUrl: 'http://127.0.0.1/' })
@@ -39,6 +39,19 @@ describe.each(dialects)('review server input and disputes on %s', (dialect) => {
     // Another program's cookie for the same host (cookies ignore ports) is none of our business.
     const foreign = await fetch(`${f.server.url}/api/queue`, { headers: { cookie: `other_app=%E0%A4%A; ${ana.cookie}` } })
     expect(foreign.status).toBe(200)
+  })
+
+  it('says nothing of an unexpected failure\'s cause: 500 INTERNAL, no database error code', async () => {
+    const broken = await openTestDatabase(dialect)
+    const server = await ReviewServer.start({ db: broken.db, reporter: REPORTER })
+    try {
+      await broken.close()
+      const response = await fetch(`${server.url}/api/queue`, { headers: { cookie: 'arachnid_session=some-token' } })
+      expect(response.status).toBe(500)
+      expect(await response.json()).toEqual({ error: { code: 'INTERNAL', message: 'internal error' } })
+    } finally {
+      await server.close()
+    }
   })
 
   it('refuses query parameters that are not what the route takes with 400 and a message naming them', async () => {
