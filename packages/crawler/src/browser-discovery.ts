@@ -1,5 +1,5 @@
 import type { DiscoveredMedia, Discovery, DiscoverySource } from './discover.js'
-import { looksLikeImageUrl } from './discover.js'
+import { DISCOVERY_SOURCES, looksLikeImageUrl } from './discover.js'
 
 /** Flags for Debian's Chromium: headless, no sandbox (root in containers), nothing phoning home. */
 export const CHROMIUM_ARGS = [
@@ -18,25 +18,29 @@ export interface PageFindings {
 /**
  * Runs inside the page after its scripts: media from img (currentSrc, src, srcset and the lazy
  * data-src family), picture sources, video posters, CSS background images (computed style, so
- * stylesheets and inline styles both count), og:image / twitter:image, and links. Kept free of
- * closures: Playwright serialises it into the page.
+ * stylesheets and inline styles both count), og:image / twitter:image, and links; evaluates to
+ * {@link PageFindings}.
+ *
+ * Plain JavaScript source, not a function: Playwright sends a function's `toString()` to the
+ * page, and what that text holds depends on how this file was compiled (tsx/esbuild adds calls
+ * to its `__name` helper, which the page does not have). Text is the same under any compiler.
  */
-export function collectInPage(): PageFindings {
-  const media: [string, string][] = []
-  const abs = (u: string | null | undefined): string | undefined => {
+export const COLLECT_IN_PAGE = String.raw`(() => {
+  const media = []
+  const abs = (u) => {
     if (!u) return undefined
     try {
-      const url = new URL(u.trim(), document.baseURI)
+      const url = new URL(String(u).trim(), document.baseURI)
       return url.protocol === 'http:' || url.protocol === 'https:' ? url.href.split('#')[0] : undefined
     } catch {
       return undefined
     }
   }
-  const add = (u: string | null | undefined, via: string) => {
+  const add = (u, via) => {
     const url = abs(u)
     if (url) media.push([url, via])
   }
-  const srcset = (value: string | null) => (value ?? '').split(/,\s+/).map((c) => c.trim().split(/\s+/)[0]).filter(Boolean)
+  const srcset = (value) => (value || '').split(/,\s+/).map((c) => c.trim().split(/\s+/)[0]).filter(Boolean)
   for (const img of Array.from(document.images)) {
     add(img.currentSrc || img.getAttribute('src'), 'img-src')
     for (const u of srcset(img.getAttribute('srcset'))) add(u, 'img-srcset')
@@ -51,20 +55,52 @@ export function collectInPage(): PageFindings {
     const bg = getComputedStyle(el).backgroundImage
     if (bg && bg !== 'none') for (const m of bg.matchAll(/url\(["']?([^"')]+)["']?\)/g)) add(m[1], 'css-background')
   }
-  const links: string[] = []
+  const links = []
   for (const a of Array.from(document.querySelectorAll('a[href]'))) {
     const url = abs(a.getAttribute('href'))
     if (url) links.push(url)
   }
-  return { media: media as [string, DiscoverySource][], links }
-}
+  return { media, links }
+})()`
 
-/** Findings sorted into media (first source wins) and page links; links to image files are media. */
-export function toDiscovery(findings: PageFindings): Discovery {
+/**
+ * Runs inside the page: scrolls it top to bottom (at most 50,000 px) so lazy loaders see their
+ * images in view. Plain JavaScript source for the same reason as {@link COLLECT_IN_PAGE}.
+ */
+export const SCROLL_THROUGH_PAGE = String.raw`(async () => {
+  for (let y = 0; y < document.body.scrollHeight && y < 50000; y += window.innerHeight) {
+    window.scrollTo(0, y)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+})()`
+
+/**
+ * Findings sorted into media (first source wins) and page links; links to image files are media.
+ * The page's own scripts run before ours and may have replaced any global it uses, so what comes
+ * back is checked again here: only http(s) URLs, only known sources.
+ */
+export function toDiscovery(findings: unknown): Discovery {
+  const raw = (findings ?? {}) as { media?: unknown; links?: unknown }
+  const http = (value: unknown): string | undefined => {
+    if (typeof value !== 'string') return undefined
+    try {
+      const url = new URL(value)
+      return url.protocol === 'http:' || url.protocol === 'https:' ? url.href : undefined
+    } catch {
+      return undefined
+    }
+  }
   const media = new Map<string, DiscoverySource>()
-  for (const [url, via] of findings.media) if (!url.startsWith('data:') && !media.has(url)) media.set(url, via)
+  for (const entry of Array.isArray(raw.media) ? raw.media : []) {
+    if (!Array.isArray(entry)) continue
+    const url = http(entry[0])
+    const via = entry[1] as DiscoverySource
+    if (url && DISCOVERY_SOURCES.includes(via) && !media.has(url)) media.set(url, via)
+  }
   const links = new Set<string>()
-  for (const url of findings.links) {
+  for (const value of Array.isArray(raw.links) ? raw.links : []) {
+    const url = http(value)
+    if (url === undefined) continue
     if (looksLikeImageUrl(url)) { if (!media.has(url)) media.set(url, 'link') }
     else links.add(url)
   }

@@ -1,6 +1,6 @@
 import { CheerioCrawler } from '@crawlee/cheerio'
 import { Configuration, log as crawleeLog } from '@crawlee/core'
-import { type Database, type Kysely, type Logger, RetryableError, describeError, sql } from '@arachnid/core'
+import { ConfigError, type Database, type Kysely, type Logger, NonRetryableError, RetryableError, describeError, sql } from '@arachnid/core'
 import type { Matcher } from '@arachnid/matcher'
 import { AddressGuard } from './address-guard.js'
 import { discover, looksLikeImageUrl } from './discover.js'
@@ -10,8 +10,9 @@ import { BoundedFetcher } from './http-fetch.js'
 import { type ImageHasher, type MatchedMedia, type MediaCounters, MediaPipeline } from './media-pipeline.js'
 import { type RobotsMode, RobotsPolicy } from './robots-policy.js'
 import { summarizeJob, type JobSummary } from './job-summary.js'
-import { DEFAULT_DENY_LIST as DEFAULT_FRONTIER_DENY } from './url-policy.js'
-import { CHROMIUM_ARGS, DEFAULT_CHROMIUM_PATH, collectInPage, toDiscovery } from './browser-discovery.js'
+import { DEFAULT_DENY_LIST as DEFAULT_FRONTIER_DENY, parseDenyEntry } from './url-policy.js'
+import { CHROMIUM_ARGS, COLLECT_IN_PAGE, DEFAULT_CHROMIUM_PATH, SCROLL_THROUGH_PAGE, toDiscovery } from './browser-discovery.js'
+import { HostClock } from './host-clock.js'
 import type { Discovery } from './discover.js'
 import type { Route } from 'playwright-core'
 
@@ -29,7 +30,7 @@ export interface CrawlJobOptions {
   readonly maxPagesPerHost?: number
   /** Requests in flight per host across all workers (default 8). */
   readonly maxPerHost?: number
-  /** Least time between two requests to one host (default 0; robots.txt Crawl-delay can raise it). */
+  /** Least time between two requests to one host: robots.txt, pages and media (default 0; robots.txt Crawl-delay can raise it). */
   readonly politenessDelayMs?: number
   readonly maxMediaBytes?: number
   readonly maxPageBytes?: number
@@ -49,7 +50,7 @@ export interface CrawlJobOptions {
   readonly sameSite?: boolean
   /** robots.txt: obey (default) or ignore. */
   readonly robots?: RobotsMode
-  /** Extra deny-list entries ("host[/path-prefix]") on top of the built-in third-party-fetch list. */
+  /** Extra deny-list entries ("host[:port][/path-prefix]") on top of the built-in third-party-fetch list; pages and media alike. */
   readonly denyList?: readonly string[]
   /** How long a worker keeps a leased URL before another may take it (default 60 s). */
   readonly leaseMs?: number
@@ -115,6 +116,7 @@ export class CrawlJob {
   readonly #worker: string
   #status: string = 'running'
   #frontier: PostgresFrontier | undefined
+  #stopping = false
 
   private constructor(id: number, deps: CrawlDependencies, options: ResolvedCrawlOptions) {
     this.id = id
@@ -126,8 +128,11 @@ export class CrawlJob {
   /** Records a new job (running), seeds its frontier, and returns it ready to run. */
   static async create(deps: CrawlDependencies, options: CrawlJobOptions): Promise<CrawlJob> {
     const resolved: ResolvedCrawlOptions = { ...DEFAULT_CRAWL_OPTIONS, ...withoutUndefined(options) }
-    if (resolved.seeds.length === 0) throw new RetryableError('NO_SEEDS', 'a crawl needs at least one seed URL')
-    for (const seed of resolved.seeds) new URL(seed)
+    if (resolved.seeds.length === 0) throw new ConfigError('a crawl needs at least one seed URL')
+    for (const seed of resolved.seeds) {
+      if (!URL.canParse(seed) || !/^https?:$/.test(new URL(seed).protocol)) throw new ConfigError(`seed ${JSON.stringify(seed)}: not an http(s) URL`)
+    }
+    checkBounds(resolved)
     const { pageConcurrency: _p, mediaConcurrency: _m, ...stored } = resolved
     const row = await deps.db.insertInto('crawl_jobs').values({
       name: resolved.name ?? resolved.seeds[0]!, seeds: JSON.stringify(resolved.seeds), options: JSON.stringify(stored), status: 'running',
@@ -139,10 +144,24 @@ export class CrawlJob {
 
   /** A worker joining an existing job: the job's own options, with this worker's concurrency. */
   static async attach(deps: CrawlDependencies, jobId: number, overrides: WorkerOverrides = {}): Promise<CrawlJob> {
-    const row = await deps.db.selectFrom('crawl_jobs').select(['options', 'seeds', 'status']).where('id', '=', jobId).executeTakeFirstOrThrow()
+    const row = await deps.db.selectFrom('crawl_jobs').select(['options', 'seeds', 'status']).where('id', '=', jobId).executeTakeFirst()
+    if (row === undefined) throw new NonRetryableError('NO_JOB', `no job ${jobId}`)
     const stored = (typeof row.options === 'string' ? JSON.parse(row.options) : row.options) as Partial<ResolvedCrawlOptions>
     const seeds = (typeof row.seeds === 'string' ? JSON.parse(row.seeds) : row.seeds) as string[]
-    return new CrawlJob(jobId, deps, { ...DEFAULT_CRAWL_OPTIONS, ...stored, seeds, ...withoutUndefined(overrides) })
+    const resolved = { ...DEFAULT_CRAWL_OPTIONS, ...stored, seeds, ...withoutUndefined(overrides) }
+    checkBounds({ ...DEFAULT_CRAWL_OPTIONS, seeds, ...withoutUndefined(overrides) })
+    return new CrawlJob(jobId, deps, resolved)
+  }
+
+  /**
+   * This worker stops taking part (Ctrl-C, a worker shutting down): no new pages or media are
+   * taken, leased pages not yet started and media still waiting for their host's turn go back to
+   * the queue, and what is under way finishes and is recorded; `run()` then returns. The job's
+   * status is not changed: other workers go on, or a worker started later takes it up.
+   */
+  async stop(): Promise<void> {
+    this.#stopping = true
+    await this.#frontier?.stop()
   }
 
   async #seed(): Promise<void> {
@@ -152,9 +171,10 @@ export class CrawlJob {
     await pages.add(seeds.filter((s) => !looksLikeImageUrl(s)).map((url) => ({ url, depth: 0, reported: this.#options.reported })))
   }
 
-  #parts(fetcher = this.#fetcher()): { pages: PostgresFrontier; media: MediaPipeline; fetcher: BoundedFetcher; robots: RobotsPolicy } {
+  #parts(fetcher = this.#fetcher()): { pages: PostgresFrontier; media: MediaPipeline; fetcher: BoundedFetcher; robots: RobotsPolicy; clock: HostClock } {
     const o = this.#options
     const db = this.#deps.db
+    const clock = new HostClock(db, this.id, o.politenessDelayMs)
     const robots = new RobotsPolicy(fetcher, o.robots, o.requestTimeoutMs, {
       get: async (origin) => {
         const row = await db.selectFrom('frontier_hosts').select('robots').where('job_id', '=', this.id).where('host', '=', new URL(origin).host)
@@ -165,17 +185,18 @@ export class CrawlJob {
         await db.insertInto('frontier_hosts').values({ job_id: this.id, host: new URL(origin).host, delay_ms: o.politenessDelayMs, robots: body, robots_fetched_at: new Date() })
           .onConflict((oc) => oc.columns(['job_id', 'host']).doUpdateSet({ robots: body, robots_fetched_at: new Date() })).execute()
       },
-    })
+    }, clock)
+    const urlPolicy = o.denyList ? { denyList: [...DEFAULT_FRONTIER_DENY, ...o.denyList] } : undefined
     const pages = new PostgresFrontier(this.#deps.db, this.id, o.seeds, {
       ...DEFAULT_FRONTIER_OPTIONS, maxPages: o.maxPages, maxDepth: o.maxDepth, maxPagesPerHost: o.maxPagesPerHost, maxPerHost: o.maxPerHost,
       politenessDelayMs: o.politenessDelayMs, leaseMs: o.leaseMs, sameSite: o.sameSite, leaseBatch: o.browser ? Math.min(o.pageConcurrency, 4) : o.pageConcurrency,
-      urlPolicy: o.denyList ? { denyList: [...DEFAULT_FRONTIER_DENY, ...o.denyList] } : undefined,
+      urlPolicy,
     }, robots, this.#worker)
-    const media = new MediaPipeline({ ...this.#deps, fetcher }, this.id, {
+    const media = new MediaPipeline({ ...this.#deps, fetcher, clock }, this.id, {
       maxMediaBytes: o.maxMediaBytes, requestTimeoutMs: o.requestTimeoutMs, maxRedirects: o.maxRedirects, concurrency: o.mediaConcurrency,
-      batchSize: o.matchBatchSize, leaseMs: o.leaseMs, maxLeases: DEFAULT_FRONTIER_OPTIONS.maxLeases,
+      batchSize: o.matchBatchSize, leaseMs: o.leaseMs, maxLeases: DEFAULT_FRONTIER_OPTIONS.maxLeases, urlPolicy,
     }, this.#worker, this.counters)
-    return { pages, media, fetcher, robots }
+    return { pages, media, fetcher, robots, clock }
   }
 
   #fetcher(): BoundedFetcher {
@@ -191,17 +212,22 @@ export class CrawlJob {
   async run(): Promise<CrawlSummary> {
     const started = performance.now()
     const fetcher = this.#fetcher()
-    const { pages, media } = this.#parts(fetcher)
+    const { pages, media, clock } = this.#parts(fetcher)
     this.#frontier = pages
     // A job paused or cancelled before this worker joined is not touched.
     await this.#watchStatus()
+    if (this.#stopping) await pages.stop()
     let pagesDone = false
     const watch = setInterval(() => { void this.#watchStatus() }, 1000)
     try {
-      const crawling = this.#crawlPages(pages, fetcher, media).finally(() => { pagesDone = true })
-      const hashing = media.run(() => pagesDone, () => this.#status !== 'running')
+      const crawling = this.#crawlPages(pages, fetcher, media, clock).finally(() => { pagesDone = true })
+      const hashing = media.run(() => pagesDone, () => this.#status !== 'running' || this.#stopping)
       const results = await Promise.allSettled([crawling, hashing])
-      for (const r of results) if (r.status === 'rejected') throw r.reason
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+      // Nothing of this worker is in flight any more: what it still holds goes back to the queue
+      // now, for the next worker, rather than when its leases run out.
+      if (failed || this.#stopping) await this.#releaseLeases(failed === undefined).catch(() => {})
+      if (failed) throw failed.reason
       await this.#finishIfDone()
     } finally {
       clearInterval(watch)
@@ -219,9 +245,20 @@ export class CrawlJob {
     }
   }
 
+  /** `unstarted`: what is given back was never started (a stop), so its lease does not count towards giving it up. */
+  async #releaseLeases(unstarted: boolean): Promise<void> {
+    const db = this.#deps.db
+    const attempts = unstarted ? sql<number>`greatest(attempts - 1, 0)` : sql<number>`attempts`
+    await db.updateTable('frontier').set({ status: 'queued', lease_until: null, leased_by: null, attempts })
+      .where('job_id', '=', this.id).where('status', '=', 'leased').where('leased_by', '=', this.#worker).execute()
+    await db.updateTable('media_fetches').set({ state: 'pending', lease_until: null, leased_by: null, attempts })
+      .where('job_id', '=', this.id).where('state', '=', 'leased').where('leased_by', '=', this.#worker).execute()
+  }
+
   /** Marks the job finished when nothing of it is open, whichever worker gets here first. */
   async #finishIfDone(): Promise<void> {
-    const summary = await summarizeJob(this.#deps.db, this.id)
+    // The figures stored are those of the finished job (summarizeJob still reads it as running).
+    const summary = { ...(await summarizeJob(this.#deps.db, this.id)), status: 'finished' }
     await sql`update crawl_jobs set status = 'finished', finished_at = now(), updated_at = now(), summary = ${JSON.stringify(summary)}
       where id = ${this.id} and status = 'running'
         and not exists (select 1 from frontier where job_id = ${this.id} and status in ('queued', 'leased'))
@@ -270,7 +307,7 @@ export class CrawlJob {
     }
   }
 
-  async #crawlPagesInBrowser(frontier: PostgresFrontier, fetcher: BoundedFetcher, media: MediaPipeline): Promise<void> {
+  async #crawlPagesInBrowser(frontier: PostgresFrontier, fetcher: BoundedFetcher, media: MediaPipeline, clock: HostClock): Promise<void> {
     const o = this.#options
     const { PlaywrightCrawler } = await import('@crawlee/playwright')
     acceptOn(PlaywrightCrawler)
@@ -278,12 +315,14 @@ export class CrawlJob {
     crawleeLog.setLevel(crawleeLog.LEVELS.OFF)
     const config = new Configuration({ persistStorage: false, purgeOnStart: true, availableMemoryRatio: 0.5 })
     const guard = fetcher.guard
+    const takeTurn = this.#turnTaker(clock)
     const crawler = new PlaywrightCrawler({
       launchContext: { launcher: chromium, launchOptions: { executablePath: o.chromiumPath, headless: true, args: [...CHROMIUM_ARGS] }, useIncognitoPages: true },
       browserPoolOptions: { useFingerprints: false },
       ...this.#sharedCrawlerOptions(frontier),
       maxConcurrency: Math.max(1, Math.min(o.pageConcurrency, 4)),
-      preNavigationHooks: [async ({ page }) => {
+      preNavigationHooks: [async ({ page, request }) => {
+        await takeTurn(request)
         await page.route('**/*', async (route: Route) => {
           const request = route.request()
           const kind = request.resourceType()
@@ -293,6 +332,9 @@ export class CrawlJob {
             if (url.protocol === 'data:' || url.protocol === 'blob:') return route.continue()
             guard.checkHost(url.hostname)
             await new Promise<void>((resolve, reject) => guard.lookup(url.hostname, {}, (error: unknown) => (error ? reject(error) : resolve())))
+            // The page itself took its host's turn in takeTurn(); its scripts, styles and XHRs take theirs.
+            const isPage = request.isNavigationRequest() && request.frame() === page.mainFrame()
+            if (!isPage && o.politenessDelayMs > 0) await clock.reserve(url.host)
             return route.continue()
           } catch {
             return route.abort('addressunreachable')
@@ -303,14 +345,10 @@ export class CrawlJob {
         const status = response?.status() ?? null
         if (status === 429) throw new RetryableError('HTTP_STATUS', `HTTP 429 from ${request.url}`)
         await page.waitForLoadState('load').catch(() => {})
-        // Scroll so lazy loaders see their images in view.
-        await page.evaluate(async () => {
-          for (let y = 0; y < document.body.scrollHeight && y < 50_000; y += window.innerHeight) {
-            window.scrollTo(0, y)
-            await new Promise((r) => setTimeout(r, 20))
-          }
-        }).catch(() => {})
-        const found = toDiscovery(await page.evaluate(collectInPage))
+        // Scroll so lazy loaders see their images in view. In-page code is passed as source text,
+        // so it runs the same whichever compiler built this file (see COLLECT_IN_PAGE).
+        await page.evaluate(SCROLL_THROUGH_PAGE).catch(() => {})
+        const found = toDiscovery(await page.evaluate(COLLECT_IN_PAGE))
         const html = await page.content()
         await this.#handlePage(frontier, media, {
           url: request.url, finalUrl: page.url(), depth: Number(request.userData.depth ?? 0), status,
@@ -321,12 +359,21 @@ export class CrawlJob {
     await crawler.run()
   }
 
-  async #crawlPages(frontier: PostgresFrontier, fetcher: BoundedFetcher, media: MediaPipeline): Promise<void> {
+  /** Politeness for pages: a page of a host with a delay takes the host's next turn right before it is fetched. */
+  #turnTaker(clock: HostClock): (request: { url: string; userData: Record<string, unknown> }) => Promise<void> {
+    return async (request) => {
+      if (Number(request.userData.delayMs ?? 0) > 0) await clock.reserve(new URL(request.url).host)
+    }
+  }
+
+  async #crawlPages(frontier: PostgresFrontier, fetcher: BoundedFetcher, media: MediaPipeline, clock: HostClock): Promise<void> {
     const o = this.#options
-    if (o.browser) return this.#crawlPagesInBrowser(frontier, fetcher, media)
+    if (o.browser) return this.#crawlPagesInBrowser(frontier, fetcher, media, clock)
     crawleeLog.setLevel(crawleeLog.LEVELS.OFF)
     const config = new Configuration({ persistStorage: false, purgeOnStart: true, availableMemoryRatio: 0.5 })
+    const takeTurn = this.#turnTaker(clock)
     const crawler = new CheerioCrawler({
+      preNavigationHooks: [async ({ request }) => { await takeTurn(request) }],
       httpClient: new GuardedHttpClient(fetcher, { maxBytes: o.maxPageBytes, timeoutMs: o.requestTimeoutMs, maxRedirects: o.maxRedirects },
         (host, delayMs) => { void frontier.backoff(host, delayMs) }),
       maxConcurrency: o.pageConcurrency,
@@ -375,6 +422,22 @@ function acceptOn(crawlerClass: unknown): void {
 }
 // PlaywrightCrawler gets the same fix when browser mode loads it.
 acceptOn(CheerioCrawler)
+
+/** Bounds that would make a job hang or loop (a cap of 0 leases nothing, ever) are refused up front. */
+function checkBounds(o: ResolvedCrawlOptions): void {
+  const at = (name: string, value: number, min: number, max: number) => {
+    if (!Number.isSafeInteger(value) || value < min || value > max) throw new ConfigError(`${name} ${value}: expected an integer from ${min} to ${max}`)
+  }
+  at('maxPages', o.maxPages, 1, 100_000_000)
+  at('maxDepth', o.maxDepth, 0, 1000)
+  at('maxPagesPerHost', o.maxPagesPerHost, 1, 100_000_000)
+  at('maxPerHost', o.maxPerHost, 1, 1000)
+  at('politenessDelayMs', o.politenessDelayMs, 0, 3_600_000)
+  at('pageConcurrency', o.pageConcurrency, 1, 1000)
+  at('mediaConcurrency', o.mediaConcurrency, 1, 1000)
+  at('matchBatchSize', o.matchBatchSize, 1, 100_000)
+  for (const entry of o.denyList ?? []) parseDenyEntry(entry)
+}
 
 function withoutUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T

@@ -50,7 +50,16 @@ export function siteOf(host: string): string {
   return host.toLowerCase().replace(/^www\./, '')
 }
 
-interface Leased { id: number; url: string; depth: number; host: string; reported: boolean; retry_count: number }
+/** Adds refusals, counted by reason with the first example, to the job's skip counts (pages and media alike). */
+export async function recordSkips(db: Kysely<Database>, jobId: number, skips: ReadonlyMap<SkipReason, { count: number; example: string }>): Promise<void> {
+  if (skips.size === 0) return
+  await db.insertInto('frontier_skips')
+    .values([...skips].map(([reason, s]) => ({ job_id: jobId, reason, count: s.count, example: s.example.slice(0, 500) })))
+    .onConflict((oc) => oc.columns(['job_id', 'reason']).doUpdateSet((eb) => ({ count: sql<number>`${eb.ref('frontier_skips.count')} + ${eb.ref('excluded.count')}` })))
+    .execute()
+}
+
+interface Leased { id: number; url: string; depth: number; host: string; reported: boolean; retry_count: number; delay_ms: number }
 
 /**
  * A crawl job's frontier kept in Postgres and shared by every worker: URLs de-duplicated by
@@ -93,7 +102,7 @@ export class PostgresFrontier implements IRequestManager {
     this.#stopped = true
     const ids = this.#buffer.splice(0).map((r) => r.id)
     if (ids.length > 0) {
-      await this.#db.updateTable('frontier').set({ status: 'queued', lease_until: null, leased_by: null })
+      await this.#db.updateTable('frontier').set({ status: 'queued', lease_until: null, leased_by: null, attempts: sql<number>`greatest(attempts - 1, 0)` })
         .where('id', 'in', ids).where('leased_by', '=', this.#worker).execute()
     }
   }
@@ -144,12 +153,7 @@ export class PostgresFrontier implements IRequestManager {
       entry.count += count
       skips.set(reason, entry)
     })
-    if (skips.size > 0) {
-      await this.#db.insertInto('frontier_skips')
-        .values([...skips].map(([reason, s]) => ({ job_id: this.#jobId, reason, count: s.count, example: s.example.slice(0, 500) })))
-        .onConflict((oc) => oc.columns(['job_id', 'reason']).doUpdateSet((eb) => ({ count: sql<number>`${eb.ref('frontier_skips.count')} + ${eb.ref('excluded.count')}` })))
-        .execute()
-    }
+    await recordSkips(this.#db, this.#jobId, skips)
     this.#total += added
     return added
   }
@@ -206,7 +210,9 @@ export class PostgresFrontier implements IRequestManager {
     const leased = await this.#db.transaction().execute(async (trx) => {
       const { rows } = await sql<Leased>`
         with hosts as (
-          select h.host, greatest(0, ${o.maxPerHost} - (
+          -- A host with a politeness delay has one page leased at a time: the page takes its turn
+          -- on the host's clock when it is fetched (HostClock), so a lease never sits on a turn.
+          select h.host, greatest(0, (case when h.delay_ms > 0 then 1 else ${o.maxPerHost} end) - (
             select count(*) from frontier x
             where x.job_id = h.job_id and x.host = h.host and x.status = 'leased' and x.lease_until > now()))::int as room,
             h.delay_ms
@@ -218,7 +224,7 @@ export class PostgresFrontier implements IRequestManager {
           limit ${limit}
           for update of h skip locked
         ), picked as (
-          select f.id from hosts
+          select f.id, hosts.delay_ms from hosts
           cross join lateral (
             select q.id from frontier q
             where q.job_id = ${this.#jobId} and q.host = hosts.host and q.not_before <= now()
@@ -232,11 +238,11 @@ export class PostgresFrontier implements IRequestManager {
         update frontier set status = 'leased', attempts = attempts + 1, leased_by = ${this.#worker},
           lease_until = now() + make_interval(secs => ${o.leaseMs / 1000})
         from picked where frontier.id = picked.id
-        returning frontier.id, frontier.url, frontier.depth, frontier.host, frontier.reported, frontier.retry_count, frontier.attempts`.execute(trx)
+        returning frontier.id, frontier.url, frontier.depth, frontier.host, frontier.reported, frontier.retry_count, frontier.attempts, picked.delay_ms`.execute(trx)
       const hosts = [...new Set(rows.map((r) => r.host))]
       if (hosts.length > 0) {
-        await sql`update frontier_hosts set last_leased_at = clock_timestamp(),
-            next_allowed_at = clock_timestamp() + make_interval(secs => delay_ms / 1000.0)
+        // Fairness only: the politeness clock moves when a request is sent (HostClock.reserve).
+        await sql`update frontier_hosts set last_leased_at = clock_timestamp()
           where job_id = ${this.#jobId} and host in (${sql.join(hosts)})`.execute(trx)
       }
       return rows as (Leased & { attempts: number })[]
@@ -265,7 +271,8 @@ export class PostgresFrontier implements IRequestManager {
     if (this.#buffer.length === 0) await this.#leaseShared()
     const row = this.#buffer.shift()
     if (row === undefined) return null
-    const request = new Request<T>({ url: row.url, uniqueKey: `${this.#jobId}:${row.id}`, userData: { depth: row.depth, reported: row.reported } as unknown as T })
+    // delayMs: the page takes its turn on the host's clock right before it is fetched.
+    const request = new Request<T>({ url: row.url, uniqueKey: `${this.#jobId}:${row.id}`, userData: { depth: row.depth, reported: row.reported, delayMs: row.delay_ms } as unknown as T })
     request.id = String(row.id)
     request.retryCount = row.retry_count
     this.#inFlight.set(request.id, row)

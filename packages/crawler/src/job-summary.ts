@@ -1,4 +1,4 @@
-import { type Database, type Kysely, sql } from '@arachnid/core'
+import { type Database, type Kysely, NonRetryableError, sql } from '@arachnid/core'
 
 export interface JobSummary {
   readonly jobId: number
@@ -17,10 +17,30 @@ export interface JobSummary {
   readonly queued: number
   readonly leased: number
   readonly errors: Record<string, number>
+  /** For each error code: the first message recorded and the URL (page or media) it was recorded for. */
+  readonly errorExamples: Record<string, { readonly message: string; readonly url: string }>
   readonly skipped: Record<string, number>
+  /** Emails of the job's notices: sent, waiting, being retried after an error, given up, held in doubt; notices with no provider yet; the latest error. */
+  readonly delivery: DeliverySummary
   readonly seconds: number
   readonly pagesPerSecond: number
   readonly mediaPerSecond: number
+}
+
+export interface DeliverySummary {
+  readonly sent: number
+  /** Not sent yet and no attempt failed (due, or being sent now). */
+  readonly queued: number
+  /** An attempt failed; another is scheduled. */
+  readonly retrying: number
+  /** Given up after its attempts, or refused for good. */
+  readonly failed: number
+  /** In doubt after a crash, waiting for an operator (ARACHNID_IN_DOUBT=hold). */
+  readonly held: number
+  /** Notices whose hosting provider is not known yet (no email until it is). */
+  readonly unassigned: number
+  /** The most recent delivery error of the job's emails, if any is still unresolved. */
+  readonly lastError: string | null
 }
 
 /**
@@ -28,8 +48,9 @@ export interface JobSummary {
  * (`jobs show`, the progress display, the summary at the end of a run).
  */
 export async function summarizeJob(db: Kysely<Database>, jobId: number, seconds?: number): Promise<JobSummary> {
-  const [job, pages, media, matched, frontier, errors, skips, notices] = await Promise.all([
-    db.selectFrom('crawl_jobs').select(['status', 'created_at', 'finished_at']).where('id', '=', jobId).executeTakeFirstOrThrow(),
+  const job = await db.selectFrom('crawl_jobs').select(['status', 'created_at', 'finished_at']).where('id', '=', jobId).executeTakeFirst()
+  if (job === undefined) throw new NonRetryableError('NO_JOB', `no job ${jobId} (\`arachnid jobs list\` shows the jobs)`)
+  const [pages, media, matched, frontier, errors, examples, skips, notices, outbox] = await Promise.all([
     sql<{ n: number; failed: number }>`select count(*)::int as n, count(*) filter (where error_code is not null)::int as failed from pages where job_id = ${jobId}`.execute(db),
     sql<{ ok: number; failed: number; open: number; bytes: number; distinct: number }>`
       select count(*) filter (where media_id is not null)::int as ok,
@@ -49,24 +70,40 @@ export async function summarizeJob(db: Kysely<Database>, jobId: number, seconds?
         select error_code from pages where job_id = ${jobId} and error_code is not null
         union all select error_code from media_fetches where job_id = ${jobId} and error_code is not null) e
       group by error_code order by error_code`.execute(db),
+    sql<{ code: string; message: string | null; url: string }>`
+      select distinct on (code) code, message, url from (
+        select error_code as code, error_message as message, url, fetched_at as at, id from pages where job_id = ${jobId} and error_code is not null
+        union all select error_code, error_message, url, fetched_at, id from media_fetches where job_id = ${jobId} and error_code is not null) e
+      order by code, at, id`.execute(db),
     db.selectFrom('frontier_skips').select(['reason', 'count']).where('job_id', '=', jobId).orderBy('reason').execute(),
-    sql<{ n: number }>`
-      select count(*)::int as n from notices n
-      where n.created_at >= (select created_at from crawl_jobs where id = ${jobId})
-        and n.media_url in (select url from media_fetches where job_id = ${jobId})`.execute(db),
+    sql<{ n: number; unassigned: number }>`
+      select count(*)::int as n, count(*) filter (where provider_id is null)::int as unassigned from notices where job_id = ${jobId}`.execute(db),
+    sql<{ sent: number; queued: number; retrying: number; failed: number; held: number; last_error: string | null }>`
+      select count(*) filter (where o.status = 'sent')::int as sent,
+             count(*) filter (where o.status in ('pending', 'sending', 'committing') and o.last_error is null)::int as queued,
+             count(*) filter (where o.status in ('pending', 'sending', 'committing') and o.last_error is not null)::int as retrying,
+             count(*) filter (where o.status = 'failed')::int as failed,
+             count(*) filter (where o.status = 'held')::int as held,
+             (array_agg(o.last_error order by o.id desc) filter (where o.last_error is not null and o.status <> 'sent'))[1] as last_error
+      from outbox o join notices n on n.id = o.notice_id
+      where n.job_id = ${jobId} and o.kind = 'notice'`.execute(db),
   ])
   const p = pages.rows[0]!
   const m = media.rows[0]!
   const x = matched.rows[0]!
   const f = frontier.rows[0]!
+  const n = notices.rows[0]!
+  const o = outbox.rows[0]!
   const elapsed = seconds ?? ((job.finished_at ? new Date(job.finished_at).getTime() : Date.now()) - new Date(job.created_at).getTime()) / 1000
   const rate = (n: number) => Math.round((n / Math.max(elapsed, 1e-3)) * 10) / 10
   return {
     jobId, status: job.status, pages: p.n, pageErrors: p.failed, media: m.ok, mediaErrors: m.failed, mediaOpen: m.open,
     distinctMedia: m.distinct, bytes: Number(m.bytes), matchedMedia: x.matched, exactMatches: x.exact, nearMatches: x.matched - x.exact,
-    notices: notices.rows[0]!.n, queued: f.queued, leased: f.leased,
+    notices: n.n, queued: f.queued, leased: f.leased,
     errors: Object.fromEntries(errors.rows.map((r) => [r.code, r.n])),
+    errorExamples: Object.fromEntries(examples.rows.map((r) => [r.code, { message: r.message ?? '', url: r.url }])),
     skipped: Object.fromEntries(skips.map((s) => [s.reason, s.count])),
+    delivery: { sent: o.sent, queued: o.queued, retrying: o.retrying, failed: o.failed, held: o.held, unassigned: n.unassigned, lastError: o.last_error },
     seconds: Math.round(elapsed * 1000) / 1000, pagesPerSecond: rate(p.n), mediaPerSecond: rate(m.ok),
   }
 }

@@ -3,7 +3,10 @@ import { type Database, type Kysely, type Logger, describeError, hexToBytes, sql
 import type { ImageHashes } from '@arachnid/hasher'
 import { type KnownMatch, type Matcher, type Probe, notifiableMedia, recordMatches } from '@arachnid/matcher'
 import type { DiscoveredMedia } from './discover.js'
+import { recordSkips } from './frontier.js'
+import type { HostClock } from './host-clock.js'
 import { type BoundedFetcher, evidenceHeaders } from './http-fetch.js'
+import { DEFAULT_URL_POLICY, refuseMediaUrl, type SkipReason, type UrlPolicyOptions } from './url-policy.js'
 
 /** The part of the hasher the crawler uses. */
 export interface ImageHasher {
@@ -28,6 +31,7 @@ export interface MediaCounters {
   mediaQueued: number
   media: number
   mediaErrors: number
+  /** Distinct contents (sha256) among the media hashed: the job's figure counts the same across all its workers. */
   distinctMedia: number
   bytes: number
   matchedMedia: number
@@ -47,6 +51,8 @@ export interface MediaPipelineOptions {
   readonly batchSize: number
   readonly leaseMs: number
   readonly maxLeases: number
+  /** The deny list and third-party fetch rules apply to media as to pages. Default DEFAULT_URL_POLICY. */
+  readonly urlPolicy?: UrlPolicyOptions
 }
 
 export interface MediaPipelineDeps {
@@ -56,6 +62,8 @@ export interface MediaPipelineDeps {
   readonly fetcher: BoundedFetcher
   readonly logger?: Logger
   readonly onMatched?: (items: readonly MatchedMedia[]) => Promise<number>
+  /** Politeness: each media request takes its host's turn here (robots.txt and pages share the clock). */
+  readonly clock?: HostClock
 }
 
 interface Leased { id: number; url: string; attempts: number }
@@ -86,7 +94,23 @@ export class MediaPipeline {
   }
 
   /** Registers the media found on a page (or given as seeds when pageId is null) and their sightings. */
-  async register(pageId: number | null, media: readonly DiscoveredMedia[]): Promise<void> {
+  async register(pageId: number | null, found: readonly DiscoveredMedia[]): Promise<void> {
+    const policy = { ...DEFAULT_URL_POLICY, ...this.#options.urlPolicy }
+    const skips = new Map<SkipReason, { count: number; example: string }>()
+    const media = found.filter((m) => {
+      let reason: SkipReason | undefined
+      try {
+        reason = refuseMediaUrl(new URL(m.url), policy)
+      } catch {
+        return false
+      }
+      if (reason === undefined) return true
+      const entry = skips.get(reason) ?? { count: 0, example: m.url }
+      entry.count++
+      skips.set(reason, entry)
+      return false
+    })
+    if (skips.size > 0) await recordSkips(this.#deps.db, this.#jobId, skips)
     if (media.length === 0) return
     const rows = await this.#deps.db.insertInto('media_fetches')
       .values(media.map((m) => ({ job_id: this.#jobId, url: m.url, state: 'pending' as const })))
@@ -128,7 +152,7 @@ export class MediaPipeline {
         await new Promise((resolve) => setTimeout(resolve, 100))
         continue
       }
-      await this.#processBatch(batch, concurrency)
+      await this.#processBatch(batch, concurrency, stopped)
     }
   }
 
@@ -147,30 +171,58 @@ export class MediaPipeline {
     return rows.filter((r) => r.attempts <= this.#options.maxLeases)
   }
 
-  async #processBatch(batch: Leased[], concurrency: number): Promise<void> {
+  async #processBatch(batch: Leased[], concurrency: number, stopped: () => boolean): Promise<void> {
     const hashed: Hashed[] = []
+    const db = this.#deps.db
+    const delays = this.#deps.clock ? await this.#deps.clock.delays(batch.map((item) => hostOf(item.url))) : new Map<string, number>()
+    // A batch can outlast its lease (a host's politeness delay, a slow server): keep the lease
+    // while this worker is on it, so no other worker takes the same media meanwhile.
+    const open = new Set(batch.map((item) => item.id))
+    const renew = setInterval(() => {
+      if (open.size === 0) return
+      void db.updateTable('media_fetches').set({ lease_until: sql<Date>`now() + make_interval(secs => ${this.#options.leaseMs / 1000})` })
+        .where('id', 'in', [...open]).where('state', '=', 'leased').where('leased_by', '=', this.#worker).execute().catch(() => {})
+    }, Math.max(200, this.#options.leaseMs / 3))
     let next = 0
-    await Promise.all(Array.from({ length: Math.min(concurrency, batch.length) }, async () => {
-      while (next < batch.length) {
-        const item = batch[next++]!
-        const result = await this.#fetchAndHash(item).catch(async (error) => {
-          const { code, message } = describeError(error)
-          await this.#fail(item, code, message, {})
-          return undefined
-        })
-        if (result) hashed.push(result)
+    try {
+      await Promise.all(Array.from({ length: Math.min(concurrency, batch.length) }, async () => {
+        while (next < batch.length) {
+          const item = batch[next++]!
+          if (stopped() && (delays.get(hostOf(item.url)) ?? 0) > 0) {
+            // Stopping: what still waits for its host's turn goes back to the queue.
+            await this.#release(item)
+            open.delete(item.id)
+            continue
+          }
+          const result = await this.#fetchAndHash(item, delays).catch(async (error) => {
+            const { code, message } = describeError(error)
+            await this.#fail(item, code, message, {})
+            return undefined
+          })
+          if (result) hashed.push(result)
+          else open.delete(item.id)
+        }
+      }))
+      if (hashed.length > 0) await this.#match(hashed)
+      if (hashed.length > 0) {
+        await db.updateTable('media_fetches').set({ state: 'done', lease_until: null })
+          .where('id', 'in', hashed.map((h) => h.fetchId)).execute()
       }
-    }))
-    if (hashed.length > 0) await this.#match(hashed)
-    if (hashed.length > 0) {
-      await this.#deps.db.updateTable('media_fetches').set({ state: 'done', lease_until: null })
-        .where('id', 'in', hashed.map((h) => h.fetchId)).execute()
+    } finally {
+      clearInterval(renew)
     }
   }
 
-  async #fetchAndHash(task: Leased): Promise<Hashed | undefined> {
+  async #release(item: Leased): Promise<void> {
+    await this.#deps.db.updateTable('media_fetches').set({ state: 'pending', lease_until: null, leased_by: null, attempts: sql<number>`greatest(attempts - 1, 0)` })
+      .where('id', '=', item.id).where('leased_by', '=', this.#worker).execute()
+  }
+
+  async #fetchAndHash(task: Leased, delays: ReadonlyMap<string, number>): Promise<Hashed | undefined> {
     const o = this.#options
     const db = this.#deps.db
+    const host = hostOf(task.url)
+    if (this.#deps.clock && (delays.get(host) ?? 0) > 0) await this.#deps.clock.reserve(host)
     let fetched
     try {
       fetched = await this.#deps.fetcher.fetch(task.url, { maxBytes: o.maxMediaBytes, timeoutMs: o.requestTimeoutMs, maxRedirects: o.maxRedirects })
@@ -185,6 +237,7 @@ export class MediaPipeline {
     }
     this.counters.bytes += fetched.body.length
     const evidence = {
+      fetched_at: sql<Date>`now()`,
       status: fetched.statusCode, final_url: fetched.url, server_ip: fetched.ip ?? null, bytes: fetched.body.length,
       content_type: typeof fetched.headers['content-type'] === 'string' ? fetched.headers['content-type'] : null,
       headers: JSON.stringify(evidenceHeaders(fetched.headers)),
@@ -205,8 +258,9 @@ export class MediaPipeline {
         blockhash: hexToBytes(hashes.blockhash), pdq: hexToBytes(hashes.pdq), pdq_quality: hashes.pdqQuality,
         width: hashes.width, height: hashes.height, format: hashes.format, bytes: hashes.bytes,
       }).onConflict((oc) => oc.column('sha256').doUpdateSet((eb) => ({ sha256: eb.ref('excluded.sha256') })))
-        .returning(['id', sql<boolean>`(xmax = 0)`.as('inserted')]).executeTakeFirstOrThrow()
-      if (media.inserted) this.counters.distinctMedia++
+        .returning('id').executeTakeFirstOrThrow()
+      // The first time this worker hashed this content, whether or not an earlier job had.
+      this.counters.distinctMedia++
       known = { mediaId: media.id, hashes }
       this.#knownContent.set(sha256, known)
     }
@@ -263,5 +317,14 @@ export class MediaPipeline {
         pageUrls: pages.filter((p) => p.fetch_id === item.fetchId).map((p) => p.url),
       })))
     }
+  }
+}
+
+/** The host (with a port that is not the scheme's default) a URL is fetched from: the politeness clock's key. */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host.toLowerCase()
+  } catch {
+    return ''
   }
 }

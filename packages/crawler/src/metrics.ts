@@ -1,7 +1,7 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
-import type { Database, Kysely } from '@arachnid/core'
+import { CriticalError, type Database, type Kysely } from '@arachnid/core'
 import type { CrawlCounters } from './crawl-job.js'
 
 /**
@@ -63,7 +63,11 @@ export class CrawlMetrics {
         res.writeHead(500).end(String(error))
       }
     })
-    await new Promise<void>((resolve) => server.listen(port, host, resolve))
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (error: NodeJS.ErrnoException) => reject(new CriticalError('METRICS_PORT',
+        `cannot serve metrics on ${host}:${port}: ${error.code === 'EADDRINUSE' ? 'the port is in use' : error.message}`, { cause: error })))
+      server.listen(port, host, resolve)
+    })
     return { port: (server.address() as AddressInfo).port, close: () => new Promise((resolve) => server.close(() => resolve())) }
   }
 }

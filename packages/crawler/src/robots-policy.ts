@@ -38,12 +38,15 @@ export class RobotsPolicy {
   readonly #cache = new Map<string, Promise<HostRobots>>()
   readonly #timeoutMs: number
   readonly #store: RobotsStore | undefined
+  readonly #clock: { reserve(host: string): Promise<void> } | undefined
 
-  constructor(fetcher: BoundedFetcher, mode: RobotsMode = 'obey', timeoutMs = 10_000, store?: RobotsStore) {
+  /** `clock`: politeness; robots.txt takes its host's turn like any other request. */
+  constructor(fetcher: BoundedFetcher, mode: RobotsMode = 'obey', timeoutMs = 10_000, store?: RobotsStore, clock?: { reserve(host: string): Promise<void> }) {
     this.mode = mode
     this.#fetcher = fetcher
     this.#timeoutMs = timeoutMs
     this.#store = store
+    this.#clock = clock
   }
 
   forOrigin(origin: string): Promise<HostRobots> {
@@ -61,6 +64,7 @@ export class RobotsPolicy {
     let text = await this.#store?.get(origin)
     if (text === undefined) {
       try {
+        await this.#clock?.reserve(new URL(origin).host)
         const response = await this.#fetcher.fetch(robotsUrl, { maxBytes: 512 * 1024, timeoutMs: this.#timeoutMs, maxRedirects: 5 })
         text = response.body.toString('utf8')
       } catch (error) {

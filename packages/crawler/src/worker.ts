@@ -27,12 +27,16 @@ export async function runWorker(deps: CrawlDependencies, options: WorkerOptions 
     }
     const job = await CrawlJob.attach(deps, jobId, options)
     options.onJob?.('start', jobId, job)
+    // Shutting down (SIGINT, SIGTERM): leave the job to other workers, finishing what is under way.
+    const leave = () => { void job.stop() }
+    options.signal?.addEventListener('abort', leave, { once: true })
     try {
       await job.run()
     } catch (error) {
       deps.logger?.error({ job: jobId, error: describeError(error) }, 'worker: job run failed; will try again')
       await sleep(pollMs, undefined, { signal: options.signal }).catch(() => {})
     } finally {
+      options.signal?.removeEventListener('abort', leave)
       options.onJob?.('end', jobId, job)
     }
   }
