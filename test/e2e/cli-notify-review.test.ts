@@ -127,9 +127,10 @@ describe.each(dialects)('notify and review from the CLI on %s', (dialect) => {
     const header = 'algorithm,hash,category,external_id'
     await writeFile(`${lists}-verified.csv`, [header, ...known.slice(0, -WAITING).map((k, i) => `sha256,${k.sha256},A1,v-${i}`)].join('\n'))
     await writeFile(`${lists}-second.csv`, [header, ...known.map((k, i) => `sha256,${k.sha256},A1,s-${i}`)].join('\n'))
-    for (const [file, name] of [[`${lists}-verified.csv`, 'verified'], [`${lists}-second.csv`, 'second-look']] as const) {
+    for (const [file, name, rows] of [[`${lists}-verified.csv`, 'verified', known.length - WAITING], [`${lists}-second.csv`, 'second-look', known.length]] as const) {
       const imported = await cli.run(['lists', 'import', file, '--name', name])
       expect(imported.code, imported.stderr).toBe(0)
+      expect(imported.stdout, 'every row imported').toContain(`${rows} hashes imported`)
     }
     // The second list waits for analysts; a wide blockhash threshold is allowed with a warning.
     const policy = await cli.run(['analysts', 'policy', '--list', 'second-look', '--mode', 'review-required', '--auto-blockhash', '70', '--reason', 'test'])
@@ -165,9 +166,7 @@ describe.each(dialects)('notify and review from the CLI on %s', (dialect) => {
       await new Promise<void>((resolve) => blocker.close(() => resolve()))
     }
 
-    const email = smtp.received.find((m) => /\/ack\/\S+/.test(m.parsed.text ?? ''))!
-    const reference = /ARN-[A-Z0-9]{5}-[A-Z0-9]{5}/.exec(email.parsed.subject ?? '')![0]
-    const token = /\/ack\/(\S+)/.exec(email.parsed.text!)![1]!
+    let reference = ''
     const serve = cli.start(['serve', '--port', '0'])
     try {
       const base = (await serve.waitFor(/review server: (http:\/\/\S+)\//))[1]!
@@ -201,6 +200,10 @@ describe.each(dialects)('notify and review from the CLI on %s', (dialect) => {
       expect.soft(statsPage).toContain(`waiting for review: ${WAITING} media (0 escalated)`)
 
       // The provider disputes through the link in its email, in its own words; an analyst sees them.
+      const email = smtp.received.find((m) => /\/ack\/\S+/.test(m.parsed.text ?? ''))
+      expect(email, 'a notice email with an acknowledgement link').toBeDefined()
+      reference = /ARN-[A-Z0-9]{5}-[A-Z0-9]{5}/.exec(email!.parsed.subject ?? '')![0]
+      const token = /\/ack\/(\S+)/.exec(email!.parsed.text!)![1]!
       const answered = await fetch(`${base}/ack/${token}`, { method: 'POST', body: new URLSearchParams({ answer: 'dispute', message: WORDS }) })
       expect(answered.status).toBe(200)
       expect(await answered.text()).toContain('An analyst will review the notice.')
