@@ -91,7 +91,9 @@ describe.each(dialects)('the notify worker killed mid-delivery on %s', (dialect:
     await withDb((db) => setProviderRule(db, { pattern: 'kill.test', name: 'Kill Test Hosting', abuseEmail: 'abuse@kill.test' }))
     env = {
       ARACHNID_HOME: home, DATABASE_URL: pg?.url ?? '', SMTP_URL: smtp.url, LOG_LEVEL: 'warn',
-      ARACHNID_NOTICE_FROM: reporter.from, ARACHNID_DELIVERY_INTERVAL: '1', ARACHNID_OUTBOX_LEASE: '2',
+      ARACHNID_NOTICE_FROM: reporter.from, ARACHNID_DELIVERY_INTERVAL: '1',
+      // The shortest lease the configuration takes: a killed worker's email is taken again soon after.
+      ARACHNID_OUTBOX_LEASE: '5',
       // Nothing here needs DNS or RDAP; point both at loopback so nothing could leave the machine.
       ARACHNID_DNS_SERVERS: '127.0.0.1:9', ARACHNID_RDAP_BOOTSTRAP: 'http://127.0.0.1:9/',
     }
