@@ -1,4 +1,5 @@
-import { type Kysely, type Database, bytesToHex, sql } from '@arachnid/core'
+import type { Selectable } from 'kysely'
+import { type Kysely, type Database, type HashListChangeTable, bytesToHex, sql } from '@arachnid/core'
 import { type Algorithm, type PerceptualAlgorithm, PERCEPTUAL_ALGORITHMS, isPerceptual, normaliseHash } from './algorithms.js'
 import { hexToWords } from './hamming.js'
 import { HammingIndex, type HammingIndexOptions } from './hamming-index.js'
@@ -94,6 +95,10 @@ interface Rows { ids: number[]; versionIds: number[]; chunks: Uint8Array[] }
 
 const TAIL_MAX = 2048
 const MAX_SEGMENTS = 8
+/** Change-log rows read per query. */
+const POLL_PAGE = 1000
+
+type ChangeRow = Pick<Selectable<HashListChangeTable>, 'id' | 'list_id' | 'version_id' | 'kind' | 'first_id' | 'last_id' | 'known_hash_ids'>
 
 /**
  * Matches hashes against the active versions of every list. Exact algorithms go through the
@@ -290,33 +295,41 @@ export class Matcher {
     this.#ready = true
   }
 
+  /** Applies the change log after the cursor, 1,000 changes per read, until it is read to the end. */
   async #poll(): Promise<void> {
-    const changes = await this.#db.selectFrom('hash_list_changes').where('id', '>', this.#changeId)
-      .select(['id', 'list_id', 'version_id', 'kind', 'first_id', 'last_id', 'known_hash_ids']).orderBy('id').limit(1000).execute()
-    if (changes.length === 0) return
-    const lists = await this.#listStates()
-    for (const change of changes) {
-      const state = lists.get(change.list_id)
-      if (change.kind === 'activate') {
-        // Only the version active now matters; an activation already superseded is skipped.
-        if (state === undefined || state.versionId !== change.version_id || this.#live.has(state.versionId)) continue
-        const rows = await this.#db.selectFrom('hash_list_versions').where('id', '=', state.versionId).select('rows').executeTakeFirst()
-        if ((rows?.rows ?? 0) > this.#options.backgroundLoadRows) this.#heavyStarted?.()
-        await this.#loadVersion(state)
-        for (const [versionId, s] of this.#live) if (s.listId === state.listId) this.#live.delete(versionId)
-        this.#live.set(state.versionId, state)
-        this.#dropDeadSegments()
-      } else if (change.kind === 'add') {
-        if (!this.#live.has(change.version_id) || change.first_id === null || change.last_id === null) continue
-        await this.#loadRange(change.version_id, change.first_id, change.last_id, true)
-      } else if (change.kind === 'retract') {
-        await this.#retract(change.known_hash_ids ?? [])
+    for (;;) {
+      const changes = await this.#db.selectFrom('hash_list_changes').where('id', '>', this.#changeId)
+        .select(['id', 'list_id', 'version_id', 'kind', 'first_id', 'last_id', 'known_hash_ids']).orderBy('id').limit(POLL_PAGE).execute()
+      if (changes.length === 0) return
+      const lists = await this.#listStates()
+      for (const change of changes) {
+        await this.#apply(change, lists.get(change.list_id))
+        // Past every change read, applied or skipped: a skipped one is never read again.
+        this.#changeId = String(change.id)
       }
-      this.#changeId = String(change.id)
+      // Names and thresholds (kind 'settings') are refreshed for every live version.
+      for (const state of lists.values()) if (this.#live.has(state.versionId)) this.#live.set(state.versionId, state)
+      if (changes.length < POLL_PAGE) return
     }
-    // Names and thresholds (kind 'settings') are refreshed for every live version.
-    for (const state of lists.values()) if (this.#live.has(state.versionId)) this.#live.set(state.versionId, state)
-    if (changes.length === 1000) await this.#poll()
+  }
+
+  async #apply(change: ChangeRow, state: ListState | undefined): Promise<void> {
+    if (change.kind === 'activate') {
+      // Only the version active now matters; an activation already superseded (or loaded) is skipped.
+      if (state === undefined || state.versionId !== change.version_id || this.#live.has(state.versionId)) return
+      const rows = await this.#db.selectFrom('hash_list_versions').where('id', '=', state.versionId).select('rows').executeTakeFirst()
+      if ((rows?.rows ?? 0) > this.#options.backgroundLoadRows) this.#heavyStarted?.()
+      await this.#loadVersion(state)
+      for (const [versionId, s] of this.#live) if (s.listId === state.listId) this.#live.delete(versionId)
+      this.#live.set(state.versionId, state)
+      this.#dropDeadSegments()
+    } else if (change.kind === 'add') {
+      // Rows added to a version no longer (or not yet) live are not matched; its activation loads them in full.
+      if (!this.#live.has(change.version_id) || change.first_id === null || change.last_id === null) return
+      await this.#loadRange(change.version_id, change.first_id, change.last_id, true)
+    } else if (change.kind === 'retract') {
+      await this.#retract(change.known_hash_ids ?? [])
+    }
   }
 
   async #loadVersion(state: ListState): Promise<void> {
