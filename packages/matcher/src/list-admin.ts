@@ -1,5 +1,5 @@
 import { type Kysely, type Database, NonRetryableError, sql } from '@arachnid/core'
-import { ALGORITHMS, HASH_BYTES } from './algorithms.js'
+import { ALGORITHMS, type Algorithm, HASH_BYTES, isAlgorithm, normaliseHash } from './algorithms.js'
 import { recordChanges } from './change-log.js'
 
 export interface ListSummary {
@@ -80,7 +80,10 @@ export async function showList(db: Kysely<Database>, name: string): Promise<List
 }
 
 export interface RetractOptions {
-  /** Hashes to retract, hex (the algorithm is any whose length fits). */
+  /**
+   * Hashes to retract: hex (every algorithm whose length fits, e.g. a 64-character hash in
+   * sha256, pdq and blockhash), or `algorithm:hex` as `match` reads and `lists retract` prints them.
+   */
   readonly hashes: readonly string[]
   /** Only in this list. Default: every list. */
   readonly list?: string
@@ -90,8 +93,10 @@ export interface RetractOptions {
 
 export interface RetractResult {
   readonly retracted: readonly { readonly list: string; readonly algorithm: string; readonly hash: string; readonly knownHashId: number }[]
-  /** Inputs that matched no live hash. */
+  /** Inputs that matched no live hash (normalised: lowercase, trimmed). */
   readonly notFound: readonly string[]
+  /** Those of `notFound` that were retracted before: nothing left to do for them. */
+  readonly alreadyRetracted: readonly string[]
 }
 
 /**
@@ -103,23 +108,21 @@ export interface RetractResult {
  * await retractHashes(db, { hashes: ['d41d8cd98f00b204e9800998ecf8427e'], reason: 'false positive' })
  */
 export async function retractHashes(db: Kysely<Database>, options: RetractOptions): Promise<RetractResult> {
-  const hexes = [...new Set(options.hashes.map((h) => h.trim().toLowerCase()))]
-  for (const hex of hexes) {
-    if (!/^[0-9a-f]+$/.test(hex) || !ALGORITHMS.some((a) => HASH_BYTES[a] * 2 === hex.length)) {
-      throw new NonRetryableError('BAD_HASH', `not a hash of any known algorithm: "${hex.slice(0, 80)}"`)
-    }
-  }
-  if (hexes.length === 0) return { retracted: [], notFound: [] }
+  const inputs = [...new Set(options.hashes.map((h) => h.trim().toLowerCase()))].map(parseRetractInput)
+  if (inputs.length === 0) return { retracted: [], notFound: [], alreadyRetracted: [] }
   const listId = options.list === undefined ? undefined
     : (await db.selectFrom('hash_lists').where('name', '=', options.list).select('id').executeTakeFirst())?.id
   if (options.list !== undefined && listId === undefined) throw new NonRetryableError('NO_SUCH_LIST', `no list named "${options.list}"`)
+  const wanted = sql`unnest(${inputs.map((i) => i.input)}::text[], ${inputs.map((i) => i.algorithm)}::text[], ${inputs.map((i) => i.hex)}::text[]) as h(input, algorithm, hex)`
+  const inList = listId === undefined ? sql`` : sql`and k.list_id = ${listId}`
   const rows = await db.transaction().execute(async (trx) => {
-    const updated = await sql<{ id: number; list_id: number; version_id: number; algorithm: string; hex: string; name: string }>`
+    const updated = await sql<{ id: number; list_id: number; version_id: number; algorithm: string; input: string; hex: string; name: string }>`
       update known_hashes k set retracted_at = now(), retract_reason = ${options.reason ?? null}::text
-      from unnest(${hexes}::text[]) as h(hex), hash_lists l
-      where k.algorithm = any(${[...ALGORITHMS]}::text[]) and k.hash = decode(h.hex, 'hex') and k.retracted_at is null
-        and l.id = k.list_id ${listId === undefined ? sql`` : sql`and k.list_id = ${listId}`}
-      returning k.id, k.list_id, k.version_id, k.algorithm, h.hex, l.name`.execute(trx)
+      from ${wanted}, hash_lists l
+      where k.algorithm = any(${[...ALGORITHMS]}::text[]) and (h.algorithm is null or k.algorithm = h.algorithm)
+        and k.hash = decode(h.hex, 'hex') and k.retracted_at is null
+        and l.id = k.list_id ${inList}
+      returning k.id, k.list_id, k.version_id, k.algorithm, h.input, h.hex, l.name`.execute(trx)
     const byVersion = new Map<number, { list_id: number; version_id: number; known_hash_ids: number[] }>()
     for (const r of updated.rows) {
       const entry = byVersion.get(r.version_id) ?? { list_id: r.list_id, version_id: r.version_id, known_hash_ids: [] }
@@ -131,9 +134,32 @@ export async function retractHashes(db: Kysely<Database>, options: RetractOption
     await recordChanges(trx, [...byVersion.values()].map((v) => ({ ...v, kind: 'retract' as const })))
     return updated.rows
   })
-  const found = new Set(rows.map((r) => r.hex))
+  const found = new Set(rows.map((r) => r.input))
+  const notFound = inputs.filter((i) => !found.has(i.input))
+  const before = notFound.length === 0 ? [] : (await sql<{ input: string }>`
+    select distinct h.input from unnest(${notFound.map((i) => i.input)}::text[], ${notFound.map((i) => i.algorithm)}::text[], ${notFound.map((i) => i.hex)}::text[]) as h(input, algorithm, hex)
+    join known_hashes k on k.algorithm = any(${[...ALGORITHMS]}::text[]) and (h.algorithm is null or k.algorithm = h.algorithm) and k.hash = decode(h.hex, 'hex')
+    where k.retracted_at is not null ${inList}`.execute(db)).rows.map((r) => r.input)
+  const already = new Set(before)
   return {
     retracted: rows.map((r) => ({ list: r.name, algorithm: r.algorithm, hash: r.hex, knownHashId: r.id })),
-    notFound: hexes.filter((h) => !found.has(h)),
+    notFound: notFound.map((i) => i.input),
+    alreadyRetracted: notFound.map((i) => i.input).filter((i) => already.has(i)),
   }
+}
+
+/** `hex` or `algorithm:hex`, checked; a bad one stops the whole retraction before anything is changed. */
+function parseRetractInput(input: string): { input: string; algorithm: Algorithm | null; hex: string } {
+  const colon = input.indexOf(':')
+  if (colon >= 0) {
+    const algorithm = input.slice(0, colon)
+    if (!isAlgorithm(algorithm)) throw new NonRetryableError('BAD_HASH', `unknown algorithm "${algorithm.slice(0, 40)}" in "${input.slice(0, 80)}" (expected ${ALGORITHMS.join(', ')})`)
+    const norm = normaliseHash(algorithm, input.slice(colon + 1))
+    if ('error' in norm) throw new NonRetryableError('BAD_HASH', `"${input.slice(0, 80)}": ${norm.error}`)
+    return { input, algorithm, hex: norm.hex }
+  }
+  if (!/^[0-9a-f]+$/.test(input) || !ALGORITHMS.some((a) => HASH_BYTES[a] * 2 === input.length)) {
+    throw new NonRetryableError('BAD_HASH', `not a hash of any known algorithm: "${input.slice(0, 80)}"`)
+  }
+  return { input, algorithm: null, hex: input }
 }

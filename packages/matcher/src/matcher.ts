@@ -219,8 +219,7 @@ export class Matcher {
         }
       }
     }
-    for (const list of results) list.sort((a, b) => a.distance - b.distance || a.knownHashId - b.knownHashId)
-    return results
+    return results.map(nearestPerEntry)
   }
 
   /** Applies every change committed so far (loading new versions in full) before returning. */
@@ -442,6 +441,23 @@ export class Matcher {
       if (at) at.segment.dead[at.position] = 1
     }
   }
+}
+
+/**
+ * Sorts a probe's matches nearest first and keeps one per list entry (list, algorithm and hash): a
+ * list holding the same hash twice (rows stored before repeats were dropped at import) is one
+ * match, not two.
+ */
+function nearestPerEntry(matches: KnownMatch[]): KnownMatch[] {
+  if (matches.length < 2) return matches
+  matches.sort((a, b) => a.distance - b.distance || a.knownHashId - b.knownHashId)
+  const seen = new Set<string>()
+  return matches.filter((m) => {
+    const key = `${m.listId}:${m.algorithm}:${m.hash}`
+    if (seen.has(key)) return false
+    seen.add(key)
+    return true
+  })
 }
 
 async function makeSegment(words: Uint32Array, ids: Int32Array, versionIds: Int32Array, dead: Uint8Array, options: HammingIndexOptions): Promise<Segment> {
