@@ -1,52 +1,92 @@
 import { createReadStream } from 'node:fs'
-import { access } from 'node:fs/promises'
-import readline from 'node:readline'
+import { access, constants, stat } from 'node:fs/promises'
 import path from 'node:path'
 import type { Command } from 'commander'
-import { ConfigError, loadConfig } from '@arachnid/core'
-import { IMPORT_MODES, LIST_FORMATS, importList, isListFormat, listLists, retractHashes, showList, type ImportMode } from '@arachnid/matcher'
+import { ConfigError, NonRetryableError, loadConfig } from '@arachnid/core'
+import {
+  IMPORT_MODES, LIST_FORMATS, importList, listLists, readLines, retractHashes, showList,
+  type ImportListResult, type ImportMode, type ListFormat,
+} from '@arachnid/matcher'
 import { withApp } from '../app.js'
+import { choice, text, threshold, warnLargeThreshold } from '../parse-options.js'
 
-function threshold(value: string): number {
-  const n = Number(value)
-  if (!Number.isInteger(n) || n < 0 || n > 256) throw new ConfigError(`a threshold is an integer 0..256, got "${value}"`)
-  return n
+/** Checked before the database is opened, so a mistyped path costs one line and no database work. */
+async function checkReadable(file: string): Promise<void> {
+  if (file === '-') return
+  const info = await stat(file).catch((error: NodeJS.ErrnoException) => {
+    throw new ConfigError(`cannot read ${file}: ${error.code === 'ENOENT' ? 'no such file' : error.code ?? error.message}`)
+  })
+  if (info.isDirectory()) throw new ConfigError(`cannot read ${file}: it is a directory`)
+  await access(file, constants.R_OK).catch(() => { throw new ConfigError(`cannot read ${file}: permission denied`) })
+}
+
+/**
+ * The file's lines (stdin for `-`), read as the import asks for them: the stream is opened at the
+ * first line wanted and read no faster than the rows are written, so no line is lost while the
+ * import is still making its version (a readline interface created up front dropped them).
+ */
+async function* fileLines(file: string): AsyncGenerator<string, void, undefined> {
+  try {
+    yield* readLines(file === '-' ? process.stdin : createReadStream(file))
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) throw new NonRetryableError('UNREADABLE', `cannot read ${file}: ${(error as Error).message}`, { cause: error })
+    throw error
+  }
+}
+
+const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`
+
+function importSummary(result: ImportListResult, o: { mode: ImportMode; format: ListFormat; strict: boolean; seconds: number }): string {
+  const rejected = count(result.rejected.length, 'row', 'rows')
+  if (!result.applied) {
+    return o.strict && result.rejected.length > 0
+      ? `${result.list}: nothing applied (--strict), ${rejected} rejected`
+      : `${result.list}: nothing applied: every row was rejected (is --format ${o.format} right?), ${rejected} rejected`
+  }
+  const notes = [
+    ...(result.repeated > 0 ? [`${count(result.repeated, 'row repeats', 'rows repeat')} an earlier row (stored once)`] : []),
+    ...(result.alreadyPresent > 0 ? [`${count(result.alreadyPresent, 'row was', 'rows were')} already in the list`] : []),
+  ]
+  return `${result.list} v${result.version}: ${count(result.imported, 'hash', 'hashes')} ${o.mode === 'append' ? 'appended' : 'imported'} in ${o.seconds.toFixed(1)} s, ${rejected} rejected${notes.map((n) => `, ${n}`).join('')}`
+}
+
+function byAlgorithm(counts: Readonly<Record<string, number>>): string {
+  return Object.entries(counts).map(([a, n]) => `${a} ${n}`).join(', ')
 }
 
 export function registerLists(program: Command): void {
   const lists = program.command('lists').description('known-hash lists: import, list, show, retract')
   lists.command('import')
     .description('import a new version of a list (active only once complete; the old one matches until then)')
-    .argument('<file>', 'list file')
-    .requiredOption('--name <name>', 'list name')
-    .option('--format <format>', `${LIST_FORMATS.join(' | ')} (csv: "algorithm,hash[,category][,external_id]" with a header)`, 'csv')
-    .option('--append', 'add the rows to the active version instead of making a new one')
+    .argument('<file>', 'list file (- for stdin)')
+    .requiredOption('--name <name>', 'list name', text('--name'))
+    .option('--format <format>', `${LIST_FORMATS.join(' | ')} (csv: "algorithm,hash[,category][,external_id]" with a header)`, choice('--format', LIST_FORMATS), 'csv')
+    .option('--append', 'add the rows to the active version instead of making a new one (rows already there are not added again)')
     .option('--strict', 'apply nothing when any row is bad')
-    .option('--pdq-threshold <n>', 'this list\'s PDQ threshold', threshold)
-    .option('--blockhash-threshold <n>', 'this list\'s blockhash threshold', threshold)
+    .option('--pdq-threshold <n>', 'this list\'s PDQ threshold (0 to 256)', threshold('--pdq-threshold'))
+    .option('--blockhash-threshold <n>', 'this list\'s blockhash threshold (0 to 256)', threshold('--blockhash-threshold'))
     .option('--json', 'print the result as JSON')
-    .action(async (file: string, options: { name: string; format: string; append?: boolean; strict?: boolean; pdqThreshold?: number; blockhashThreshold?: number; json?: boolean }) => {
-      if (!isListFormat(options.format)) throw new ConfigError(`--format must be one of ${LIST_FORMATS.join(', ')}`)
-      const format = options.format
-      await access(file).catch(() => { throw new ConfigError(`cannot read ${file}`) })
+    .action(async (file: string, options: { name: string; format: ListFormat; append?: boolean; strict?: boolean; pdqThreshold?: number; blockhashThreshold?: number; json?: boolean }) => {
+      warnLargeThreshold('--pdq-threshold', options.pdqThreshold)
+      warnLargeThreshold('--blockhash-threshold', options.blockhashThreshold)
+      await checkReadable(file)
+      const mode: ImportMode = options.append ? 'append' : IMPORT_MODES[0]
       await withApp(loadConfig(), async (app) => {
-        const lines = readline.createInterface({ input: createReadStream(file), crlfDelay: Infinity })
-        const mode: ImportMode = options.append ? 'append' : IMPORT_MODES[0]
         const started = performance.now()
         const result = await importList(app.database.db, {
-          name: options.name, lines, format, mode, strict: options.strict, source: path.basename(file),
+          name: options.name, lines: fileLines(file), format: options.format, mode, strict: options.strict,
+          source: file === '-' ? 'stdin' : path.basename(file),
           pdqThreshold: options.pdqThreshold, blockhashThreshold: options.blockhashThreshold, copyFrom: app.database.copyFrom,
         })
         const seconds = (performance.now() - started) / 1000
         if (options.json) process.stdout.write(`${JSON.stringify(result)}\n`)
         else {
-          process.stdout.write(result.applied
-            ? `${result.list} v${result.version}: ${result.imported} hashes ${mode === 'append' ? 'appended' : 'imported'} in ${seconds.toFixed(1)} s, ${result.rejected.length} rows rejected\n`
-            : `${result.list}: nothing applied (--strict), ${result.rejected.length} rows rejected\n`)
+          process.stdout.write(`${importSummary(result, { mode, format: options.format, strict: options.strict === true, seconds })}\n`)
           for (const r of result.rejected.slice(0, 50)) process.stdout.write(`  line ${r.line}: ${r.reason}\n`)
           if (result.rejected.length > 50) process.stdout.write(`  ... and ${result.rejected.length - 50} more\n`)
         }
-        if (result.rejected.length > 0) process.exitCode = result.applied ? 0 : 1
+        if (!result.applied) process.exitCode = 1
       })
     })
   lists.command('list')
@@ -58,7 +98,9 @@ export function registerLists(program: Command): void {
         if (options.json) process.stdout.write(`${JSON.stringify(all)}\n`)
         else if (all.length === 0) process.stdout.write('no lists\n')
         else for (const l of all) {
-          process.stdout.write(`${l.name} v${l.version ?? '-'}: ${l.hashes} hashes (${Object.entries(l.byAlgorithm).map(([a, n]) => `${a} ${n}`).join(', ')})\n`)
+          process.stdout.write(l.version === null
+            ? `${l.name}: no active version yet\n`
+            : `${l.name} v${l.version}: ${count(l.hashes, 'hash', 'hashes')}${l.hashes > 0 ? ` (${byAlgorithm(l.byAlgorithm)})` : ''}\n`)
         }
       })
     })
@@ -71,9 +113,9 @@ export function registerLists(program: Command): void {
         const d = await showList(app.database.db, name)
         if (options.json) { process.stdout.write(`${JSON.stringify(d)}\n`); return }
         const out = [
-          `${d.name}: active version ${d.version ?? '-'}, ${d.hashes} hashes, ${d.retracted} retracted`,
+          `${d.name}: active version ${d.version ?? '-'}, ${count(d.hashes, 'hash', 'hashes')}, ${d.retracted} retracted`,
           `  thresholds: pdq ${d.pdqThreshold ?? 'default'}, blockhash ${d.blockhashThreshold ?? 'default'}`,
-          `  by algorithm: ${Object.entries(d.byAlgorithm).map(([a, n]) => `${a} ${n}`).join(', ') || '-'}`,
+          `  by algorithm: ${byAlgorithm(d.byAlgorithm) || '-'}`,
           `  by category: ${Object.entries(d.byCategory).map(([c, n]) => `${c || '(none)'} ${n}`).join(', ') || '-'}`,
           '  versions:',
           ...d.versions.map((v) => `    v${v.version} ${v.status}: ${v.rows} rows, ${v.rejected} rejected, ${v.format ?? '?'} ${v.source ?? ''} (created ${v.createdAt.toISOString()}${v.activatedAt ? `, activated ${v.activatedAt.toISOString()}` : ''})`),
@@ -83,19 +125,22 @@ export function registerLists(program: Command): void {
     })
   lists.command('retract')
     .description('retract hashes: they stop matching at once and are kept for audit')
-    .argument('<hash...>', 'hashes (hex)')
+    .argument('<hash...>', 'hashes: hex, or algorithm:hex as match reads them')
     .option('--list <name>', 'only in this list')
     .option('--reason <text>', 'why, kept with the hash')
     .option('--json', 'JSON output')
     .action(async (hashes: string[], options: { list?: string; reason?: string; json?: boolean }) => {
       await withApp(loadConfig(), async (app) => {
         const result = await retractHashes(app.database.db, { hashes, list: options.list, reason: options.reason })
+        const already = new Set(result.alreadyRetracted)
         if (options.json) process.stdout.write(`${JSON.stringify(result)}\n`)
         else {
-          for (const r of result.retracted) process.stdout.write(`retracted ${r.list} ${r.algorithm}:${r.hash}\n`)
-          for (const h of result.notFound) process.stdout.write(`not found ${h}\n`)
+          // One line per list entry, although a version may hold it more than once (imports before repeats were dropped).
+          for (const line of new Set(result.retracted.map((r) => `retracted ${r.list} ${r.algorithm}:${r.hash}`))) process.stdout.write(`${line}\n`)
+          for (const h of result.notFound) process.stdout.write(`${already.has(h) ? 'already retracted' : 'not found'} ${h}\n`)
         }
-        if (result.notFound.length > 0) process.exitCode = 1
+        // Retracting again what is retracted already is done, not an error.
+        if (result.notFound.some((h) => !already.has(h))) process.exitCode = 1
       })
     })
 }

@@ -1,7 +1,6 @@
-import readline from 'node:readline'
 import type { Command } from 'commander'
 import { loadConfig } from '@arachnid/core'
-import { isAlgorithm, normaliseHash, type Probe } from '@arachnid/matcher'
+import { isAlgorithm, normaliseHash, readLines, type Probe } from '@arachnid/matcher'
 import { withApp } from '../app.js'
 
 const BATCH = 1000
@@ -12,7 +11,10 @@ export function registerMatch(program: Command): void {
     .option('--json', 'one JSON object per input line')
     .action(async (options: { json?: boolean }) => {
       await withApp(loadConfig(), async (app) => {
-        const input = readline.createInterface({ input: process.stdin, crlfDelay: Infinity })
+        // Typed at a terminal, nothing would say the command is waiting for input.
+        if (process.stdin.isTTY) process.stderr.write('arachnid: reading algorithm:hex lines from stdin (Ctrl-D ends)\n')
+        // Pulled as the batches are matched, so no line is read ahead and dropped.
+        const input = readLines(process.stdin)
         let batch: { input: string; probe?: Probe; error?: string }[] = []
         const flush = async () => {
           const probes = batch.filter((b) => b.probe).map((b) => b.probe!)
