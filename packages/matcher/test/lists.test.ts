@@ -1,8 +1,13 @@
 import { createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openDatabase } from '@arachnid/core'
 import { importList, listLists, Matcher, retractHashes, showList } from '@arachnid/matcher'
 import { dialectsUnderTest, openTestDatabase, type TestDatabase } from '@arachnid/test'
+import { readLines } from '../src/read-lines.js'
 
 const dialects = await dialectsUnderTest()
 
@@ -82,6 +87,45 @@ describe.each(dialects)('lists on %s', (dialect) => {
     expect(found?.[0]).toMatchObject({ list: 'md5s', listVersion: 1 })
     expect(strictRow).toEqual([])
     expect((await showList(handle.db, 'md5s')).versions.map((v) => v.status)).toEqual(['failed', 'failed', 'failed', 'failed', 'active'])
+  })
+
+  it('keeps the active version when every row of a new one is rejected, and drops a list whose only import failed', async () => {
+    await importList(handle.db, { name: 'kept', lines: ['algorithm,hash', `md5,${md5('kept')}`] })
+    // An md5 list read as JSON lines: every row rejected; applying it would have emptied the list.
+    const wrong = await importList(handle.db, { name: 'kept', format: 'jsonl', lines: [md5('x'), md5('y')] })
+    expect(wrong).toMatchObject({ applied: false, imported: 0, version: undefined })
+    expect(wrong.rejected.map((r) => r.line)).toEqual([1, 2])
+    const [hit] = await new Matcher(handle.db).match([{ algorithm: 'md5', hash: md5('kept') }])
+    expect(hit).toEqual([expect.objectContaining({ list: 'kept', listVersion: 1 })])
+    expect((await showList(handle.db, 'kept')).versions.map((v) => [v.version, v.status])).toEqual([[2, 'failed'], [1, 'active']])
+
+    await expect(importList(handle.db, { name: 'never', lines: [md5('no header')] })).rejects.toThrow(/header must name the columns/)
+    expect(await importList(handle.db, { name: 'never', strict: true, lines: ['algorithm,hash', 'md5,bad'] })).toMatchObject({ applied: false })
+    expect(await importList(handle.db, { name: 'never', format: 'md5-lines', lines: ['bad'] })).toMatchObject({ applied: false })
+    expect((await listLists(handle.db)).map((l) => l.name)).not.toContain('never')
+    expect(await handle.db.selectFrom('hash_lists').where('name', '=', 'never').select('id').execute()).toEqual([])
+  })
+
+  it('stores rows repeated in one file once, and appends only rows the active version lacks (retracted ones included)', async () => {
+    const rows = ['algorithm,hash,category', `md5,${md5('rep1')},A`, `pdq,${h256('rep2')},B`, `md5,${md5('rep1')},C`, `sha256,${h256('rep2')},B`, `pdq,${h256('rep2')},B`]
+    // One row per chunk: the repeats span chunks (and, on Postgres, COPY statements).
+    const result = await importList(handle.db, { name: 'repeats', lines: rows, chunkRows: 1, copyFrom: handle.copyFrom })
+    expect(result).toMatchObject({ imported: 3, repeated: 2, alreadyPresent: 0, applied: true })
+    const [r1] = await new Matcher(handle.db).match([{ algorithm: 'md5', hash: md5('rep1') }])
+    expect(r1).toEqual([expect.objectContaining({ list: 'repeats', category: 'A' })])
+    expect((await showList(handle.db, 'repeats')).versions[0]).toMatchObject({ rows: 3 })
+
+    await retractHashes(handle.db, { hashes: [`pdq:${h256('rep2')}`] })
+    const appended = await importList(handle.db, { name: 'repeats', mode: 'append', lines: [...rows, `md5,${md5('rep3')},A`, `md5,${md5('rep3')},A`] })
+    expect(appended).toMatchObject({ imported: 1, repeated: 3, alreadyPresent: 3, applied: true, version: 1 })
+    const details = await showList(handle.db, 'repeats')
+    expect(details).toMatchObject({ hashes: 3, retracted: 1, byAlgorithm: { md5: 2, sha256: 1 } })
+    expect(details.versions[0]).toMatchObject({ rows: 4 })
+    // Nothing new: nothing written, not even a change-log entry.
+    const changes = await handle.db.selectFrom('hash_list_changes').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()
+    expect(await importList(handle.db, { name: 'repeats', mode: 'append', lines: rows })).toMatchObject({ imported: 0, alreadyPresent: 3, applied: true })
+    const after = await handle.db.selectFrom('hash_list_changes').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()
+    expect(Number(after.n)).toBe(Number(changes.n))
   })
 
   it('keeps the old version matching while a new one is being imported, then switches atomically', async () => {
@@ -204,6 +248,35 @@ describe.skipIf(!dialects.includes('postgres'))('bulk import with COPY on Postgr
       expect(Number(stored.n)).toBe(2500)
     } finally {
       await handle.close()
+    }
+  })
+})
+
+describe('readLines', () => {
+  async function* chunks(parts: readonly (string | Uint8Array)[]) { for (const p of parts) yield p }
+  const all = async (lines: AsyncIterable<string>) => { const out: string[] = []; for await (const l of lines) out.push(l); return out }
+
+  it('splits at any chunk boundary: inside CRLF, inside a UTF-8 character, inside the byte order mark; keeps a last line without a line end', async () => {
+    const bytes = new TextEncoder().encode('\ufeffalgorithm,hash\r\nmd5,é\r\n\nlast')
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      expect(await all(readLines(chunks([bytes.subarray(0, cut), bytes.subarray(cut)]))), `cut at ${cut}`).toEqual(['algorithm,hash', 'md5,é', '', 'last'])
+    }
+    expect(await all(readLines(chunks(['a\nb\n'])))).toEqual(['a', 'b'])
+    expect(await all(readLines(chunks([])))).toEqual([])
+  })
+
+  it('loses no line when the consumer starts late: the file is read only as lines are asked for', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'arachnid-lines-'))
+    try {
+      const file = path.join(dir, 'list.csv')
+      const rows = Array.from({ length: 5000 }, (_, i) => `md5,${md5(`late-${i}`)}`)
+      await writeFile(file, `algorithm,hash\n${rows.join('\n')}\n`)
+      const lines = readLines(createReadStream(file))
+      // What an import does before its first line: open a database, a few round trips.
+      for (let i = 0; i < 20; i++) await new Promise((resolve) => setTimeout(resolve, 5))
+      expect(await all(lines)).toEqual(['algorithm,hash', ...rows])
+    } finally {
+      await rm(dir, { recursive: true, force: true })
     }
   })
 })
