@@ -315,14 +315,12 @@ export class CrawlJob {
     crawleeLog.setLevel(crawleeLog.LEVELS.OFF)
     const config = new Configuration({ persistStorage: false, purgeOnStart: true, availableMemoryRatio: 0.5 })
     const guard = fetcher.guard
-    const takeTurn = this.#turnTaker(clock)
     const crawler = new PlaywrightCrawler({
       launchContext: { launcher: chromium, launchOptions: { executablePath: o.chromiumPath, headless: true, args: [...CHROMIUM_ARGS] }, useIncognitoPages: true },
       browserPoolOptions: { useFingerprints: false },
       ...this.#sharedCrawlerOptions(frontier),
       maxConcurrency: Math.max(1, Math.min(o.pageConcurrency, 4)),
-      preNavigationHooks: [async ({ page, request }) => {
-        await takeTurn(request)
+      preNavigationHooks: [async ({ page }) => {
         await page.route('**/*', async (route: Route) => {
           const request = route.request()
           const kind = request.resourceType()
@@ -332,9 +330,8 @@ export class CrawlJob {
             if (url.protocol === 'data:' || url.protocol === 'blob:') return route.continue()
             guard.checkHost(url.hostname)
             await new Promise<void>((resolve, reject) => guard.lookup(url.hostname, {}, (error: unknown) => (error ? reject(error) : resolve())))
-            // The page itself took its host's turn in takeTurn(); its scripts, styles and XHRs take theirs.
-            const isPage = request.isNavigationRequest() && request.frame() === page.mainFrame()
-            if (!isPage && o.politenessDelayMs > 0) await clock.reserve(url.host)
+            // Politeness: the page, its scripts, styles and XHRs each take the host's turn as they go out.
+            await clock.turn(url)
             return route.continue()
           } catch {
             return route.abort('addressunreachable')
@@ -359,22 +356,14 @@ export class CrawlJob {
     await crawler.run()
   }
 
-  /** Politeness for pages: a page of a host with a delay takes the host's next turn right before it is fetched. */
-  #turnTaker(clock: HostClock): (request: { url: string; userData: Record<string, unknown> }) => Promise<void> {
-    return async (request) => {
-      if (Number(request.userData.delayMs ?? 0) > 0) await clock.reserve(new URL(request.url).host)
-    }
-  }
-
   async #crawlPages(frontier: PostgresFrontier, fetcher: BoundedFetcher, media: MediaPipeline, clock: HostClock): Promise<void> {
     const o = this.#options
     if (o.browser) return this.#crawlPagesInBrowser(frontier, fetcher, media, clock)
     crawleeLog.setLevel(crawleeLog.LEVELS.OFF)
     const config = new Configuration({ persistStorage: false, purgeOnStart: true, availableMemoryRatio: 0.5 })
-    const takeTurn = this.#turnTaker(clock)
     const crawler = new CheerioCrawler({
-      preNavigationHooks: [async ({ request }) => { await takeTurn(request) }],
-      httpClient: new GuardedHttpClient(fetcher, { maxBytes: o.maxPageBytes, timeoutMs: o.requestTimeoutMs, maxRedirects: o.maxRedirects },
+      // Politeness: each page request (and redirect hop) takes its host's turn as it goes out.
+      httpClient: new GuardedHttpClient(fetcher, { maxBytes: o.maxPageBytes, timeoutMs: o.requestTimeoutMs, maxRedirects: o.maxRedirects, beforeRequest: (url) => clock.turn(url) },
         (host, delayMs) => { void frontier.backoff(host, delayMs) }),
       maxConcurrency: o.pageConcurrency,
       // The operator sets concurrency; Crawlee's autoscaling would also react to other processes' load.

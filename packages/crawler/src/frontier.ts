@@ -59,7 +59,7 @@ export async function recordSkips(db: Kysely<Database>, jobId: number, skips: Re
     .execute()
 }
 
-interface Leased { id: number; url: string; depth: number; host: string; reported: boolean; retry_count: number; delay_ms: number }
+interface Leased { id: number; url: string; depth: number; host: string; reported: boolean; retry_count: number }
 
 /**
  * A crawl job's frontier kept in Postgres and shared by every worker: URLs de-duplicated by
@@ -211,7 +211,7 @@ export class PostgresFrontier implements IRequestManager {
       const { rows } = await sql<Leased>`
         with hosts as (
           -- A host with a politeness delay has one page leased at a time: the page takes its turn
-          -- on the host's clock when it is fetched (HostClock), so a lease never sits on a turn.
+          -- on the host's clock as its request goes out (HostClock.turn), so a lease never sits on a turn.
           select h.host, greatest(0, (case when h.delay_ms > 0 then 1 else ${o.maxPerHost} end) - (
             select count(*) from frontier x
             where x.job_id = h.job_id and x.host = h.host and x.status = 'leased' and x.lease_until > now()))::int as room,
@@ -224,7 +224,7 @@ export class PostgresFrontier implements IRequestManager {
           limit ${limit}
           for update of h skip locked
         ), picked as (
-          select f.id, hosts.delay_ms from hosts
+          select f.id from hosts
           cross join lateral (
             select q.id from frontier q
             where q.job_id = ${this.#jobId} and q.host = hosts.host and q.not_before <= now()
@@ -238,7 +238,7 @@ export class PostgresFrontier implements IRequestManager {
         update frontier set status = 'leased', attempts = attempts + 1, leased_by = ${this.#worker},
           lease_until = now() + make_interval(secs => ${o.leaseMs / 1000})
         from picked where frontier.id = picked.id
-        returning frontier.id, frontier.url, frontier.depth, frontier.host, frontier.reported, frontier.retry_count, frontier.attempts, picked.delay_ms`.execute(trx)
+        returning frontier.id, frontier.url, frontier.depth, frontier.host, frontier.reported, frontier.retry_count, frontier.attempts`.execute(trx)
       const hosts = [...new Set(rows.map((r) => r.host))]
       if (hosts.length > 0) {
         // Fairness only: the politeness clock moves when a request is sent (HostClock.reserve).
@@ -271,8 +271,7 @@ export class PostgresFrontier implements IRequestManager {
     if (this.#buffer.length === 0) await this.#leaseShared()
     const row = this.#buffer.shift()
     if (row === undefined) return null
-    // delayMs: the page takes its turn on the host's clock right before it is fetched.
-    const request = new Request<T>({ url: row.url, uniqueKey: `${this.#jobId}:${row.id}`, userData: { depth: row.depth, reported: row.reported, delayMs: row.delay_ms } as unknown as T })
+    const request = new Request<T>({ url: row.url, uniqueKey: `${this.#jobId}:${row.id}`, userData: { depth: row.depth, reported: row.reported } as unknown as T })
     request.id = String(row.id)
     request.retryCount = row.retry_count
     this.#inFlight.set(request.id, row)

@@ -16,6 +16,11 @@ export interface FetchOptions {
   readonly timeoutMs: number
   readonly maxRedirects: number
   readonly userAgent?: string
+  /**
+   * Called right before each request goes out (every redirect hop included), e.g. to wait for
+   * the host's turn under a politeness delay. The first wait does not count towards timeoutMs.
+   */
+  readonly beforeRequest?: (url: URL) => Promise<void>
 }
 
 export const DEFAULT_USER_AGENT = 'ArachnidCrawler/0.1 (+https://github.com/arachnid-oss; child-protection crawler)'
@@ -53,7 +58,6 @@ export class BoundedFetcher {
 
   /** Follows redirects and returns the final response with its body still to be read. */
   async open(url: string, options: FetchOptions & { readonly headers?: Record<string, string>; readonly signal?: AbortSignal }): Promise<OpenResponse> {
-    const deadline = Date.now() + options.timeoutMs
     const redirectUrls: URL[] = []
     let current: URL
     try {
@@ -61,7 +65,10 @@ export class BoundedFetcher {
     } catch (error) {
       throw new NonRetryableError('BAD_URL', `not a URL: ${url.slice(0, 200)}`, { cause: error })
     }
+    await options.beforeRequest?.(current)
+    const deadline = Date.now() + options.timeoutMs
     for (;;) {
+      if (redirectUrls.length > 0) await options.beforeRequest?.(current)
       const response = await this.#request(current, options, deadline)
       const location = response.headers.location
       const statusCode = response.statusCode ?? 0

@@ -83,7 +83,7 @@ export class MediaPipeline {
   readonly #jobId: number
   readonly #options: MediaPipelineOptions
   readonly #worker: string
-  readonly #knownContent = new Map<string, { mediaId: number; hashes: ImageHashes }>()
+  readonly #knownContent = new Map<string, Promise<{ mediaId: number; hashes: ImageHashes }>>()
 
   constructor(deps: MediaPipelineDeps, jobId: number, options: MediaPipelineOptions, worker: string, counters: MediaCounters) {
     this.#deps = deps
@@ -194,7 +194,7 @@ export class MediaPipeline {
             open.delete(item.id)
             continue
           }
-          const result = await this.#fetchAndHash(item, delays).catch(async (error) => {
+          const result = await this.#fetchAndHash(item).catch(async (error) => {
             const { code, message } = describeError(error)
             await this.#fail(item, code, message, {})
             return undefined
@@ -218,14 +218,16 @@ export class MediaPipeline {
       .where('id', '=', item.id).where('leased_by', '=', this.#worker).execute()
   }
 
-  async #fetchAndHash(task: Leased, delays: ReadonlyMap<string, number>): Promise<Hashed | undefined> {
+  async #fetchAndHash(task: Leased): Promise<Hashed | undefined> {
     const o = this.#options
     const db = this.#deps.db
-    const host = hostOf(task.url)
-    if (this.#deps.clock && (delays.get(host) ?? 0) > 0) await this.#deps.clock.reserve(host)
+    const clock = this.#deps.clock
+    // Politeness: the request (and each redirect hop) takes its host's turn as it goes out.
+    // (The batch's hosts' delays are known to the clock already: a host without one costs nothing.)
+    const beforeRequest = clock ? (url: URL) => clock.turn(url) : undefined
     let fetched
     try {
-      fetched = await this.#deps.fetcher.fetch(task.url, { maxBytes: o.maxMediaBytes, timeoutMs: o.requestTimeoutMs, maxRedirects: o.maxRedirects })
+      fetched = await this.#deps.fetcher.fetch(task.url, { maxBytes: o.maxMediaBytes, timeoutMs: o.requestTimeoutMs, maxRedirects: o.maxRedirects, beforeRequest })
     } catch (error) {
       const { code, message } = describeError(error)
       const response = (error as { response?: { statusCode: number; url: string; ip?: string; headers: Record<string, string> } }).response
@@ -243,31 +245,40 @@ export class MediaPipeline {
       headers: JSON.stringify(evidenceHeaders(fetched.headers)),
     }
     const sha256 = createHash('sha256').update(fetched.body).digest('hex')
-    let known = this.#knownContent.get(sha256)
-    if (known === undefined) {
-      let hashes: ImageHashes
-      try {
-        hashes = await this.#deps.hasher.hash(fetched.body)
-      } catch (error) {
-        const { code, message } = describeError(error)
-        await this.#fail(task, code, message, evidence)
-        return undefined
-      }
-      const media = await db.insertInto('media').values({
-        sha256: hexToBytes(hashes.sha256), md5: hexToBytes(hashes.md5), sha1: hexToBytes(hashes.sha1),
-        blockhash: hexToBytes(hashes.blockhash), pdq: hexToBytes(hashes.pdq), pdq_quality: hashes.pdqQuality,
-        width: hashes.width, height: hashes.height, format: hashes.format, bytes: hashes.bytes,
-      }).onConflict((oc) => oc.column('sha256').doUpdateSet((eb) => ({ sha256: eb.ref('excluded.sha256') })))
-        .returning('id').executeTakeFirstOrThrow()
-      // The first time this worker hashed this content, whether or not an earlier job had.
-      this.counters.distinctMedia++
-      known = { mediaId: media.id, hashes }
-      this.#knownContent.set(sha256, known)
+    // The same bytes under several URLs (mirrors) are hashed and stored once, even when they
+    // arrive at once: the second waits for the first's result (or its failure, which is its own too).
+    let pending = this.#knownContent.get(sha256)
+    const first = pending === undefined
+    if (pending === undefined) {
+      pending = this.#hashAndStore(fetched.body)
+      this.#knownContent.set(sha256, pending)
+      pending.catch(() => this.#knownContent.delete(sha256))
     }
+    let known: { mediaId: number; hashes: ImageHashes }
+    try {
+      known = await pending
+    } catch (error) {
+      const { code, message } = describeError(error)
+      await this.#fail(task, code, message, evidence)
+      return undefined
+    }
+    // Distinct contents this worker hashed (whether or not an earlier job had): with one worker, the job's figure.
+    if (first) this.counters.distinctMedia++
     await db.updateTable('media_fetches').set({ ...evidence, media_id: known.mediaId, error_code: null, error_message: null })
       .where('id', '=', task.id).execute()
     this.counters.media++
     return { fetchId: task.id, mediaId: known.mediaId, url: task.url, finalUrl: fetched.url, serverIp: fetched.ip ?? null, hashes: known.hashes }
+  }
+
+  async #hashAndStore(bytes: Buffer): Promise<{ mediaId: number; hashes: ImageHashes }> {
+    const hashes = await this.#deps.hasher.hash(bytes)
+    const media = await this.#deps.db.insertInto('media').values({
+      sha256: hexToBytes(hashes.sha256), md5: hexToBytes(hashes.md5), sha1: hexToBytes(hashes.sha1),
+      blockhash: hexToBytes(hashes.blockhash), pdq: hexToBytes(hashes.pdq), pdq_quality: hashes.pdqQuality,
+      width: hashes.width, height: hashes.height, format: hashes.format, bytes: hashes.bytes,
+    }).onConflict((oc) => oc.column('sha256').doUpdateSet((eb) => ({ sha256: eb.ref('excluded.sha256') })))
+      .returning('id').executeTakeFirstOrThrow()
+    return { mediaId: media.id, hashes }
   }
 
   async #fail(task: Leased, code: string, message: string, evidence: Record<string, unknown>): Promise<void> {

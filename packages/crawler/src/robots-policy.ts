@@ -38,10 +38,10 @@ export class RobotsPolicy {
   readonly #cache = new Map<string, Promise<HostRobots>>()
   readonly #timeoutMs: number
   readonly #store: RobotsStore | undefined
-  readonly #clock: { reserve(host: string): Promise<void> } | undefined
+  readonly #clock: { turn(url: URL): Promise<void> } | undefined
 
   /** `clock`: politeness; robots.txt takes its host's turn like any other request. */
-  constructor(fetcher: BoundedFetcher, mode: RobotsMode = 'obey', timeoutMs = 10_000, store?: RobotsStore, clock?: { reserve(host: string): Promise<void> }) {
+  constructor(fetcher: BoundedFetcher, mode: RobotsMode = 'obey', timeoutMs = 10_000, store?: RobotsStore, clock?: { turn(url: URL): Promise<void> }) {
     this.mode = mode
     this.#fetcher = fetcher
     this.#timeoutMs = timeoutMs
@@ -64,8 +64,10 @@ export class RobotsPolicy {
     let text = await this.#store?.get(origin)
     if (text === undefined) {
       try {
-        await this.#clock?.reserve(new URL(origin).host)
-        const response = await this.#fetcher.fetch(robotsUrl, { maxBytes: 512 * 1024, timeoutMs: this.#timeoutMs, maxRedirects: 5 })
+        const clock = this.#clock
+        const response = await this.#fetcher.fetch(robotsUrl, {
+          maxBytes: 512 * 1024, timeoutMs: this.#timeoutMs, maxRedirects: 5, beforeRequest: clock ? (url) => clock.turn(url) : undefined,
+        })
         text = response.body.toString('utf8')
       } catch (error) {
         const status = (error as { response?: { statusCode?: number } }).response?.statusCode
