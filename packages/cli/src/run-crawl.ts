@@ -1,14 +1,33 @@
-import { CrawlJob, type CrawlDependencies, type CrawlJobOptions, type CrawlSummary } from '@arachnid/crawler'
+import path from 'node:path'
+import { CriticalError, describeError } from '@arachnid/core'
+import { CrawlJob, type CrawlDependencies, type CrawlJobOptions, type CrawlSummary, LiveSummaryWriter, setJobStatus, summarizeJob } from '@arachnid/crawler'
 import { Hasher } from '@arachnid/hasher'
 import { AckLinks, ProviderDirectory, createNotices, loadNoticeTemplates } from '@arachnid/notifier'
 import type { App } from './app.js'
 import { ProgressDisplay } from './progress.js'
 
 export interface CrawlRunResult extends CrawlSummary {
-  /** Notice emails delivered (SMTP or .eml) during and right after the crawl. */
+  /** Emails of the job's notices delivered (SMTP or .eml). */
   readonly delivered: number
+  /** Emails of the job's notices whose delivery failed and will be tried again (`arachnid notify worker`). */
   readonly deliveryRetrying: number
+  /** Emails of the job's notices whose delivery failed: still retrying, or given up. */
+  readonly deliveryFailed: number
+  /** Why the latest failed delivery failed (e.g. the SMTP server's answer), or null. */
+  readonly deliveryError: string | null
   readonly unassigned: number
+  /** The crawl was interrupted (SIGINT, SIGTERM): the job is paused, and `arachnid jobs resume` lets workers finish it. */
+  readonly interrupted: boolean
+}
+
+/** Where a process holding the embedded database writes its jobs' live figures (`arachnid jobs show` reads them). */
+export function liveSummaryDir(home: string): string {
+  return path.join(home, 'jobs')
+}
+
+/** Writes live figures of the jobs this process crawls when it holds the embedded database (nobody else can read them). */
+export function liveSummaries(app: App): LiveSummaryWriter | undefined {
+  return app.database.dialect === 'pglite' ? new LiveSummaryWriter(app.database.db, liveSummaryDir(app.config.home), { logger: app.logger }) : undefined
 }
 
 /**
@@ -66,22 +85,58 @@ export async function openCrawlSession(app: App): Promise<CrawlSession> {
   }
 }
 
+export interface RunCrawlIo {
+  /** Where the live progress line goes. */
+  readonly progress?: NodeJS.WriteStream
+  /** Aborting it interrupts the crawl: the job is paused, what is under way finishes, and the summary says so. */
+  readonly signal?: AbortSignal
+  /** Called once the job exists. */
+  readonly onJob?: (jobId: number) => void
+}
+
 /** Creates a crawl job and runs it in this process (other workers may join it). */
-export async function runCrawl(app: App, options: CrawlJobOptions, io: { progress?: NodeJS.WriteStream } = {}): Promise<CrawlRunResult> {
+export async function runCrawl(app: App, options: CrawlJobOptions, io: RunCrawlIo = {}): Promise<CrawlRunResult> {
   const session = await openCrawlSession(app)
+  const live = liveSummaries(app)
   try {
     const job = await CrawlJob.create(session.deps, options)
     app.logger.debug({ job: job.id, seeds: options.seeds }, 'crawl started')
+    io.onJob?.(job.id)
+    let interrupted = false
+    const interrupt = async () => {
+      interrupted = true
+      // Paused, so no worker takes it up until the operator says so (`arachnid jobs resume`).
+      await setJobStatus(app.database.db, job.id, 'pause').catch(() => {})
+      await job.stop()
+    }
+    const onAbort = () => { void interrupt() }
+    if (io.signal?.aborted) await interrupt()
+    else io.signal?.addEventListener('abort', onAbort, { once: true })
     const progress = io.progress ? new ProgressDisplay(io.progress, () => ({ counters: job.counters, backlog: job.mediaBacklog })) : undefined
     progress?.start()
+    await live?.track(job.id)
     try {
-      const summary = await job.run()
+      let summary: CrawlSummary
+      try {
+        summary = await job.run()
+      } catch (error) {
+        throw new CriticalError('CRAWL_FAILED', `crawl job ${job.id} stopped: ${describeError(error).message}; the job is left running for \`arachnid worker\` to finish (or \`arachnid jobs cancel ${job.id}\`)`, { cause: error })
+      }
       await session.deliver()
-      return { ...summary, delivered: session.stats.delivered, deliveryRetrying: session.stats.retrying, unassigned: session.stats.unassigned }
+      // The job's figures once delivery is done (delivery figures included).
+      const final = { ...summary, ...(await summarizeJob(app.database.db, job.id, summary.seconds)) }
+      const d = final.delivery
+      return {
+        ...final, delivered: d.sent, deliveryRetrying: d.retrying, deliveryFailed: d.retrying + d.failed, deliveryError: d.lastError,
+        unassigned: d.unassigned, interrupted,
+      }
     } finally {
+      io.signal?.removeEventListener('abort', onAbort)
       progress?.stop()
+      await live?.untrack(job.id)
     }
   } finally {
+    await live?.close()
     await session.close()
   }
 }

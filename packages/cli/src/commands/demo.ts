@@ -6,6 +6,7 @@ import { importList } from '@arachnid/matcher'
 import { setProviderRule } from '@arachnid/notifier'
 import { startSyntheticSite, type SyntheticSite } from '@arachnid/synthetic'
 import { type App, withApp } from '../app.js'
+import { integer } from '../parse-options.js'
 import { formatBytes } from '../progress.js'
 import { runCrawl } from '../run-crawl.js'
 
@@ -48,9 +49,9 @@ export function registerDemo(program: Command): void {
   program.command('demo')
     .description('run the whole job on a bundled synthetic website on 127.0.0.1: import the known list, crawl, hash, match, notify')
     .option('--json', 'print the summary as one JSON object on the last line')
-    .option('--pages <n>', 'pages on the synthetic site', (v) => Number.parseInt(v, 10), 200)
-    .option('--images <n>', 'distinct images on the synthetic site', (v) => Number.parseInt(v, 10), 500)
-    .option('--seed <n>', 'seed of the synthetic site', (v) => Number.parseInt(v, 10), 1)
+    .option('--pages <n>', 'pages on the synthetic site', integer('--pages', 1, 100_000), 200)
+    .option('--images <n>', 'distinct images on the synthetic site', integer('--images', 0, 1_000_000), 500)
+    .option('--seed <n>', 'seed of the synthetic site', integer('--seed', 0, 2_147_483_647), 1)
     .action(async (options: { json?: boolean; pages: number; images: number; seed: number }) => {
       const config = loadConfig({ allowPrivate: false })
       const started = performance.now()
