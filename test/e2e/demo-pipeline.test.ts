@@ -26,7 +26,7 @@ describe.each(dialects)('the demo pipeline on %s', (dialect) => {
     home = await mkdtemp(path.join(os.tmpdir(), 'arachnid-e2e-'))
     pg = dialect === 'postgres' ? await openTestDatabase('postgres') : undefined
     if (pg) await pg.db.destroy() // the app opens its own pool on the fresh database; the handle only drops it at the end
-    app = await openApp(loadConfig({ home, databaseUrl: pg?.url ?? '', smtpUrl: smtp.url, logLevel: 'warn' }, {}))
+    app = await openApp(loadConfig({ home, ...(pg ? { databaseUrl: pg.url! } : {}), smtpUrl: smtp.url, logLevel: 'warn' }, {}))
     await prepareDemo(app, site)
   })
   afterAll(async () => {

@@ -29,7 +29,7 @@ describe.skipIf(!dialects.includes('postgres'))('a worker killed mid-crawl', () 
     site = await startSyntheticSite({ seed: 11, pages: 90, images: 160, latencyMs: 40, badInputs: false })
     pg = await openTestDatabase('postgres')
     home = await mkdtemp(path.join(os.tmpdir(), 'arachnid-resume-'))
-    app = await openApp(loadConfig({ home, databaseUrl: pg.url!, smtpUrl: '', logLevel: 'warn' }, {}))
+    app = await openApp(loadConfig({ home, databaseUrl: pg.url!, logLevel: 'warn' }, {}))
     await prepareDemo(app, site)
   })
   afterAll(async () => {
