@@ -1,4 +1,4 @@
-import { type Kysely, type Database, type CopyFrom, NonRetryableError, copyField, sql } from '@arachnid/core'
+import { type Kysely, type Database, type CopyFrom, NonRetryableError, RetryableError, copyField, sql } from '@arachnid/core'
 import { recordChanges } from './change-log.js'
 import { type ListFormat, type ListRow, createLineParser } from './list-formats.js'
 
@@ -43,6 +43,11 @@ export interface ImportListOptions {
    * it, rows go in as batched multi-row INSERTs (PGlite).
    */
   readonly copyFrom?: CopyFrom
+  /**
+   * Stops the import (Ctrl-C): checked between rows and before activation. Nothing is applied, a
+   * list the import created is not left behind, and a RetryableError with code INTERRUPTED is thrown.
+   */
+  readonly signal?: AbortSignal
 }
 
 export const DEFAULT_IMPORT_OPTIONS: Required<Pick<ImportListOptions, 'format' | 'mode' | 'strict' | 'chunkRows'>> = {
@@ -104,6 +109,7 @@ class Columns {
  */
 export async function importList(db: Kysely<Database>, options: ImportListOptions): Promise<ImportListResult> {
   const o: ResolvedOptions = { ...DEFAULT_IMPORT_OPTIONS, ...options }
+  if (o.signal?.aborted) throw interrupted(o.name)
   const list = await ensureList(db, o.name, o.description)
   const active = await db.selectFrom('hash_lists as l').innerJoin('hash_list_versions as v', 'v.id', 'l.active_version_id')
     .where('l.id', '=', list.id).select(['v.id', 'v.version']).executeTakeFirst()
@@ -127,6 +133,7 @@ export async function importList(db: Kysely<Database>, options: ImportListOption
     let chunk = new Columns()
     let lineNo = 0
     for await (const raw of o.lines) {
+      if (o.signal?.aborted) throw interrupted(o.name)
       lineNo++
       const parsed = parser.parse(raw.replace(/\r$/, ''), lineNo)
       if (parsed === undefined) continue
@@ -139,6 +146,7 @@ export async function importList(db: Kysely<Database>, options: ImportListOption
         chunk = new Columns()
       }
     }
+    if (o.signal?.aborted) throw interrupted(o.name)
     parser.finish()
     if (o.strict && rejected.length > 0) return await notApplied()
     imported += await insertRows(db, list.id, version.id, chunk, o.copyFrom)
@@ -148,6 +156,7 @@ export async function importList(db: Kysely<Database>, options: ImportListOption
     imported -= repeated
     const range = await db.selectFrom('known_hashes').where('version_id', '=', version.id)
       .select((eb) => [eb.fn.min('id').as('first'), eb.fn.max('id').as('last')]).executeTakeFirst()
+    if (o.signal?.aborted) throw interrupted(o.name)
     await db.transaction().execute(async (trx) => {
       // The list row lock orders this activation with appends to the old version.
       await trx.selectFrom('hash_lists').where('id', '=', list.id).select('id').forUpdate().execute()
@@ -163,7 +172,8 @@ export async function importList(db: Kysely<Database>, options: ImportListOption
     })
   } catch (error) {
     await discardVersion(db, list.id, version.id, rejected.length).catch(() => {})
-    throw error
+    // A source stopped by the same signal (a stream with addAbortSignal) fails with its own AbortError.
+    throw o.signal?.aborted ? interrupted(o.name) : error
   }
   // After a bulk load the planner's statistics are stale, and with them it can pick a scan over the
   // whole table instead of the (algorithm, hash) index for the exact lookups.
@@ -222,16 +232,22 @@ async function appendRows(
   const seen = new Set<string>()
   let repeated = 0
   let lineNo = 0
-  for await (const raw of o.lines) {
-    lineNo++
-    const parsed = parser.parse(raw.replace(/\r$/, ''), lineNo)
-    if (parsed === undefined) continue
-    if ('error' in parsed) { rejected.push({ line: lineNo, reason: parsed.error }); continue }
-    const key = `${parsed.algorithm}:${parsed.hex}`
-    if (seen.has(key)) { repeated++; continue }
-    seen.add(key)
-    rows.push(parsed)
+  try {
+    for await (const raw of o.lines) {
+      if (o.signal?.aborted) throw interrupted(o.name)
+      lineNo++
+      const parsed = parser.parse(raw.replace(/\r$/, ''), lineNo)
+      if (parsed === undefined) continue
+      if ('error' in parsed) { rejected.push({ line: lineNo, reason: parsed.error }); continue }
+      const key = `${parsed.algorithm}:${parsed.hex}`
+      if (seen.has(key)) { repeated++; continue }
+      seen.add(key)
+      rows.push(parsed)
+    }
+  } catch (error) {
+    throw o.signal?.aborted ? interrupted(o.name) : error
   }
+  if (o.signal?.aborted) throw interrupted(o.name)
   parser.finish()
   const nothing = { list: o.name, listId, version: undefined, imported: 0, rejected, applied: false, repeated: 0, alreadyPresent: 0 }
   if (o.strict && rejected.length > 0) return nothing
@@ -272,6 +288,10 @@ async function appendRows(
     return n
   })
   return { list: o.name, listId, version: active.version, imported: added, rejected, applied: true, repeated, alreadyPresent: rows.length - added }
+}
+
+function interrupted(list: string): RetryableError {
+  return new RetryableError('INTERRUPTED', `the import into ${list} was interrupted: nothing applied`)
 }
 
 function thresholds(o: ImportListOptions): { pdq_threshold?: number | null; blockhash_threshold?: number | null } {

@@ -1,8 +1,9 @@
 import { createReadStream } from 'node:fs'
 import { access, constants, stat } from 'node:fs/promises'
 import path from 'node:path'
+import { addAbortSignal } from 'node:stream'
 import type { Command } from 'commander'
-import { ConfigError, NonRetryableError, loadConfig } from '@arachnid/core'
+import { ArachnidError, ConfigError, NonRetryableError, loadConfig } from '@arachnid/core'
 import {
   IMPORT_MODES, LIST_FORMATS, importList, listLists, readLines, retractHashes, showList,
   type ImportListResult, type ImportMode, type ListFormat,
@@ -25,9 +26,10 @@ async function checkReadable(file: string): Promise<void> {
  * first line wanted and read no faster than the rows are written, so no line is lost while the
  * import is still making its version (a readline interface created up front dropped them).
  */
-async function* fileLines(file: string): AsyncGenerator<string, void, undefined> {
+async function* fileLines(file: string, signal: AbortSignal): AsyncGenerator<string, void, undefined> {
   try {
-    yield* readLines(file === '-' ? process.stdin : createReadStream(file))
+    // Aborting destroys the stream, so an import waiting on a slow pipe or a terminal stops at once too.
+    yield* readLines(addAbortSignal(signal, file === '-' ? process.stdin : createReadStream(file)))
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) throw new NonRetryableError('UNREADABLE', `cannot read ${file}: ${(error as Error).message}`, { cause: error })
@@ -72,22 +74,49 @@ export function registerLists(program: Command): void {
       warnLargeThreshold('--blockhash-threshold', options.blockhashThreshold)
       await checkReadable(file)
       const mode: ImportMode = options.append ? 'append' : IMPORT_MODES[0]
-      await withApp(loadConfig(), async (app) => {
-        const started = performance.now()
-        const result = await importList(app.database.db, {
-          name: options.name, lines: fileLines(file), format: options.format, mode, strict: options.strict,
-          source: file === '-' ? 'stdin' : path.basename(file),
-          pdqThreshold: options.pdqThreshold, blockhashThreshold: options.blockhashThreshold, copyFrom: app.database.copyFrom,
-        })
-        const seconds = (performance.now() - started) / 1000
-        if (options.json) process.stdout.write(`${JSON.stringify(result)}\n`)
-        else {
-          process.stdout.write(`${importSummary(result, { mode, format: options.format, strict: options.strict === true, seconds })}\n`)
-          for (const r of result.rejected.slice(0, 50)) process.stdout.write(`  line ${r.line}: ${r.reason}\n`)
-          if (result.rejected.length > 50) process.stdout.write(`  ... and ${result.rejected.length - 50} more\n`)
+      // Ctrl-C (or SIGTERM): stop between rows and undo, so an interrupted import leaves nothing
+      // behind (no half-written version, no list it created); a second one leaves at once.
+      const stop = new AbortController()
+      let firstSignalAt = 0
+      const onSignal = (signal: NodeJS.Signals) => {
+        // One Ctrl-C can arrive twice: from the terminal to the process group, and relayed by the
+        // tsx parent (`pnpm arachnid`). A second one within a second is the same one.
+        if (stop.signal.aborted && performance.now() - firstSignalAt < 1000) return
+        if (stop.signal.aborted) {
+          process.stderr.write(`\narachnid: ${signal} again: leaving at once; ${options.name} may keep an unfinished version ('importing'), which never matches\n`)
+          process.exit(130)
         }
-        if (!result.applied) process.exitCode = 1
-      })
+        firstSignalAt = performance.now()
+        process.stderr.write(`\narachnid: ${signal}: stopping the import; nothing will be applied to ${options.name} (${signal} again to leave at once)\n`)
+        stop.abort(signal)
+      }
+      process.on('SIGINT', onSignal)
+      process.on('SIGTERM', onSignal)
+      try {
+        await withApp(loadConfig(), async (app) => {
+          const started = performance.now()
+          const result = await importList(app.database.db, {
+            name: options.name, lines: fileLines(file, stop.signal), format: options.format, mode, strict: options.strict,
+            source: file === '-' ? 'stdin' : path.basename(file), signal: stop.signal,
+            pdqThreshold: options.pdqThreshold, blockhashThreshold: options.blockhashThreshold, copyFrom: app.database.copyFrom,
+          })
+          const seconds = (performance.now() - started) / 1000
+          if (options.json) process.stdout.write(`${JSON.stringify(result)}\n`)
+          else {
+            process.stdout.write(`${importSummary(result, { mode, format: options.format, strict: options.strict === true, seconds })}\n`)
+            for (const r of result.rejected.slice(0, 50)) process.stdout.write(`  line ${r.line}: ${r.reason}\n`)
+            if (result.rejected.length > 50) process.stdout.write(`  ... and ${result.rejected.length - 50} more\n`)
+          }
+          if (!result.applied) process.exitCode = 1
+        })
+      } catch (error) {
+        if (!(error instanceof ArachnidError && error.code === 'INTERRUPTED')) throw error
+        process.stderr.write(`arachnid: interrupted (${String(stop.signal.reason)}): nothing applied to ${options.name}\n`)
+        process.exitCode = 130
+      } finally {
+        process.off('SIGINT', onSignal)
+        process.off('SIGTERM', onSignal)
+      }
     })
   lists.command('list')
     .description('each list with its active version and hash counts')
