@@ -13,7 +13,11 @@ import { choice, text, threshold, warnLargeThreshold } from '../parse-options.js
 
 /** Checked before the database is opened, so a mistyped path costs one line and no database work. */
 async function checkReadable(file: string): Promise<void> {
-  if (file === '-') return
+  if (file === '-') {
+    // Typed at a terminal, nothing would say the command is waiting for the list.
+    if (process.stdin.isTTY) process.stderr.write('arachnid: reading the list from stdin (Ctrl-D ends)\n')
+    return
+  }
   const info = await stat(file).catch((error: NodeJS.ErrnoException) => {
     throw new ConfigError(`cannot read ${file}: ${error.code === 'ENOENT' ? 'no such file' : error.code ?? error.message}`)
   })
