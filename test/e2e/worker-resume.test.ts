@@ -81,7 +81,7 @@ describe.skipIf(!dialects.includes('postgres'))('a worker killed mid-crawl', () 
     // An email the dead worker had claimed stays leased to it until the lease runs out; let that
     // time pass, then deliver: it goes out, once.
     await sql`update outbox set lease_until = now() - interval '1 second' where status in ('sending', 'committing')`.execute(app.database.db)
-    await app.delivery().deliverDue()
+    await (await app.delivery()).deliverDue()
     const outbox = await app.database.db.selectFrom('outbox').select(['status']).execute()
     expect(outbox.map((o) => o.status)).toEqual(outbox.map(() => 'sent'))
     const emails = (await readdir(path.join(home, 'outbox'))).filter((f) => f.endsWith('.eml'))

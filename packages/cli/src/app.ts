@@ -1,7 +1,7 @@
 import path from 'node:path'
 import { type ArachnidDatabase, type Config, type Logger, configWarnings, createLogger, openDatabase, outboxDir } from '@arachnid/core'
 import { Matcher } from '@arachnid/matcher'
-import { EmlDirectoryTransport, type MailTransport, OutboxDelivery, SmtpTransport } from '@arachnid/notifier'
+import type { MailTransport, OutboxDelivery } from '@arachnid/notifier'
 
 /** What every command shares: configuration, logger, database and the parts built on it. */
 export interface App {
@@ -9,9 +9,12 @@ export interface App {
   readonly logger: Logger
   readonly database: ArachnidDatabase
   readonly matcher: Matcher
-  /** Where notices go: SMTP when configured, otherwise .eml files in the outbox folder. */
-  transport(): MailTransport
-  delivery(): OutboxDelivery
+  /**
+   * Where notices go: SMTP when configured, otherwise .eml files in the outbox folder. The notifier
+   * is loaded on first use, so commands that send nothing start without it.
+   */
+  transport(): Promise<MailTransport>
+  delivery(): Promise<OutboxDelivery>
   close(): Promise<void>
 }
 
@@ -25,14 +28,20 @@ export async function openApp(config: Config): Promise<App> {
     blockhashThreshold: config.blockhashThreshold, pdqThreshold: config.pdqThreshold, pdqMinQuality: config.pdqMinQuality,
   })
   let transport: MailTransport | undefined
-  const getTransport = () => {
-    transport ??= config.smtpUrl ? new SmtpTransport(config.smtpUrl) : new EmlDirectoryTransport(outboxDir(config))
+  const getTransport = async () => {
+    if (transport === undefined) {
+      const { EmlDirectoryTransport, SmtpTransport } = await import('@arachnid/notifier')
+      transport ??= config.smtpUrl ? new SmtpTransport(config.smtpUrl) : new EmlDirectoryTransport(outboxDir(config))
+    }
     return transport
   }
   return {
     config, logger, database, matcher,
     transport: getTransport,
-    delivery: () => new OutboxDelivery(database.db, getTransport(), { from: config.noticeFrom, logger }),
+    async delivery() {
+      const { OutboxDelivery } = await import('@arachnid/notifier')
+      return new OutboxDelivery(database.db, await getTransport(), { from: config.noticeFrom, logger })
+    },
     async close() {
       await transport?.close()
       await database.close()

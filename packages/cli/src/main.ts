@@ -1,18 +1,28 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander'
 import { ArachnidError } from '@arachnid/core'
-import { registerAnalysts } from './commands/analysts.js'
-import { registerConfig } from './commands/config.js'
-import { registerCrawl } from './commands/crawl.js'
-import { registerDemo } from './commands/demo.js'
-import { registerHash } from './commands/hash.js'
-import { registerJobs } from './commands/jobs.js'
-import { registerLists } from './commands/lists.js'
-import { registerMatch } from './commands/match.js'
-import { registerNotices } from './commands/notices.js'
-import { registerServe } from './commands/serve.js'
-import { registerStats } from './commands/stats.js'
-import { registerWorker } from './commands/worker.js'
+
+type Register = (program: Command) => void
+
+/**
+ * Every command's module, in the order `--help` lists them. Only the module of the command being
+ * run is loaded (each pulls in its own packages: Crawlee, Chromium's driver, pg-boss...), so a
+ * quick command starts quickly; `--help` and unknown commands load them all.
+ */
+const COMMANDS: readonly (readonly [readonly string[], () => Promise<Register>])[] = [
+  [['demo'], async () => (await import('./commands/demo.js')).registerDemo],
+  [['crawl'], async () => (await import('./commands/crawl.js')).registerCrawl],
+  [['worker'], async () => (await import('./commands/worker.js')).registerWorker],
+  [['jobs'], async () => (await import('./commands/jobs.js')).registerJobs],
+  [['hash'], async () => (await import('./commands/hash.js')).registerHash],
+  [['lists'], async () => (await import('./commands/lists.js')).registerLists],
+  [['match'], async () => (await import('./commands/match.js')).registerMatch],
+  [['notices', 'providers', 'notify'], async () => (await import('./commands/notices.js')).registerNotices],
+  [['stats'], async () => (await import('./commands/stats.js')).registerStats],
+  [['serve'], async () => (await import('./commands/serve.js')).registerServe],
+  [['analysts'], async () => (await import('./commands/analysts.js')).registerAnalysts],
+  [['config'], async () => (await import('./commands/config.js')).registerConfig],
+]
 
 const program = new Command('arachnid')
   .description('Find known child sexual abuse material on the web by hash and get it taken down: crawl, hash, match, notify.')
@@ -27,22 +37,25 @@ for (const stream of [process.stdout, process.stderr]) {
   })
 }
 
-registerDemo(program)
-registerCrawl(program)
-registerWorker(program)
-registerJobs(program)
-registerHash(program)
-registerLists(program)
-registerMatch(program)
-registerNotices(program)
-registerStats(program)
-registerServe(program)
-registerAnalysts(program)
-registerConfig(program)
+const named = process.argv.slice(2).find((a) => !a.startsWith('-'))
+const wanted = COMMANDS.filter(([names]) => named !== undefined && names.includes(named))
+for (const [, load] of wanted.length > 0 ? wanted : COMMANDS) (await load())(program)
+
+// A command whose work never settles (a promise nothing resolves) would otherwise end with an
+// empty event loop and exit 0 as if it had succeeded.
+let settled = false
+process.on('beforeExit', () => {
+  if (settled) return
+  settled = true
+  process.stderr.write('arachnid: internal error: the command stopped before it finished (nothing was left to wait for)\n')
+  process.exitCode = 1
+})
 
 try {
   await program.parseAsync(process.argv)
+  settled = true
 } catch (error) {
+  settled = true
   if (error instanceof CommanderError) process.exitCode = error.exitCode
   else if (error instanceof ArachnidError) {
     process.stderr.write(`arachnid: ${error.message}\n`)

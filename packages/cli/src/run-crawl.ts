@@ -55,7 +55,7 @@ export async function openCrawlSession(app: App): Promise<CrawlSession> {
     recheckIntervalSeconds: config.recheckIntervalSeconds,
     retryBaseSeconds: Math.max(1, config.deliveryIntervalSeconds),
   }
-  const delivery = app.delivery()
+  const delivery = await app.delivery()
   const stats = { delivered: 0, retrying: 0, unassigned: 0 }
   let delivering: Promise<void> = Promise.resolve()
   const deliver = () => {

@@ -61,7 +61,7 @@ export function registerDemo(program: Command): void {
           const err = process.stderr
           err.write(`demo site: ${site.manifest.baseUrl}/ (${site.manifest.pages.length} pages, ${site.manifest.images.length} image URLs)\n`)
           err.write(`${await prepareDemo(app, site)}\n`)
-          err.write(`notices go to ${app.transport().name}\n`)
+          err.write(`notices go to ${(await app.transport()).name}\n`)
           const result = await runCrawl(app, {
             seeds: [`${site.manifest.baseUrl}/`], name: 'demo', maxPages: Math.max(config.maxPages, options.pages + 10),
             maxDepth: config.maxDepth, allowAddresses: ['127.0.0.1/32'], maxMediaBytes: config.maxMediaBytes,
@@ -74,7 +74,7 @@ export function registerDemo(program: Command): void {
             distinctMedia: result.distinctMedia, bytes: result.bytes, matches: result.matchedMedia, exactMatches: result.exactMatches,
             nearMatches: result.nearMatches, notices: result.notices, delivered: result.delivered, errors: result.errors,
             crawlSeconds: result.seconds, seconds: Math.round(seconds * 1000) / 1000,
-            pagesPerSecond: result.pagesPerSecond, mediaPerSecond: result.mediaPerSecond, outbox: app.transport().name,
+            pagesPerSecond: result.pagesPerSecond, mediaPerSecond: result.mediaPerSecond, outbox: (await app.transport()).name,
           }
           const line = `demo: ${summary.pages} pages, ${summary.media} media hashed (${formatBytes(summary.bytes)}, ${summary.mediaErrors} refused with a reason), `
             + `${summary.matches} matched (${summary.exactMatches} exact, ${summary.nearMatches} near), ${summary.notices} notices (${summary.delivered} delivered to ${summary.outbox}), `

@@ -14,7 +14,7 @@ async function openNotifier(app: App, allow: readonly string[]): Promise<{ servi
   const { config } = app
   const hasher = new Hasher({ maxBytes: config.maxMediaBytes, maxPixels: config.maxPixels })
   const service = await NotifierService.create(await notifierOptionsFromConfig(config, {
-    db: app.database.db, transport: app.transport(), hasher, logger: app.logger, allowAddresses: allow,
+    db: app.database.db, transport: await app.transport(), hasher, logger: app.logger, allowAddresses: allow,
   }))
   return {
     service,
@@ -122,7 +122,7 @@ export function registerNotices(program: Command): void {
           const result = await notifier.service.runOnce()
           if (options.json) return printJson(result)
           const { assign, recheck, delivery } = result
-          process.stdout.write(`${delivery.sent} sent, ${delivery.retrying} to retry, ${delivery.failed} failed, ${delivery.deferred ?? 0} deferred by the rate limit (${app.transport().name}); `
+          process.stdout.write(`${delivery.sent} sent, ${delivery.retrying} to retry, ${delivery.failed} failed, ${delivery.deferred ?? 0} deferred by the rate limit (${(await app.transport()).name}); `
             + `${recheck.checked} rechecked: ${recheck.present} still there, ${recheck.gone} gone, ${recheck.inconclusive} inconclusive, ${recheck.removed} removals recorded, `
             + `${recheck.reminders} reminders, ${recheck.escalations} escalations; ${assign.assigned} notices assigned, ${assign.unassigned} hosts still unassigned\n`)
         } finally {
@@ -145,7 +145,7 @@ export function registerNotices(program: Command): void {
         })
         try {
           await scheduler.start()
-          process.stderr.write(`notify worker ${process.pid} started (${app.database.dialect}, ${app.transport().name}, every ${config.deliveryIntervalSeconds} s)\n`)
+          process.stderr.write(`notify worker ${process.pid} started (${app.database.dialect}, ${(await app.transport()).name}, every ${config.deliveryIntervalSeconds} s)\n`)
           await stopped
         } finally {
           await scheduler.stop()
