@@ -28,7 +28,7 @@ async function startScriptedSite(): Promise<{ base: string; close(): Promise<voi
           window.addEventListener('load', () => setTimeout(() => {
             const img = document.createElement('img'); img.src = '/scripted.jpg'; document.getElementById('gallery').appendChild(img)
             const a = document.createElement('a'); a.href = '/second.html'; a.textContent = 'next'; document.body.appendChild(a)
-          }, 50))
+          }, 200))
         </script></body></html>`)
     } else if (path === '/second.html') {
       res.writeHead(200, { 'content-type': 'text/html' }).end('<html><body><script>document.write(\'<img src="/second.jpg"><img src="/not-an-image.jpg">\')</script></body></html>')

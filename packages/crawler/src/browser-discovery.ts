@@ -75,6 +75,28 @@ export const SCROLL_THROUGH_PAGE = String.raw`(async () => {
 })()`
 
 /**
+ * Waits until the page's DOM has had no change for `quietMs` (scripts that add images a moment
+ * after load, lazy loaders reacting to a scroll), or `maxMs` at most. Source text, like the others.
+ */
+export function settlePage(quietMs: number, maxMs: number): string {
+  return String.raw`new Promise((resolve) => {
+  const quiet = ${Math.max(0, Math.floor(quietMs))}, started = Date.now(), max = ${Math.max(0, Math.floor(maxMs))}
+  let last = Date.now()
+  const observer = new MutationObserver(() => { last = Date.now() })
+  observer.observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['src', 'srcset', 'style', 'class', 'href', 'poster', 'data-src'] })
+  const check = () => {
+    const now = Date.now()
+    if (now - last >= quiet || now - started >= max) { observer.disconnect(); resolve(true) }
+    else setTimeout(check, Math.min(quiet, 50))
+  }
+  setTimeout(check, quiet)
+})`
+}
+
+/** Quiet time and cap of settlePage: a page whose DOM has not changed for 300 ms is taken as rendered, 3 s at most. */
+export const PAGE_SETTLE = { quietMs: 300, maxMs: 3000 } as const
+
+/**
  * Findings sorted into media (first source wins) and page links; links to image files are media.
  * The page's own scripts run before ours and may have replaced any global it uses, so what comes
  * back is checked again here: only http(s) URLs, only known sources.

@@ -11,7 +11,7 @@ import { type ImageHasher, type MatchedMedia, type MediaCounters, MediaPipeline 
 import { type RobotsMode, RobotsPolicy } from './robots-policy.js'
 import { summarizeJob, type JobSummary } from './job-summary.js'
 import { DEFAULT_DENY_LIST as DEFAULT_FRONTIER_DENY, parseDenyEntry } from './url-policy.js'
-import { CHROMIUM_ARGS, COLLECT_IN_PAGE, DEFAULT_CHROMIUM_PATH, SCROLL_THROUGH_PAGE, toDiscovery } from './browser-discovery.js'
+import { CHROMIUM_ARGS, COLLECT_IN_PAGE, DEFAULT_CHROMIUM_PATH, PAGE_SETTLE, SCROLL_THROUGH_PAGE, settlePage, toDiscovery } from './browser-discovery.js'
 import { HostClock } from './host-clock.js'
 import type { Discovery } from './discover.js'
 import type { Route } from 'playwright-core'
@@ -342,9 +342,13 @@ export class CrawlJob {
         const status = response?.status() ?? null
         if (status === 429) throw new RetryableError('HTTP_STATUS', `HTTP 429 from ${request.url}`)
         await page.waitForLoadState('load').catch(() => {})
-        // Scroll so lazy loaders see their images in view. In-page code is passed as source text,
-        // so it runs the same whichever compiler built this file (see COLLECT_IN_PAGE).
+        // Let scripts that run after load finish changing the page, scroll so lazy loaders see their
+        // images in view, and let them react. In-page code is passed as source text, so it runs the
+        // same whichever compiler built this file (see COLLECT_IN_PAGE).
+        const settle = settlePage(PAGE_SETTLE.quietMs, PAGE_SETTLE.maxMs)
+        await page.evaluate(settle).catch(() => {})
         await page.evaluate(SCROLL_THROUGH_PAGE).catch(() => {})
+        await page.evaluate(settle).catch(() => {})
         const found = toDiscovery(await page.evaluate(COLLECT_IN_PAGE))
         const html = await page.content()
         await this.#handlePage(frontier, media, {
