@@ -1,17 +1,12 @@
 import { createHash } from 'node:crypto'
 import { type Database, type Kysely, type Logger, describeError, hexToBytes, sql } from '@arachnid/core'
-import type { ImageHashes } from '@arachnid/hasher'
+import type { ImageHasher, ImageHashes } from '@arachnid/hasher'
 import { type KnownMatch, type Matcher, type Probe, notifiableMedia, recordMatches } from '@arachnid/matcher'
 import type { DiscoveredMedia } from './discover.js'
 import { recordSkips } from './frontier.js'
 import type { HostClock } from './host-clock.js'
-import { type BoundedFetcher, evidenceHeaders } from './http-fetch.js'
+import { type BoundedFetcher, evidenceHeaders } from '@arachnid/net'
 import { DEFAULT_URL_POLICY, refuseMediaUrl, type SkipReason, type UrlPolicyOptions } from './url-policy.js'
-
-/** The part of the hasher the crawler uses. */
-export interface ImageHasher {
-  hash(bytes: Uint8Array): Promise<ImageHashes>
-}
 
 /** A media URL whose content matched, handed to whoever sends notices. */
 export interface MatchedMedia {

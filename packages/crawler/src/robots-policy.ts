@@ -1,6 +1,6 @@
 import robotsParser from 'robots-parser'
 import { describeError } from '@arachnid/core'
-import { DEFAULT_USER_AGENT, type BoundedFetcher } from './http-fetch.js'
+import { DEFAULT_USER_AGENT, type BoundedFetcher } from '@arachnid/net'
 
 export const ROBOTS_MODES = ['obey', 'ignore'] as const
 export type RobotsMode = (typeof ROBOTS_MODES)[number]

@@ -30,3 +30,11 @@ export interface ImageHashes {
   /** Input byte length. */
   bytes: number
 }
+
+/**
+ * What users of hashing depend on (the crawler's media pipeline, the notifier's rechecks, the
+ * review previews): bytes in, hashes out. The Hasher implements it with a worker pool.
+ */
+export interface ImageHasher {
+  hash(bytes: Uint8Array): Promise<ImageHashes>
+}

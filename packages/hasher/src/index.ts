@@ -1,5 +1,5 @@
 export { HASH_ALGORITHMS, type HashAlgorithm } from './hash-algorithms.js'
-export type { FrameHashes, ImageHashes } from './image-hashes.js'
+export type { FrameHashes, ImageHasher, ImageHashes } from './image-hashes.js'
 export { DEFAULT_HASH_OPTIONS, type HashOptions } from './hash-options.js'
 export {
   CorruptImageError,

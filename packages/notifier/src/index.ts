@@ -12,7 +12,6 @@ export { ProviderResolver, recordLookup, listUnassigned, NOT_ASKED_YET, DEFAULT_
 export { AckLinks, createAckHandler, recordAck, ackView, ACK_ANSWERS, DEFAULT_ACK_TTL_HOURS, DISPUTE_MESSAGE_MAX, type AckAnswer, type AckLinkOptions, type AckView } from './ack-links.js'
 export { enqueueNoticeEmail, loadNoticeTemplates, messageIdFor, incidentOf, type NoticeMailContext, type NoticeForMail } from './notice-mail.js'
 export { Rechecker, CHECK_OUTCOMES, DEFAULT_RECHECK_OPTIONS, type CheckOutcome, type CheckResult, type RecheckDependencies, type RecheckOptions, type RecheckResult } from './recheck.js'
-export { ResolvingAddressGuard } from './resolving-address-guard.js'
 export { assignProviders, type AssignResult } from './assign-providers.js'
 export { noticeStats, noticeHistory, percentile, type NoticeStats, type RemovalStats, type NoticeHistory } from './notice-stats.js'
 export { NotifierService, notifierOptionsFromConfig, type NotifierServiceOptions, type PassResult } from './notifier-service.js'

@@ -1,5 +1,5 @@
 import type { Config, Database, Kysely, Logger } from '@arachnid/core'
-import type { ImageHasher } from '@arachnid/crawler'
+import type { ImageHasher } from '@arachnid/hasher'
 import { AckLinks } from './ack-links.js'
 import { type AssignResult, assignProviders } from './assign-providers.js'
 import type { NoticeTemplates, Reporter } from './compose-notice.js'

@@ -1,11 +1,11 @@
 import { type Database, type Kysely, type Logger, type Transaction, bytesToHex, describeError, sql } from '@arachnid/core'
-import { BoundedFetcher, type ImageHasher } from '@arachnid/crawler'
+import type { ImageHasher } from '@arachnid/hasher'
+import { AddressGuard, BoundedFetcher, resolveThrough } from '@arachnid/net'
 import { hammingDistance } from '@arachnid/hasher'
 import type { HostResolver } from './host-resolver.js'
 import { type NoticeMailContext, enqueueNoticeEmail } from './notice-mail.js'
 import type { Provider } from './provider-directory.js'
 import type { ProviderResolver } from './provider-resolver.js'
-import { ResolvingAddressGuard } from './resolving-address-guard.js'
 import { withDefaults } from './with-defaults.js'
 
 export const CHECK_OUTCOMES = ['present', 'gone', 'inconclusive'] as const
@@ -95,7 +95,11 @@ export class Rechecker {
   constructor(deps: RecheckDependencies, options: RecheckOptions = {}) {
     this.#deps = deps
     this.#options = withDefaults(DEFAULT_RECHECK_OPTIONS, options)
-    this.#fetcher = new BoundedFetcher(new ResolvingAddressGuard(deps.hosts, { allow: this.#options.allowAddresses, allowPrivate: this.#options.allowPrivate }))
+    this.#fetcher = new BoundedFetcher(new AddressGuard({
+      allow: this.#options.allowAddresses, allowPrivate: this.#options.allowPrivate,
+      // Rechecks ask the same DNS servers that provider lookups do, never the system's resolver.
+      resolve: resolveThrough((host) => deps.hosts.addresses(host)),
+    }))
   }
 
   close(): void {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import sharp from 'sharp'
 import { type Database, type Kysely, NonRetryableError, bytesToHex } from '@arachnid/core'
-import { AddressGuard, BoundedFetcher } from '@arachnid/crawler'
+import { AddressGuard, BoundedFetcher } from '@arachnid/net'
 
 export interface PreviewOptions {
   /** Blur and greyscale (the default). Turning it off is an explicit choice, and audited as such. */

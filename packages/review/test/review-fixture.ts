@@ -1,6 +1,7 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { AddressGuard, CrawlJob } from '@arachnid/crawler'
+import { CrawlJob } from '@arachnid/crawler'
+import { AddressGuard } from '@arachnid/net'
 import { type DialectName } from '@arachnid/core'
 import { Hasher, type ImageHashes } from '@arachnid/hasher'
 import { Matcher, importList } from '@arachnid/matcher'

@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { type Config, type Database, type Kysely, type Logger, loadConfig } from '@arachnid/core'
-import { AddressGuard } from '@arachnid/crawler'
+import { AddressGuard } from '@arachnid/net'
 import { AckLinks, loadNoticeTemplates } from '@arachnid/notifier'
 import { ReviewServer, type ReviewServerOptions } from '@arachnid/review'
 import { withApp } from '../app.js'

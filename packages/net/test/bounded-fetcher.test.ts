@@ -1,7 +1,7 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AddressGuard, BoundedFetcher } from '@arachnid/crawler'
+import { AddressGuard, BoundedFetcher } from '@arachnid/net'
 
 /** A loopback server with the misbehaviours the fetcher must bound. */
 let server: http.Server

@@ -1,7 +1,7 @@
 import dns from 'node:dns'
 import net from 'node:net'
 import ipaddr from 'ipaddr.js'
-import { NonRetryableError } from '@arachnid/core'
+import { NonRetryableError, parseAddressRange } from '@arachnid/core'
 
 /** Address ranges refused unless allowed: nothing on them is a public web host. */
 export const BLOCKED_RANGES = [
@@ -45,7 +45,8 @@ export class AddressGuard {
   constructor(options: AddressGuardOptions = {}) {
     this.#allowPrivate = options.allowPrivate ?? false
     this.#resolve = options.resolve ?? systemResolve
-    this.#allow = (options.allow ?? []).map((entry) => entry.includes('/') ? ipaddr.parseCIDR(entry) : [ipaddr.parse(entry), ipaddr.parse(entry).kind() === 'ipv4' ? 32 : 128])
+    // A malformed entry is a ConfigError naming it, never a raw parser error.
+    this.#allow = (options.allow ?? []).map((entry) => parseAddressRange(entry, 'allowed address') as [ipaddr.IPv4 | ipaddr.IPv6, number])
   }
 
   /** The blocked range an address is in, or undefined when it may be contacted. */
@@ -84,4 +85,15 @@ export class AddressGuard {
       callback(null, first.address, first.family)
     }, (error: unknown) => callback(error))
   }
+}
+
+/**
+ * A `resolve` for AddressGuard that asks a resolver of its own (configured DNS servers, say)
+ * instead of the system's getaddrinfo, so every check uses the same answers as that resolver.
+ *
+ * @example
+ * const guard = new AddressGuard({ resolve: resolveThrough((host) => hosts.addresses(host)) })
+ */
+export function resolveThrough(addresses: (hostname: string) => Promise<readonly string[]>): NonNullable<AddressGuardOptions['resolve']> {
+  return async (hostname) => (await addresses(hostname)).map((address) => ({ address, family: net.isIPv6(address) ? 6 : 4 }))
 }
