@@ -7,7 +7,7 @@ import { CriticalError } from '../errors.js'
 import { type CopyFrom, poolCopyFrom } from './copy-from.js'
 import { lockDataDir } from './data-dir-lock.js'
 import { migrateToLatest } from './migrations.js'
-import type { Database } from './schema.js'
+import type { Database } from './schema/index.js'
 
 export const DIALECT_NAMES = ['pglite', 'postgres'] as const
 export type DialectName = (typeof DIALECT_NAMES)[number]
