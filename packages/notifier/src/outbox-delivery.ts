@@ -1,4 +1,4 @@
-import { type Database, type Kysely, type Logger, type OutboxRow, NonRetryableError, RetryableError, describeError, sql } from '@arachnid/core'
+import { CriticalError, type Database, type Kysely, type Logger, type OutboxRow, NonRetryableError, RetryableError, describeError, sql } from '@arachnid/core'
 import type { MailTransport } from './mail-transport.js'
 import { withDefaults } from './with-defaults.js'
 
@@ -146,6 +146,8 @@ export class OutboxDelivery {
       })
     } catch (error) {
       if ((error as RetryableError).code === 'LEASE_LOST') return
+      // The process cannot go on: the pass stops here, and the row's lease runs out for the next one.
+      if (error instanceof CriticalError) throw error
       await this.#failed(row, error, committing, result)
       return
     }
