@@ -1,10 +1,14 @@
+import { SETTINGS } from '@arachnid/core/config'
+import { withDefaults } from '@arachnid/core/with-defaults'
+
 /** Bounds and choices for hashing one image. Every field is optional; defaults are in `DEFAULT_HASH_OPTIONS`. */
 export interface HashOptions {
-  /** Inputs longer than this are refused (`TOO_LARGE`) before anything else is done. Default 32 MiB. */
+  /** Inputs longer than this are refused (`TOO_LARGE`) before anything else is done. Default: the ARACHNID_MAX_MEDIA_BYTES default (32 MiB). */
   readonly maxBytes?: number
   /**
    * Images whose header claims more pixels (width x height of one frame) are refused (`TOO_LARGE`)
-   * before decoding. Animated images are also bounded by this in total across decoded frames. Default 50e6.
+   * before decoding. Animated images are also bounded by this in total across decoded frames.
+   * Default: the ARACHNID_MAX_PIXELS default (50e6).
    */
   readonly maxPixels?: number
   /** Decoding taking longer is abandoned (`TIMEOUT`). Default 10000 ms. */
@@ -31,10 +35,13 @@ export interface HashOptions {
   readonly flattenAlpha?: boolean
 }
 
-/** The defaults, in one place. */
+/**
+ * The defaults, in one place: the bounds that are settings come from the configuration's
+ * `SETTINGS` (the CLI passes the configured values); the rest are the hasher's own.
+ */
 export const DEFAULT_HASH_OPTIONS: Required<HashOptions> = {
-  maxBytes: 32 * 1024 * 1024,
-  maxPixels: 50_000_000,
+  maxBytes: SETTINGS.maxMediaBytes.default,
+  maxPixels: SETTINGS.maxPixels.default,
   timeoutMs: 10_000,
   dihedral: false,
   frameStep: 0,
@@ -46,10 +53,7 @@ export const DEFAULT_HASH_OPTIONS: Required<HashOptions> = {
 
 /** Defaults filled in, and nonsense (negative bounds, fractions) refused early with a `RangeError`. */
 export function resolveHashOptions(options: HashOptions = {}): Required<HashOptions> {
-  const resolved: Required<HashOptions> = { ...DEFAULT_HASH_OPTIONS }
-  for (const [key, value] of Object.entries(options) as [keyof HashOptions, unknown][]) {
-    if (value !== undefined) (resolved as Record<string, unknown>)[key] = value
-  }
+  const resolved: Required<HashOptions> = withDefaults(DEFAULT_HASH_OPTIONS, options)
   for (const key of ['maxBytes', 'maxPixels', 'timeoutMs', 'maxSvgBytes', 'maxFrames'] as const) {
     if (!Number.isInteger(resolved[key]) || resolved[key] < 1) throw new RangeError(`${key} must be a positive integer, got ${resolved[key]}`)
   }

@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads'
+import { withDefaults } from '@arachnid/core/with-defaults'
 import { HasherUnavailableError, HashTimeoutError, hashErrorFromJSON } from './hash-error.js'
 import { hashImage } from './hash-image.js'
 import { DEFAULT_HASH_OPTIONS, type HashOptions, resolveHashOptions } from './hash-options.js'
@@ -66,7 +67,7 @@ export class Hasher {
   #drained: (() => void) | undefined
 
   constructor(options: HasherOptions = {}) {
-    const { workers, concurrency, watchdogGraceMs, ...hashOptions } = { ...DEFAULT_HASHER_OPTIONS, ...definedOnly(options) }
+    const { workers, concurrency, watchdogGraceMs, ...hashOptions } = withDefaults(DEFAULT_HASHER_OPTIONS, options)
     for (const [key, value] of [['workers', workers], ['concurrency', concurrency], ['watchdogGraceMs', watchdogGraceMs]] as const) {
       if (!Number.isInteger(value) || value < (key === 'workers' ? 0 : 1)) throw new RangeError(`${key} must be an integer >= ${key === 'workers' ? 0 : 1}, got ${value}`)
     }
@@ -191,8 +192,4 @@ export class Hasher {
     if (!this.#closing || this.#busy()) this.#slots.push(this.#spawn())
     this.#pump()
   }
-}
-
-function definedOnly<T extends object>(options: T): Partial<T> {
-  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<T>
 }
