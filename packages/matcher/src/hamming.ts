@@ -18,3 +18,14 @@ export function hamming256(a: Uint32Array, ai: number, b: Uint32Array, bi: numbe
   for (let i = 0; i < 8; i++) d += popcount32((a[ai + i]! ^ b[bi + i]!) >>> 0)
   return d
 }
+
+/** Concatenated 32-byte hashes as 8 big-endian words each. */
+export function bytesToWords(chunks: readonly Uint8Array[], count: number): Uint32Array {
+  const words = new Uint32Array(count * 8)
+  let w = 0
+  for (const chunk of chunks) {
+    const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+    for (let o = 0; o + 4 <= chunk.byteLength; o += 4) words[w++] = view.getUint32(o)
+  }
+  return words
+}

@@ -1,4 +1,4 @@
-import { type Kysely, type Database, type CopyFrom, NonRetryableError, RetryableError, copyField, sql } from '@arachnid/core'
+import { type Kysely, type Database, type CopyFrom, NonRetryableError, RetryableError, copyField, sql, withDefaults } from '@arachnid/core'
 import { recordChanges } from './change-log.js'
 import { type ListFormat, type ListRow, createLineParser } from './list-formats.js'
 
@@ -108,7 +108,7 @@ class Columns {
  * const result = await importList(db, { name: 'demo', lines: ['algorithm,hash', 'md5,0cc1...'] })
  */
 export async function importList(db: Kysely<Database>, options: ImportListOptions): Promise<ImportListResult> {
-  const o: ResolvedOptions = { ...DEFAULT_IMPORT_OPTIONS, ...options }
+  const o: ResolvedOptions = withDefaults(DEFAULT_IMPORT_OPTIONS, options)
   if (o.signal?.aborted) throw interrupted(o.name)
   const list = await ensureList(db, o.name, o.description)
   const active = await db.selectFrom('hash_lists as l').innerJoin('hash_list_versions as v', 'v.id', 'l.active_version_id')

@@ -3,10 +3,11 @@ export { importList, DEFAULT_IMPORT_OPTIONS, IMPORT_MODES, type ImportMode, type
 export { listLists, showList, retractHashes, type ListSummary, type ListDetails, type ListVersionInfo, type RetractOptions, type RetractResult } from './list-admin.js'
 export { readLines } from './read-lines.js'
 export { LIST_FORMATS, isListFormat, createLineParser, type ListFormat, type ListRow, type LineParser } from './list-formats.js'
-export { Matcher, DEFAULT_MATCHER_OPTIONS, bytesToWords, type MatcherOptions, type MatcherStats, type Probe, type KnownMatch } from './matcher.js'
+export { Matcher, DEFAULT_MATCHER_OPTIONS, type MatcherOptions, type MatcherStats, type Probe, type KnownMatch } from './matcher.js'
+export { PerceptualIndex, type LiveList, type PerceptualIndexOptions, type Candidate } from './perceptual-index.js'
+export { ChangeLogFollower, type ChangeLogFollowerOptions } from './change-log-follower.js'
+export { lookupEntries, type ExactProbe, type EntryRow } from './exact-lookup.js'
 export { HammingIndex, DEFAULT_HAMMING_INDEX_OPTIONS, chunkRadii, type HammingIndexOptions } from './hamming-index.js'
-export {
-  recordMatches, decideStatus, loadReviewPolicy, notifiableMedia, DEFAULT_REVIEW_POLICY, REVIEW_REASONS,
-  type RecordedMatch, type ReviewPolicy, type MatchContext, type ReviewReason,
-} from './record-matches.js'
-export { hamming256, hexToWords, popcount32 } from './hamming.js'
+export { recordMatches, notifiableMedia, type RecordedMatch } from './record-matches.js'
+export { decideStatus, loadReviewPolicy, DEFAULT_REVIEW_POLICY, REVIEW_REASONS, type ReviewPolicy, type MatchContext, type ReviewReason } from './review-policy.js'
+export { hamming256, hexToWords, popcount32, bytesToWords } from './hamming.js'
