@@ -73,20 +73,21 @@ describe.each(dialects)('lists on %s', (dialect) => {
   })
 
   it('applies nothing with --strict, in every format, and the active version stays', async () => {
+    await importList(handle.db, { name: 'strict', format: 'md5-lines', lines: [md5('strict-kept')] })
     for (const [format, lines] of [
       ['csv', ['algorithm,hash', `md5,${md5('s1')}`, 'md5,bad']],
       ['md5-lines', [md5('s1'), 'bad']],
       ['pdq-csv', [`${h256('s1')},100`, 'bad,100']],
       ['jsonl', [JSON.stringify({ algorithm: 'md5', hash: md5('s1') }), '{']],
     ] as const) {
-      const result = await importList(handle.db, { name: 'md5s', format, strict: true, lines })
+      const result = await importList(handle.db, { name: 'strict', format, strict: true, lines })
       expect(result).toMatchObject({ applied: false, imported: 0, version: undefined })
       expect(result.rejected.map((r) => r.line)).toEqual([lines.length])
     }
-    const [found, strictRow] = await new Matcher(handle.db).match([{ algorithm: 'md5', hash: md5('a') }, { algorithm: 'md5', hash: md5('s1') }])
-    expect(found?.[0]).toMatchObject({ list: 'md5s', listVersion: 1 })
+    const [found, strictRow] = await new Matcher(handle.db).match([{ algorithm: 'md5', hash: md5('strict-kept') }, { algorithm: 'md5', hash: md5('s1') }])
+    expect(found).toEqual([expect.objectContaining({ list: 'strict', listVersion: 1 })])
     expect(strictRow).toEqual([])
-    expect((await showList(handle.db, 'md5s')).versions.map((v) => v.status)).toEqual(['failed', 'failed', 'failed', 'failed', 'active'])
+    expect((await showList(handle.db, 'strict')).versions.map((v) => v.status)).toEqual(['failed', 'failed', 'failed', 'failed', 'active'])
   })
 
   it('keeps the active version when every row of a new one is rejected, and drops a list whose only import failed', async () => {
@@ -233,19 +234,45 @@ describe.each(dialects)('lists on %s', (dialect) => {
 })
 
 describe.skipIf(!dialects.includes('postgres'))('bulk import with COPY on Postgres', () => {
-  it('loads the same rows as the INSERT path, awkward text included, and they match', async () => {
+  it('loads the same rows as the INSERT path, awkward text included (newline, carriage return, tab, backslash, \\N), and they match', async () => {
     const handle = await openTestDatabase('postgres')
     try {
       expect(handle.copyFrom).toBeTypeOf('function')
-      const awkward = 'tab\there, back\\slash, new\nline'
+      // Every character COPY's text format escapes, and its NULL marker as plain text. A list line
+      // cannot hold a raw newline, but JSON lines carry them escaped, so these reach COPY as they are.
+      const awkward = [
+        'new\\nline', 'carriage\\rreturn', 'windows\\r\\nline end', 'tab\\there', 'back\\\\slash', '\\\\N', '\\\\.', 'end of line\\n',
+      ]
+      const decoded = awkward.map((a) => JSON.parse(`"${a}"`) as string)
+      expect(decoded.slice(0, 6)).toEqual(['new\nline', 'carriage\rreturn', 'windows\r\nline end', 'tab\there', 'back\\slash', '\\N'])
       const hashes = Array.from({ length: 2500 }, (_, i) => createHash('sha256').update(`copy-${i}`).digest('hex'))
-      const lines = ['algorithm,hash,category,external_id', ...hashes.map((h, i) => `sha256,${h},"${i === 7 ? awkward.replace(/\n/g, ' ') : 'plain'}",id-${i}`)]
-      const result = await importList(handle.db, { name: 'copied', lines, copyFrom: handle.copyFrom, chunkRows: 1000 })
-      expect(result).toMatchObject({ applied: true, imported: 2500, rejected: [] })
-      const [hit] = await new Matcher(handle.db).match([{ algorithm: 'sha256', hash: hashes[7]! }])
-      expect(hit).toEqual([expect.objectContaining({ list: 'copied', hash: hashes[7], category: awkward.replace(/\n/g, ' '), externalId: 'id-7' })])
-      const stored = await handle.db.selectFrom('known_hashes').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()
-      expect(Number(stored.n)).toBe(2500)
+      const odd = (i: number) => i % 300 < awkward.length ? i % 300 : -1
+      const lines = hashes.map((h, i) => odd(i) >= 0
+        ? `{"algorithm":"sha256","hash":"${h}","category":"${awkward[odd(i)]}","external_id":"id-${awkward[odd(i)]}"}`
+        : `{"algorithm":"sha256","hash":"${h}","category":"plain","external_id":"id-${i}"}`)
+      const copied = await importList(handle.db, { name: 'copied', format: 'jsonl', lines, copyFrom: handle.copyFrom, chunkRows: 1000 })
+      expect(copied).toMatchObject({ applied: true, imported: 2500, rejected: [] })
+      const inserted = await importList(handle.db, { name: 'inserted', format: 'jsonl', lines, chunkRows: 1000 })
+      expect(inserted).toMatchObject({ applied: true, imported: 2500, rejected: [] })
+
+      // Both paths store exactly the decoded text.
+      const stored = async (list: string) => new Map((await handle.db.selectFrom('known_hashes as k').innerJoin('hash_lists as l', 'l.id', 'k.list_id')
+        .where('l.name', '=', list).select(['k.hash', 'k.category', 'k.external_id']).execute())
+        .map((r) => [Buffer.from(r.hash).toString('hex'), { category: r.category, externalId: r.external_id }]))
+      const viaCopy = await stored('copied')
+      expect(viaCopy.size).toBe(2500)
+      expect(viaCopy).toEqual(await stored('inserted'))
+      hashes.forEach((h, i) => {
+        const expected = odd(i) >= 0 ? { category: decoded[odd(i)], externalId: `id-${decoded[odd(i)]}` } : { category: 'plain', externalId: `id-${i}` }
+        expect(viaCopy.get(h), `row ${i}`).toEqual(expected)
+      })
+
+      // And they match with their text as it was.
+      const probes = decoded.map((_, k) => ({ algorithm: 'sha256' as const, hash: hashes[k]! }))
+      const found = await new Matcher(handle.db).match(probes)
+      found.forEach((hits, k) => {
+        expect(hits.find((m) => m.list === 'copied')).toEqual(expect.objectContaining({ hash: hashes[k], category: decoded[k], externalId: `id-${decoded[k]}` }))
+      })
     } finally {
       await handle.close()
     }
