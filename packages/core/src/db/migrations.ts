@@ -8,6 +8,7 @@ import { crawlerFrontier } from './migrations/0004-crawler-frontier.js'
 import { review } from './migrations/0005-review.js'
 import { crawler } from './migrations/0007-crawler.js'
 import { notifierReview } from './migrations/0008-notifier-review.js'
+import { web } from './migrations/0009-web.js'
 
 /**
  * One set of migrations for both dialects, applied in name order. Each area adds its own file
@@ -21,6 +22,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0005_review': review,
   '0007_crawler': crawler,
   '0008_notifier_review': notifierReview,
+  '0009_web': web,
 }
 
 class InCodeMigrationProvider implements MigrationProvider {

@@ -5,6 +5,7 @@ import type { MediaTables } from './media.js'
 import type { NoticeTables } from './notices.js'
 import type { ProviderTables } from './providers.js'
 import type { ReviewTables } from './review.js'
+import type { WebTables } from './web.js'
 
 export * from './crawl.js'
 export * from './lists.js'
@@ -13,6 +14,7 @@ export * from './media.js'
 export * from './notices.js'
 export * from './providers.js'
 export * from './review.js'
+export * from './web.js'
 
 /**
  * Every table, as kysely sees it. Each area declares its tables in its own file (one per
@@ -25,4 +27,5 @@ export interface Database
     MatchTables,
     ProviderTables,
     NoticeTables,
-    ReviewTables {}
+    ReviewTables,
+    WebTables {}
