@@ -1,9 +1,8 @@
-import { type Database, type Kysely, type Transaction, sql } from '@arachnid/core'
+import { type Database, type Kysely, SETTINGS, type Transaction, sql, withDefaults } from '@arachnid/core'
 import { type NoticeIncident, type NoticeMatch, type Reporter, noticeKey, referenceFor } from './compose-notice.js'
 import { type NoticeMailContext, enqueueNoticeEmail } from './notice-mail.js'
 import type { Provider } from './provider-directory.js'
 import { type ProviderLookup, recordLookup } from './provider-resolver.js'
-import { withDefaults } from './with-defaults.js'
 
 /** A matched media URL to notify about (the crawler's MatchedMedia has this shape). */
 export interface NoticeRequest {
@@ -33,13 +32,14 @@ export interface CreateNoticesOptions {
   /** Acknowledgement links and templates for the emails. */
   readonly ack?: NoticeMailContext['ack']
   readonly templates?: NoticeMailContext['templates']
-  /** Seconds until the first recheck. Default 86400. */
+  /** Seconds until the first recheck. Default: ARACHNID_RECHECK_INTERVAL's default (86400). */
   readonly recheckIntervalSeconds?: number
   /** Seconds before an unassigned host is tried again (doubling). Default 300. */
   readonly retryBaseSeconds?: number
 }
 
-export const DEFAULT_CREATE_OPTIONS = { recheckIntervalSeconds: 86_400, retryBaseSeconds: 300 } as const
+/** The defaults: the recheck interval is a setting (the CLI passes the configured value); the retry base is the notifier's own. */
+export const DEFAULT_CREATE_OPTIONS = { recheckIntervalSeconds: SETTINGS.recheckIntervalSeconds.default, retryBaseSeconds: 300 } as const
 
 /**
  * The notice key for a URL: the URL itself the first time; after a removal, the same URL serving

@@ -1,7 +1,6 @@
 import dns from 'node:dns'
 import net from 'node:net'
-import { RetryableError } from '@arachnid/core'
-import { withDefaults } from './with-defaults.js'
+import { RetryableError, withDefaults } from '@arachnid/core'
 
 /** The part of DNS the notifier uses: a host's A and AAAA addresses. */
 export interface HostResolver {
@@ -21,6 +20,7 @@ export interface DnsHostResolverOptions {
   readonly tries?: number
 }
 
+/** The DNS client's own defaults (the servers come from ARACHNID_DNS_SERVERS through the CLI). */
 export const DEFAULT_DNS_OPTIONS: Required<DnsHostResolverOptions> = { servers: [], timeoutMs: 3000, tries: 2 }
 
 /** Answers that mean "this name has no address", as opposed to "could not ask". */

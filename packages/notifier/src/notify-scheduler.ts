@@ -1,7 +1,6 @@
 import PgBoss from 'pg-boss'
-import { type Logger, describeError } from '@arachnid/core'
+import { type Logger, SETTINGS, describeError, withDefaults } from '@arachnid/core'
 import type { NotifierService } from './notifier-service.js'
-import { withDefaults } from './with-defaults.js'
 
 /** The part of PGlite pg-boss needs (structural, so the notifier does not depend on PGlite). */
 export interface PgliteLike {
@@ -35,14 +34,14 @@ export function createBoss(database: { readonly pglite?: PgliteLike; readonly ur
 export const NOTIFY_QUEUES = { deliver: 'arachnid-notify-deliver', recheck: 'arachnid-notify-recheck' } as const
 
 export interface NotifySchedulerOptions {
-  /** Seconds between delivery passes (and between recheck passes looking for due notices). Default 30. */
+  /** Seconds between delivery passes (and between recheck passes looking for due notices). Default: ARACHNID_DELIVERY_INTERVAL's (30). */
   readonly intervalSeconds?: number
   /** How often idle workers ask pg-boss for a job. Default 2 s (pg-boss's minimum is 0.5). */
   readonly pollingIntervalSeconds?: number
   readonly logger?: Logger
 }
 
-export const DEFAULT_SCHEDULER_OPTIONS: Required<Omit<NotifySchedulerOptions, 'logger'>> = { intervalSeconds: 30, pollingIntervalSeconds: 2 }
+export const DEFAULT_SCHEDULER_OPTIONS: Required<Omit<NotifySchedulerOptions, 'logger'>> = { intervalSeconds: SETTINGS.deliveryIntervalSeconds.default, pollingIntervalSeconds: 2 }
 
 /**
  * Schedules the notifier's passes through pg-boss on the same database. Each queue has pg-boss's

@@ -1,8 +1,8 @@
-import { CriticalError, type Database, type Kysely, type Logger, type OutboxRow, NonRetryableError, RetryableError, describeError, sql } from '@arachnid/core'
+import { CriticalError, type Database, type Kysely, type Logger, type OutboxRow, NonRetryableError, RetryableError, SETTINGS, describeError, sql, withDefaults } from '@arachnid/core'
 import type { MailTransport } from './mail-transport.js'
-import { withDefaults } from './with-defaults.js'
 
-export const IN_DOUBT_POLICIES = ['resend', 'hold'] as const
+/** What to do with an email in doubt: the choices of ARACHNID_IN_DOUBT. */
+export const IN_DOUBT_POLICIES = SETTINGS.inDoubtPolicy.check.values
 export type InDoubtPolicy = (typeof IN_DOUBT_POLICIES)[number]
 
 export interface OutboxDeliveryOptions {
@@ -16,21 +16,23 @@ export interface OutboxDeliveryOptions {
   readonly retryBaseMs?: number
   /** Largest retry delay. Default 6 h. */
   readonly retryMaxMs?: number
-  /** How long a claimed row stays leased to this worker. Default 120 s. */
+  /** How long a claimed row stays leased to this worker. Default: ARACHNID_OUTBOX_LEASE's (120 s). */
   readonly leaseMs?: number
-  /** Emails per hour at most to one abuse address (the provider's desk). Default 1000. */
+  /** Emails per hour at most to one abuse address (the provider's desk). Default: ARACHNID_PROVIDER_RATE's (1000). */
   readonly ratePerHour?: number
   /**
    * A row whose sender died after handing SMTP the end of the message but before recording the
-   * answer: 'resend' (default; same Message-ID, so never lost and rarely doubled) or 'hold' for an
-   * operator (never doubled, but not sent until released).
+   * answer: 'resend' (same Message-ID, so never lost and rarely doubled) or 'hold' for an operator
+   * (never doubled, but not sent until released). Default: ARACHNID_IN_DOUBT's (resend).
    */
   readonly inDoubt?: InDoubtPolicy
   readonly logger?: Logger
 }
 
+/** The defaults: lease, rate and in-doubt policy are settings (the CLI passes the configured values); batch and backoff are the outbox's own. */
 export const DEFAULT_OUTBOX_OPTIONS: Required<Omit<OutboxDeliveryOptions, 'from' | 'logger'>> = {
-  batchSize: 25, maxAttempts: 8, retryBaseMs: 30_000, retryMaxMs: 6 * 3_600_000, leaseMs: 120_000, ratePerHour: 1000, inDoubt: 'resend',
+  batchSize: 25, maxAttempts: 8, retryBaseMs: 30_000, retryMaxMs: 6 * 3_600_000,
+  leaseMs: SETTINGS.outboxLeaseSeconds.default * 1000, ratePerHour: SETTINGS.providerRatePerHour.default, inDoubt: SETTINGS.inDoubtPolicy.default,
 }
 
 export interface DeliveryResult {

@@ -1,8 +1,7 @@
-import { type Database, type Kysely, describeError, sql } from '@arachnid/core'
+import { type Database, type Kysely, SETTINGS, describeError, sql, withDefaults } from '@arachnid/core'
 import type { HostResolver } from './host-resolver.js'
 import { type Provider, ProviderDirectory } from './provider-directory.js'
 import type { RdapClient, RdapNetwork } from './rdap-client.js'
-import { withDefaults } from './with-defaults.js'
 
 /** Who to notify for a host: the provider, how it was found, and the addresses that led there. */
 export interface ResolvedProvider extends Provider {
@@ -28,13 +27,13 @@ export interface ProviderResolverOptions {
   readonly hosts: HostResolver
   /** Without an RDAP client only the local directory answers. */
   readonly rdap?: RdapClient
-  /** Seconds an RDAP answer is kept. Default 7 days. */
+  /** Seconds an RDAP answer is kept. Default: ARACHNID_RDAP_CACHE_TTL's (7 days). */
   readonly cacheSeconds?: number
   /** Seconds a "no RDAP service covers this" answer is kept. Default 1 hour. */
   readonly negativeCacheSeconds?: number
 }
 
-export const DEFAULT_RESOLVER_OPTIONS: Required<Pick<ProviderResolverOptions, 'cacheSeconds' | 'negativeCacheSeconds'>> = { cacheSeconds: 604_800, negativeCacheSeconds: 3600 }
+export const DEFAULT_RESOLVER_OPTIONS: Required<Pick<ProviderResolverOptions, 'cacheSeconds' | 'negativeCacheSeconds'>> = { cacheSeconds: SETTINGS.rdapCacheSeconds.default, negativeCacheSeconds: 3600 }
 
 
 /**

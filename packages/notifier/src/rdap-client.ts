@@ -1,6 +1,5 @@
 import ipaddr from 'ipaddr.js'
-import { NonRetryableError, RetryableError } from '@arachnid/core'
-import { withDefaults } from './with-defaults.js'
+import { NonRetryableError, RetryableError, withDefaults } from '@arachnid/core'
 
 /** What the notifier keeps of an RDAP IP network answer (RFC 9083 section 5.4). */
 export interface RdapNetwork {
@@ -31,6 +30,7 @@ export interface RdapClientOptions {
   readonly bootstrapTtlMs?: number
 }
 
+/** The RDAP client's own defaults (no setting: the CLI passes ARACHNID_REQUEST_TIMEOUT_MS as the timeout). */
 export const DEFAULT_RDAP_OPTIONS: Required<Omit<RdapClientOptions, 'bootstrapUrl'>> = { timeoutMs: 10_000, maxBytes: 1024 * 1024, bootstrapTtlMs: 86_400_000 }
 
 interface BootstrapEntry { net: [ipaddr.IPv4 | ipaddr.IPv6, number]; urls: string[] }

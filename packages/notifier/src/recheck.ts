@@ -1,4 +1,4 @@
-import { type Database, type Kysely, type Logger, type Transaction, bytesToHex, describeError, sql } from '@arachnid/core'
+import { type Database, type Kysely, type Logger, SETTINGS, type Transaction, bytesToHex, describeError, sql, withDefaults } from '@arachnid/core'
 import type { ImageHasher } from '@arachnid/hasher'
 import { AddressGuard, BoundedFetcher, resolveThrough } from '@arachnid/net'
 import { hammingDistance } from '@arachnid/hasher'
@@ -6,7 +6,6 @@ import type { HostResolver } from './host-resolver.js'
 import { type NoticeMailContext, enqueueNoticeEmail } from './notice-mail.js'
 import type { Provider } from './provider-directory.js'
 import type { ProviderResolver } from './provider-resolver.js'
-import { withDefaults } from './with-defaults.js'
 
 export const CHECK_OUTCOMES = ['present', 'gone', 'inconclusive'] as const
 export type CheckOutcome = (typeof CHECK_OUTCOMES)[number]
@@ -18,22 +17,27 @@ export interface CheckResult {
   readonly status?: number
 }
 
+/** Options of the rechecks; each one that is a setting defaults to that setting's default (the CLI passes the configured values). */
 export interface RecheckOptions {
-  /** Seconds between checks of an open notice. Default 86400. */
+  /** Seconds between checks of an open notice. Default: ARACHNID_RECHECK_INTERVAL's. */
   readonly intervalSeconds?: number
-  /** Consecutive "gone" checks that confirm a removal. Default 2. */
+  /** Consecutive "gone" checks that confirm a removal. Default: ARACHNID_REMOVAL_CHECKS's. */
   readonly removalChecks?: number
-  /** Reminders after which the upstream network is notified too (and again every as many). Default 3. */
+  /** Reminders after which the upstream network is notified too (and again every as many). Default: ARACHNID_ESCALATE_AFTER's. */
   readonly escalateAfter?: number
   /** Notices checked per claim. Default 20. */
   readonly batchSize?: number
+  /** Bytes read of a re-fetched media URL. Default: ARACHNID_MAX_MEDIA_BYTES's. */
   readonly maxBytes?: number
+  /** Time per re-fetch. Default: ARACHNID_REQUEST_TIMEOUT_MS's. */
   readonly timeoutMs?: number
+  /** Redirects followed per re-fetch. Default: ARACHNID_MAX_REDIRECTS's. */
   readonly maxRedirects?: number
-  /** Addresses or CIDRs the recheck may contact although private (tests: '127.0.0.1/32'). */
+  /** Addresses or CIDRs the recheck may contact although private (tests: '127.0.0.1/32'). Default none. */
   readonly allowAddresses?: readonly string[]
+  /** Contact private, loopback and link-local addresses. Default: ARACHNID_ALLOW_PRIVATE's (false). */
   readonly allowPrivate?: boolean
-  /** Largest distances at which re-fetched content still counts as the same material. */
+  /** Largest distances at which re-fetched content still counts as the same material. Defaults: the match thresholds' settings. */
   readonly blockhashThreshold?: number
   readonly pdqThreshold?: number
   readonly pdqMinQuality?: number
@@ -41,9 +45,11 @@ export interface RecheckOptions {
 }
 
 export const DEFAULT_RECHECK_OPTIONS: Required<Omit<RecheckOptions, 'logger'>> = {
-  intervalSeconds: 86_400, removalChecks: 2, escalateAfter: 3, batchSize: 20,
-  maxBytes: 32 * 1024 * 1024, timeoutMs: 15_000, maxRedirects: 5, allowAddresses: [], allowPrivate: false,
-  blockhashThreshold: 24, pdqThreshold: 31, pdqMinQuality: 50,
+  intervalSeconds: SETTINGS.recheckIntervalSeconds.default, removalChecks: SETTINGS.removalChecks.default,
+  escalateAfter: SETTINGS.escalateAfterReminders.default, batchSize: 20,
+  maxBytes: SETTINGS.maxMediaBytes.default, timeoutMs: SETTINGS.requestTimeoutMs.default, maxRedirects: SETTINGS.maxRedirects.default,
+  allowAddresses: [], allowPrivate: SETTINGS.allowPrivate.default,
+  blockhashThreshold: SETTINGS.blockhashThreshold.default, pdqThreshold: SETTINGS.pdqThreshold.default, pdqMinQuality: SETTINGS.pdqMinQuality.default,
 }
 
 export interface RecheckResult {
