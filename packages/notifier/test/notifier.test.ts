@@ -1,13 +1,13 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, stat, utimes } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { simpleParser } from 'mailparser'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import {
   createNotices, EmlDirectoryTransport, listNotices, noticeKey, OutboxDelivery, ProviderDirectory, parsePattern,
   referenceFor, setProviderRule, SmtpTransport, type NoticeRequest,
 } from '@arachnid/notifier'
-import { dialectsUnderTest, openTestDatabase, SmtpSink, type TestDatabase } from '@arachnid/test'
+import { clearNotifierState, dialectsUnderTest, openTestDatabase, SmtpSink, type TestDatabase } from '@arachnid/test'
 
 const dialects = await dialectsUnderTest()
 const reporter = { name: 'Arachnid test reporter', from: 'Arachnid <notices@reporter.test>' }
@@ -60,6 +60,19 @@ describe.each(dialects)('notifier on %s', (dialect) => {
     await smtp?.stop()
     await handle?.close()
   })
+  // Each test makes the notices it needs: none is left over from another test.
+  beforeEach(async () => {
+    await clearNotifierState(handle.db)
+    smtp.received.length = 0
+    smtp.rejectNext(0)
+  })
+
+  /** a.jpg to Small Reseller, b.jpg to Net Hosting, c.jpg to no one (no rule names its host or address). */
+  const createThree = async () => createNotices(handle.db, await ProviderDirectory.load(handle.db), [
+    request(mediaIds[0]!, 'http://files.example.test/a.jpg'),
+    request(mediaIds[1]!, 'http://files.example.test/b.jpg', '203.0.113.200'),
+    request(mediaIds[2]!, 'http://nowhere.test/c.jpg', '198.51.100.1'),
+  ], reporter)
 
   it('picks the most specific directory rule, domain over address', async () => {
     const directory = await ProviderDirectory.load(handle.db)
@@ -70,20 +83,15 @@ describe.each(dialects)('notifier on %s', (dialect) => {
   })
 
   it('creates one notice per media URL with its email in the outbox, and never a second', async () => {
-    const directory = await ProviderDirectory.load(handle.db)
-    const first = await createNotices(handle.db, directory, [
-      request(mediaIds[0]!, 'http://files.example.test/a.jpg'),
-      request(mediaIds[1]!, 'http://files.example.test/b.jpg', '203.0.113.200'),
-      request(mediaIds[2]!, 'http://nowhere.test/c.jpg', '198.51.100.1'),
-    ], reporter)
-    expect(first).toMatchObject({ created: 3, unassigned: 1 })
-    const again = await createNotices(handle.db, directory, [request(mediaIds[0]!, 'http://files.example.test/a.jpg')], reporter)
+    expect(await createThree()).toMatchObject({ created: 3, unassigned: 1 })
+    const again = await createNotices(handle.db, await ProviderDirectory.load(handle.db), [request(mediaIds[0]!, 'http://files.example.test/a.jpg')], reporter)
     expect(again.created).toBe(0)
     const outbox = await handle.db.selectFrom('outbox').selectAll().execute()
     expect(outbox.map((o) => o.to_address).sort()).toEqual(['abuse@net-hosting.test', 'abuse@reseller.test'])
   })
 
   it('delivers the outbox over SMTP once: text, HTML and XARF JSON, reference in the subject, no image', async () => {
+    await createThree()
     const transport = new SmtpTransport(smtp.url)
     const delivery = new OutboxDelivery(handle.db, transport, { from: reporter.from })
     expect(await delivery.deliverDue()).toMatchObject({ sent: 2, retrying: 0, failed: 0 })
@@ -130,19 +138,40 @@ describe.each(dialects)('notifier on %s', (dialect) => {
     expect(smtp.received.filter((m) => m.parsed.text?.includes('/d.jpg'))).toHaveLength(1)
   })
 
-  it('writes .eml files once per key when there is no SMTP', async () => {
+  it('writes .eml files once per key when there is no SMTP: a row taken again after a crash leaves its file as it was', async () => {
+    await createThree()
+    await createNotices(handle.db, await ProviderDirectory.load(handle.db), [request(mediaIds[3]!, 'http://files.example.test/d.jpg')], reporter)
     const dir = await mkdtemp(path.join(os.tmpdir(), 'arachnid-eml-'))
     try {
-      await handle.db.updateTable('outbox').set({ status: 'pending', sent_at: null }).execute()
       const transport = new EmlDirectoryTransport(dir)
       const delivery = new OutboxDelivery(handle.db, transport, { from: reporter.from })
       expect((await delivery.deliverDue()).sent).toBe(3)
-      // A crash after writing but before marking sent: the row is taken again, the file is not written twice.
+      // One file per outbox key, named after it, and nothing else (no temporary file left).
+      const keys = (await handle.db.selectFrom('outbox').select('idempotency_key').execute()).map((r) => r.idempotency_key)
+      expect((await readdir(dir)).sort()).toEqual(keys.map((k) => path.basename(transport.fileFor(k))).sort())
+      // Each file as written: its inode (a new file renamed over it would have another) and its
+      // content; its modification time set far back, so a write into it would show.
+      const longAgo = new Date('2001-02-03T04:05:06Z')
+      const written = new Map<string, { ino: bigint; content: string }>()
+      for (const key of keys) {
+        const file = transport.fileFor(key)
+        await utimes(file, longAgo, longAgo)
+        written.set(file, { ino: (await stat(file, { bigint: true })).ino, content: (await readFile(file)).toString('utf8') })
+      }
+
+      // A crash after writing but before marking sent: every row is taken again and handed to the
+      // transport again, which finds its file and writes nothing.
       await handle.db.updateTable('outbox').set({ status: 'pending' }).execute()
       expect((await delivery.deliverDue()).sent).toBe(3)
-      const files = (await readdir(dir)).filter((f) => f.endsWith('.eml'))
-      expect(files).toHaveLength(3)
-      const parsed = await simpleParser(await readFile(path.join(dir, files[0]!)))
+      expect((await handle.db.selectFrom('outbox').select('attempts').execute()).map((r) => r.attempts)).toEqual([2, 2, 2])
+      expect((await readdir(dir)).sort()).toEqual(keys.map((k) => path.basename(transport.fileFor(k))).sort())
+      for (const [file, before] of written) {
+        const now = await stat(file, { bigint: true })
+        expect({ ino: now.ino, mtime: new Date(Number(now.mtimeMs)), content: (await readFile(file)).toString('utf8') }, file)
+          .toEqual({ ino: before.ino, mtime: longAgo, content: before.content })
+      }
+
+      const parsed = await simpleParser(await readFile(transport.fileFor(keys[0]!)))
       expect(parsed.subject).toMatch(/^\[ARN-/)
       expect(parsed.attachments[0]?.contentType).toBe('application/json')
     } finally {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createNotices, OutboxDelivery, ProviderDirectory, releaseHeld, setProviderRule, SmtpTransport, type NoticeRequest } from '@arachnid/notifier'
+import { sql } from '@arachnid/core'
 import { dialectsUnderTest, openTestDatabase, SmtpSink, type TestDatabase } from '@arachnid/test'
 
 const dialects = await dialectsUnderTest()
@@ -25,6 +26,7 @@ describe.each(dialects)('outbox delivery guarantees on %s', (dialect) => {
     await handle.db.deleteFrom('notice_events').execute()
     await handle.db.deleteFrom('outbox').execute()
     smtp.received.length = 0
+    smtp.rejectNext(0)
   })
 
   const notices = async (host: string, n: number) => {
@@ -60,15 +62,41 @@ describe.each(dialects)('outbox delivery guarantees on %s', (dialect) => {
     expect([...perMessageId().values()]).toEqual([1, 1, 1])
   })
 
-  it('backs off exponentially: a failed email is not due again before its delay', async () => {
+  it('backs off exponentially: each failure doubles the delay the outbox schedules, up to its cap, and a failed email is not due before it', async () => {
     await notices('busy.test', 1)
-    smtp.rejectNext(1)
-    const delivery = new OutboxDelivery(handle.db, new SmtpTransport(smtp.url), { from: reporter.from, retryBaseMs: 3_600_000 })
-    expect(await delivery.deliverDue()).toMatchObject({ retrying: 1 })
-    const row = await handle.db.selectFrom('outbox').select(['next_attempt_at', 'attempts']).executeTakeFirstOrThrow()
-    expect(row.next_attempt_at.getTime()).toBeGreaterThan(Date.now() + 3_000_000)
-    expect(await delivery.deliverDue()).toMatchObject({ sent: 0, retrying: 0 })
+    const baseMs = 3_600_000
+    const maxMs = 10 * 3_600_000
+    const failures = 5
+    smtp.rejectNext(failures)
+    const delivery = new OutboxDelivery(handle.db, new SmtpTransport(smtp.url), { from: reporter.from, retryBaseMs: baseMs, retryMaxMs: maxMs })
+    const dbNow = async () => (await sql<{ now: Date }>`select now() as now`.execute(handle.db)).rows[0]!.now.getTime()
+    // The delay of each failure is what the outbox wrote (next_attempt_at) less the moment of the
+    // failure, which lies between the database's clock read before and after the pass.
+    const scheduled: { attempt: number; atLeastMs: number; atMostMs: number }[] = []
+    for (let attempt = 1; attempt <= failures; attempt++) {
+      const before = await dbNow()
+      expect(await delivery.deliverDue()).toMatchObject({ retrying: 1, sent: 0 })
+      const after = await dbNow()
+      const row = await handle.db.selectFrom('outbox').select(['next_attempt_at', 'attempts', 'status']).executeTakeFirstOrThrow()
+      expect(row).toMatchObject({ attempts: attempt, status: 'pending' })
+      // Timestamps are read to the millisecond: one either side.
+      scheduled.push({ attempt, atLeastMs: row.next_attempt_at.getTime() - after - 1, atMostMs: row.next_attempt_at.getTime() - before + 1 })
+      // Not due yet: the next pass leaves it alone.
+      expect(await delivery.deliverDue()).toMatchObject({ sent: 0, retrying: 0 })
+      expect((await handle.db.selectFrom('outbox').select('attempts').executeTakeFirstOrThrow()).attempts).toBe(attempt)
+      // Its delay has passed (as if the hours went by): due at the next pass.
+      await handle.db.updateTable('outbox').set({ next_attempt_at: sql<Date>`now() - interval '1 second'` as never }).execute()
+    }
+    // 1 h, 2 h, 4 h, 8 h, then the 10 h cap.
+    const expected = [1, 2, 4, 8, 10].map((hours) => hours * 3_600_000)
+    expect(scheduled.map(({ attempt, atLeastMs, atMostMs }) => {
+      const want = expected[attempt - 1]!
+      return atLeastMs <= want && want <= atMostMs ? want : `attempt ${attempt}: between ${atLeastMs} and ${atMostMs} ms`
+    })).toEqual(expected)
     expect(smtp.received).toHaveLength(0)
+    // The rejections are used up: the next attempt delivers it.
+    expect(await delivery.deliverDue()).toMatchObject({ sent: 1 })
+    expect(smtp.received).toHaveLength(1)
   })
 
   it('sends at most the hourly quota to one provider and leaves the rest for later', async () => {
