@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import sharp from 'sharp'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { hammingDistance, HashError, hashImage } from '../src/index.js'
@@ -32,6 +32,11 @@ afterAll(async () => {
   await new Promise<void>((resolve) => server.close(() => resolve()))
 })
 
+// Each test reads only the requests it caused.
+beforeEach(() => {
+  requests.length = 0
+})
+
 const svg = (body: string, prolog = ''): Buffer =>
   Buffer.from(
     `<?xml version="1.0" encoding="UTF-8"?>${prolog}\n<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" xmlns:xi="http://www.w3.org/2001/XInclude" width="120" height="90">` +
@@ -44,7 +49,6 @@ describe('SVG is rasterised without any external access', () => {
     expect(response.status).toBe(200)
     await response.arrayBuffer()
     expect(requests).toEqual(['GET /probe.png'])
-    requests.length = 0
   })
 
   it('external references of every kind cause no request, and the SVG still hashes', async () => {

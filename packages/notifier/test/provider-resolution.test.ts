@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import {
   assignProviders, createNotices, DnsHostResolver, listUnassigned, NOT_ASKED_YET, parseNetwork, parseProviderRule, ProviderDirectory, ProviderResolver, RdapClient,
   setProviderRule, type NoticeRequest,
 } from '@arachnid/notifier'
-import { dialectsUnderTest, DnsServer, openTestDatabase, RdapServer, type TestDatabase } from '@arachnid/test'
+import { clearNotifierState, dialectsUnderTest, DnsServer, openTestDatabase, RdapServer, type TestDatabase } from '@arachnid/test'
 
 const dialects = await dialectsUnderTest()
 const reporter = { name: 'Arachnid test reporter', from: 'Arachnid <notices@reporter.test>' }
@@ -98,6 +98,12 @@ describe.each(dialects)('provider resolution on %s', (dialect) => {
     await dns?.stop()
     await rdap?.stop()
     await handle?.close()
+  })
+  // Each test starts from the directory alone: no notices, lookups or cached RDAP answers, and
+  // DNS knows only the names above (the tests below teach it others as hosts come online).
+  beforeEach(async () => {
+    await clearNotifierState(handle.db, { rdapCache: true })
+    dns.remove('nowhere.example.test').remove('fresh.example.test')
   })
 
   const resolver = () => ProviderResolver.create(handle.db, { hosts: new DnsHostResolver({ servers: [dns.address] }), rdap: new RdapClient({ bootstrapUrl: rdap.bootstrapUrl }) })
