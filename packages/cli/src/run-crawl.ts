@@ -2,7 +2,7 @@ import path from 'node:path'
 import { CriticalError, describeError } from '@arachnid/core'
 import { CrawlJob, type CrawlDependencies, type CrawlJobOptions, type CrawlSummary, LiveSummaryWriter, setJobStatus, summarizeJob } from '@arachnid/crawler'
 import { Hasher } from '@arachnid/hasher'
-import { AckLinks, ProviderDirectory, createNotices, loadNoticeTemplates } from '@arachnid/notifier'
+import { AckLinks, MatchIntake, ProviderDirectory, loadNoticeTemplates } from '@arachnid/notifier'
 import type { App } from './app.js'
 import { ProgressDisplay } from './progress.js'
 
@@ -31,9 +31,9 @@ export function liveSummaries(app: App): LiveSummaryWriter | undefined {
 }
 
 /**
- * What a crawling process needs, wired once: the hasher, the matcher, and the notifier attached
- * so that matched media get notices (through the outbox) while the crawl goes on, with the
- * outbox delivered as it fills.
+ * What a crawling process needs, wired once: the hasher, the matcher, and the notifier's match
+ * intake, so that matched media are recorded, routed by the review policy and noticed (through
+ * the outbox) while the crawl goes on, with the outbox delivered as it fills.
  */
 export interface CrawlSession {
   readonly deps: CrawlDependencies
@@ -46,15 +46,6 @@ export interface CrawlSession {
 export async function openCrawlSession(app: App): Promise<CrawlSession> {
   const { config, database, matcher, logger } = app
   const hasher = new Hasher({ maxBytes: config.maxMediaBytes, maxPixels: config.maxPixels, dihedral: true })
-  const directory = await ProviderDirectory.load(database.db)
-  const reporter = { name: config.reporterName, from: config.noticeFrom }
-  // Emails written during the crawl carry the same acknowledgement link and wording as the worker's.
-  const noticeOptions = {
-    ack: config.ackSecret && config.ackBaseUrl ? new AckLinks({ secret: config.ackSecret, baseUrl: config.ackBaseUrl, ttlHours: config.ackTtlHours }) : undefined,
-    templates: config.noticeTemplateDir ? await loadNoticeTemplates(config.noticeTemplateDir) : undefined,
-    recheckIntervalSeconds: config.recheckIntervalSeconds,
-    retryBaseSeconds: Math.max(1, config.deliveryIntervalSeconds),
-  }
   const delivery = await app.delivery()
   const stats = { delivered: 0, retrying: 0, unassigned: 0 }
   let delivering: Promise<void> = Promise.resolve()
@@ -66,18 +57,25 @@ export async function openCrawlSession(app: App): Promise<CrawlSession> {
     }).catch((error) => logger.error({ err: error }, 'outbox delivery failed'))
     return delivering
   }
+  const intake = new MatchIntake(database.db, {
+    reporter: { name: config.reporterName, from: config.noticeFrom },
+    lookup: await ProviderDirectory.load(database.db),
+    // Emails written during the crawl carry the same acknowledgement link and wording as the worker's.
+    notices: {
+      ack: config.ackSecret && config.ackBaseUrl ? new AckLinks({ secret: config.ackSecret, baseUrl: config.ackBaseUrl, ttlHours: config.ackTtlHours }) : undefined,
+      templates: config.noticeTemplateDir ? await loadNoticeTemplates(config.noticeTemplateDir) : undefined,
+      recheckIntervalSeconds: config.recheckIntervalSeconds,
+      retryBaseSeconds: Math.max(1, config.deliveryIntervalSeconds),
+    },
+    onNotices: (result) => {
+      stats.unassigned += result.unassigned
+      if (result.created > result.unassigned) void deliver()
+    },
+  })
   return {
     stats,
     deliver,
-    deps: {
-      db: database.db, hasher, matcher, logger,
-      onMatched: async (items) => {
-        const result = await createNotices(database.db, directory, items, reporter, noticeOptions)
-        stats.unassigned += result.unassigned
-        if (result.created > result.unassigned) void deliver()
-        return result.created
-      },
-    },
+    deps: { db: database.db, hasher, matcher, logger, intake },
     async close() {
       await delivering
       await hasher.close()

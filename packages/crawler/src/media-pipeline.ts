@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto'
-import { type Database, type Kysely, type Logger, describeError, hexToBytes, sql } from '@arachnid/core'
+import { CriticalError, type Database, type Kysely, type Logger, describeError, hexToBytes, sql } from '@arachnid/core'
 import type { ImageHasher, ImageHashes } from '@arachnid/hasher'
-import { type KnownMatch, type Matcher, type Probe, notifiableMedia, recordMatches } from '@arachnid/matcher'
+import { type KnownMatch, type Matcher, type Probe, recordMatches } from '@arachnid/matcher'
 import type { DiscoveredMedia } from './discover.js'
 import { recordSkips } from './frontier.js'
 import type { HostClock } from './host-clock.js'
 import { type BoundedFetcher, evidenceHeaders } from '@arachnid/net'
 import { DEFAULT_URL_POLICY, refuseMediaUrl, type SkipReason, type UrlPolicyOptions } from './url-policy.js'
 
-/** A media URL whose content matched, handed to whoever sends notices. */
+/** A media URL whose content matched, handed to the match intake. */
 export interface MatchedMedia {
   readonly jobId: number
   readonly fetchId: number
@@ -20,6 +20,15 @@ export interface MatchedMedia {
   readonly detectedAt: Date
   readonly hashes: ImageHashes
   readonly matches: readonly KnownMatch[]
+}
+
+/**
+ * Where a batch's matched media go: matches recorded, the review policy applied, notices created
+ * for what it lets through. The notifier's `MatchIntake` is one; the crawler takes it injected, so
+ * it does not depend on the notifier.
+ */
+export interface MatchIntake {
+  intake(items: readonly MatchedMedia[]): Promise<{ readonly notices: { readonly created: number } }>
 }
 
 export interface MediaCounters {
@@ -56,7 +65,8 @@ export interface MediaPipelineDeps {
   readonly matcher: Matcher
   readonly fetcher: BoundedFetcher
   readonly logger?: Logger
-  readonly onMatched?: (items: readonly MatchedMedia[]) => Promise<number>
+  /** Where matched media go. Without it, matches are recorded (with the review policy's decision) and nothing is noticed. */
+  readonly intake?: MatchIntake
   /** Politeness: each media request takes its host's turn here (robots.txt and pages share the clock). */
   readonly clock?: HostClock
 }
@@ -190,6 +200,8 @@ export class MediaPipeline {
             continue
           }
           const result = await this.#fetchAndHash(item).catch(async (error) => {
+            // The process cannot go on: stop the batch (the leases return to the queue) rather than record it against the media.
+            if (error instanceof CriticalError) throw error
             const { code, message } = describeError(error)
             await this.#fail(item, code, message, {})
             return undefined
@@ -285,7 +297,7 @@ export class MediaPipeline {
       .where('id', '=', task.id).execute()
   }
 
-  /** One lookup for the whole batch; matches recorded once; notices through onMatched. */
+  /** One lookup for the whole batch; what matched goes to the intake (matches recorded once, notices for what the policy lets through). */
   async #match(batch: Hashed[]): Promise<void> {
     const probes: Probe[] = []
     const owner: number[] = []
@@ -303,25 +315,26 @@ export class MediaPipeline {
     })
     const matched = batch.map((item, i) => ({ item, matches: perItem[i]! })).filter((x) => x.matches.length > 0)
     if (matched.length === 0) return
-    await recordMatches(this.#deps.db, matched.map((x) => ({ mediaId: x.item.mediaId, jobId: this.#jobId, matches: x.matches })))
-    for (const x of matched) {
-      this.counters.matchedMedia++
-      if (x.matches.some((m) => EXACT.has(m.algorithm))) this.counters.exactMatches++
-      else this.counters.nearMatches++
-    }
-    // Only media the review policy auto-confirmed (or an analyst confirmed) are noticed; the rest
-    // wait in the review queue, and an analyst's confirmation notices them.
-    const notifiable = await notifiableMedia(this.#deps.db, matched.map((x) => x.item.mediaId))
-    const toNotice = matched.filter((x) => notifiable.has(x.item.mediaId))
-    if (this.#deps.onMatched && toNotice.length > 0) {
+    const intake = this.#deps.intake
+    if (intake === undefined) {
+      await recordMatches(this.#deps.db, matched.map((x) => ({ mediaId: x.item.mediaId, jobId: this.#jobId, matches: x.matches })))
+    } else {
       const pages = await this.#deps.db.selectFrom('sightings as s').innerJoin('pages as p', 'p.id', 's.page_id')
-        .where('s.fetch_id', 'in', toNotice.map((x) => x.item.fetchId)).select(['s.fetch_id', 'p.url']).execute()
+        .where('s.fetch_id', 'in', matched.map((x) => x.item.fetchId)).select(['s.fetch_id', 'p.url']).execute()
       const detectedAt = new Date()
-      this.counters.notices += await this.#deps.onMatched(toNotice.map(({ item, matches }) => ({
+      // Only media the review policy auto-confirmed (or an analyst confirmed) are noticed; the rest
+      // wait in the review queue, and an analyst's confirmation notices them.
+      const outcome = await intake.intake(matched.map(({ item, matches }) => ({
         jobId: this.#jobId, fetchId: item.fetchId, mediaId: item.mediaId, url: item.url, finalUrl: item.finalUrl,
         serverIp: item.serverIp, detectedAt, hashes: item.hashes, matches,
         pageUrls: pages.filter((p) => p.fetch_id === item.fetchId).map((p) => p.url),
       })))
+      this.counters.notices += outcome.notices.created
+    }
+    for (const x of matched) {
+      this.counters.matchedMedia++
+      if (x.matches.some((m) => EXACT.has(m.algorithm))) this.counters.exactMatches++
+      else this.counters.nearMatches++
     }
   }
 }

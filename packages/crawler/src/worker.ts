@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { type Database, type Kysely, describeError } from '@arachnid/core'
-import { CrawlJob, type CrawlDependencies, type WorkerOverrides } from './crawl-job.js'
+import { CrawlJob, type CrawlDependencies } from './crawl-job.js'
+import type { WorkerOverrides } from './crawl-options.js'
 
 export interface WorkerOptions extends WorkerOverrides {
   /** How often to look for running jobs when there is nothing to do (default 1000 ms). */

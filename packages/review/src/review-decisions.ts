@@ -1,6 +1,6 @@
-import { type Database, type Kysely, NonRetryableError, bytesToHex, sql } from '@arachnid/core'
+import { type Database, type Kysely, NonRetryableError, sql } from '@arachnid/core'
 import { loadReviewPolicy } from '@arachnid/matcher'
-import { type CreateNoticesOptions, type NoticeRequest, type ProviderLookup, type Reporter, ProviderDirectory, createNotices } from '@arachnid/notifier'
+import { type CreateNoticesOptions, type ProviderLookup, type Reporter, MatchIntake } from '@arachnid/notifier'
 import { type Analyst, hasRole } from './analyst-accounts.js'
 import { appendAudit } from './audit-log.js'
 
@@ -28,6 +28,8 @@ export interface DecisionDeps {
   readonly lookup?: ProviderLookup
   /** Acknowledgement links, templates and recheck interval for the notices (the notifier's options). */
   readonly noticeOptions?: CreateNoticesOptions
+  /** Where confirmed media get their notices. Default: the notifier's MatchIntake with the reporter, lookup and notice options above. */
+  readonly intake?: MatchIntake
 }
 
 export interface DecisionResult {
@@ -48,31 +50,9 @@ export interface DecisionResult {
 
 const EXACT = ['sha256', 'md5', 'sha1']
 
-/** The notice requests for a media: one per URL it was fetched from, with the matches being confirmed. */
-async function noticeRequests(db: Kysely<Database>, mediaId: number, matchIds: readonly number[]): Promise<NoticeRequest[]> {
-  const media = await db.selectFrom('media').select(['sha256', 'md5', 'sha1', 'blockhash', 'pdq']).where('id', '=', mediaId).executeTakeFirstOrThrow()
-  const matches = await db.selectFrom('matches as m').innerJoin('hash_lists as l', 'l.id', 'm.list_id')
-    .where('m.id', 'in', matchIds).select(['l.name', 'm.algorithm', 'm.distance', 'm.category', 'm.external_id']).orderBy('m.distance').execute()
-  // The latest successful fetch of each URL: its evidence goes into the notice, and its time is the
-  // detection time (so confirming again later names the same detection and creates nothing new).
-  const fetches = await db.selectFrom('media_fetches').where('media_id', '=', mediaId).where('error_code', 'is', null)
-    .select(['id', 'url', 'final_url', 'server_ip', 'fetched_at']).orderBy('id', 'desc').execute()
-  const latest = new Map<string, (typeof fetches)[number]>()
-  for (const f of fetches) if (!latest.has(f.url)) latest.set(f.url, f)
-  const pages = latest.size === 0 ? [] : await db.selectFrom('sightings as s').innerJoin('pages as p', 'p.id', 's.page_id')
-    .where('s.fetch_id', 'in', [...latest.values()].map((f) => f.id)).select(['s.fetch_id', 'p.url']).execute()
-  const hex = (b: Uint8Array | null) => (b ? bytesToHex(b) : undefined)
-  return [...latest.values()].map((f) => ({
-    mediaId, url: f.url, finalUrl: f.final_url ?? f.url, serverIp: f.server_ip, detectedAt: f.fetched_at,
-    pageUrls: pages.filter((p) => p.fetch_id === f.id).map((p) => p.url),
-    hashes: { sha256: bytesToHex(media.sha256), md5: bytesToHex(media.md5), sha1: bytesToHex(media.sha1), blockhash: hex(media.blockhash), pdq: hex(media.pdq) },
-    matches: matches.map((m) => ({ list: m.name, algorithm: m.algorithm, distance: m.distance, category: m.category, externalId: m.external_id })),
-  }))
-}
-
 /**
  * Applies an analyst's decision on a waiting media and audits it:
- * - confirm: the notifier's notice flow (one notice and its outbox email per URL of the media),
+ * - confirm: the match intake's notices (one notice and its outbox email per URL of the media),
  *   then the matches are confirmed; when the policy wants two analysts for near matches, the
  *   first confirmation is a vote and the second (by someone else) confirms;
  * - reject: the matches are rejected and the content suppressed for those list entries, so it
@@ -137,9 +117,10 @@ export async function decide(deps: DecisionDeps, analyst: Analyst, input: { read
       return { mediaId, decision, state: 'awaiting-second', matches: ids.length, notices: [], withdrawn: [], auditId }
     }
   }
-  // Notices first, then the status: createNotices is idempotent per URL, so a crash between the two
+  // Notices first, then the status: notices are idempotent per URL, so a crash between the two
   // leaves the media waiting, and confirming it again creates nothing twice.
-  const created = await createNotices(db, deps.lookup ?? await ProviderDirectory.load(db), await noticeRequests(db, mediaId, ids), deps.reporter, deps.noticeOptions)
+  const intake = deps.intake ?? new MatchIntake(db, { reporter: deps.reporter, lookup: deps.lookup, notices: deps.noticeOptions })
+  const created = await intake.confirmed(mediaId, ids)
   return db.transaction().execute(async (trx) => {
     const updated = await trx.updateTable('matches').set({ status: 'confirmed', decided_by: analyst.id, decided_at: sql<Date>`now()` as never })
       .where('id', 'in', ids).where('status', '=', 'pending').returning('id').execute()

@@ -1,0 +1,136 @@
+import { type Database, type Kysely, bytesToHex } from '@arachnid/core'
+import { type KnownMatch, type RecordedMatch, type ReviewPolicy, notifiableMedia, recordMatches } from '@arachnid/matcher'
+import type { Reporter } from './compose-notice.js'
+import { type CreateNoticesOptions, type CreateNoticesResult, type NoticeRequest, createNotices } from './create-notices.js'
+import { ProviderDirectory } from './provider-directory.js'
+import type { ProviderLookup } from './provider-resolver.js'
+
+/** A media whose content matched list entries, with the URL it was just fetched from (what a crawl hands over). */
+export interface FetchedMatch extends Omit<NoticeRequest, 'matches'> {
+  readonly matches: readonly KnownMatch[]
+}
+
+/** A media already stored whose content matched list entries (a retro-hunt, the matching service): its URLs come from the stored evidence. */
+export interface StoredMatch {
+  readonly mediaId: number
+  /** The crawl job the matches are recorded for; null outside a crawl. */
+  readonly jobId: number | null
+  readonly matches: readonly KnownMatch[]
+}
+
+export interface IntakeResult {
+  /** The matches recorded now, each with the policy's decision (a match recorded before is not recorded again). */
+  readonly recorded: readonly RecordedMatch[]
+  /** The media, of those given, that may be noticed now: a match auto-confirmed by the policy, or confirmed by an analyst. */
+  readonly notifiable: readonly number[]
+  /** The notices created for them (none for a URL already noticed). */
+  readonly notices: CreateNoticesResult
+}
+
+export interface MatchIntakeOptions {
+  /** Who sends the notices, as they name it. */
+  readonly reporter: Reporter
+  /** Provider lookup for new notices. Default: the local provider directory, loaded for each intake. */
+  readonly lookup?: ProviderLookup
+  /** Acknowledgement links, templates, recheck interval of the notices (createNotices' options). */
+  readonly notices?: CreateNoticesOptions
+  /** The review policy. Default: the one in the database, read for each intake (every worker routes alike). */
+  readonly policy?: ReviewPolicy
+  /** Told of every intake's notices, e.g. to deliver at once what has a provider. */
+  readonly onNotices?: (result: CreateNoticesResult) => void
+}
+
+const NO_NOTICES: CreateNoticesResult = { created: 0, unassigned: 0, reuploads: 0, references: [] }
+
+/**
+ * The one home of "matched media -> recorded matches -> review policy -> notices". The crawler
+ * hands it what a batch matched (injected, so the crawler does not depend on the notifier); the
+ * analysts' confirmations, a retro-hunt (new list entries against media already seen) and the
+ * matching service come through it too. Matches are recorded once per media and list entry with
+ * the review policy's decision; the media the policy lets through (or an analyst confirmed) get
+ * one notice per URL, with its email in the outbox; the rest wait in the review queue.
+ *
+ * @example
+ * const intake = new MatchIntake(db, { reporter: { name: 'Arachnid', from: 'notices@example.org' } })
+ * const { recorded, notices } = await intake.intake(matchedMediaOfOneBatch)
+ */
+export class MatchIntake {
+  readonly #db: Kysely<Database>
+  readonly #options: MatchIntakeOptions
+
+  constructor(db: Kysely<Database>, options: MatchIntakeOptions) {
+    this.#db = db
+    this.#options = options
+  }
+
+  /** Media just fetched: the notices name the URL each was fetched from, and the pages it was seen on. */
+  async intake(items: readonly FetchedMatch[]): Promise<IntakeResult> {
+    const { recorded, notifiable } = await this.#record(items)
+    const requests = items.filter((item) => notifiable.has(item.mediaId)).map((item) => ({ ...item, matches: item.matches.map(noticeMatch) }))
+    return { recorded, notifiable: [...notifiable], notices: await this.#notify(requests) }
+  }
+
+  /** Media seen before (a retro-hunt): the notices name every URL each was fetched from, from the stored evidence. */
+  async intakeStored(items: readonly StoredMatch[]): Promise<IntakeResult> {
+    const { recorded, notifiable } = await this.#record(items)
+    const requests: NoticeRequest[] = []
+    for (const item of items) {
+      if (!notifiable.has(item.mediaId)) continue
+      requests.push(...await storedNoticeRequests(this.#db, item.mediaId, item.matches.map(noticeMatch), item.jobId))
+    }
+    return { recorded, notifiable: [...notifiable], notices: await this.#notify(requests) }
+  }
+
+  /**
+   * A media whose waiting matches an analyst confirmed: one notice per URL it was fetched from
+   * (from the stored evidence, detected when last fetched, so confirming again creates nothing
+   * new), naming the confirmed matches. The caller records the confirmation afterwards.
+   */
+  async confirmed(mediaId: number, matchIds: readonly number[]): Promise<CreateNoticesResult> {
+    const matches = matchIds.length === 0 ? [] : await this.#db.selectFrom('matches as m').innerJoin('hash_lists as l', 'l.id', 'm.list_id')
+      .where('m.id', 'in', [...matchIds]).select(['l.name', 'm.algorithm', 'm.distance', 'm.category', 'm.external_id']).orderBy('m.distance').execute()
+    const noticed = matches.map((m) => ({ list: m.name, algorithm: m.algorithm, distance: m.distance, category: m.category, externalId: m.external_id }))
+    return this.#notify(await storedNoticeRequests(this.#db, mediaId, noticed, null))
+  }
+
+  async #record(items: readonly { readonly mediaId: number; readonly jobId?: number | null; readonly matches: readonly KnownMatch[] }[]): Promise<{ recorded: RecordedMatch[]; notifiable: Set<number> }> {
+    const matched = items.filter((item) => item.matches.length > 0)
+    if (matched.length === 0) return { recorded: [], notifiable: new Set() }
+    const recorded = await recordMatches(this.#db, matched.map((item) => ({ mediaId: item.mediaId, jobId: item.jobId ?? null, matches: item.matches })), { policy: this.#options.policy })
+    // Decided by the policy now, or earlier (a match recorded before, an analyst's confirmation).
+    const notifiable = await notifiableMedia(this.#db, matched.map((item) => item.mediaId))
+    return { recorded, notifiable }
+  }
+
+  async #notify(requests: readonly NoticeRequest[]): Promise<CreateNoticesResult> {
+    if (requests.length === 0) return NO_NOTICES
+    const lookup = this.#options.lookup ?? await ProviderDirectory.load(this.#db)
+    const result = await createNotices(this.#db, lookup, requests, this.#options.reporter, this.#options.notices)
+    this.#options.onNotices?.(result)
+    return result
+  }
+}
+
+function noticeMatch(m: KnownMatch): NoticeRequest['matches'][number] {
+  return { list: m.list, algorithm: m.algorithm, distance: m.distance, category: m.category, externalId: m.externalId }
+}
+
+/** The notice requests for a stored media: one per URL it was fetched from, with the evidence of its latest successful fetch. */
+async function storedNoticeRequests(db: Kysely<Database>, mediaId: number, matches: NoticeRequest['matches'], jobId: number | null): Promise<NoticeRequest[]> {
+  const media = await db.selectFrom('media').select(['sha256', 'md5', 'sha1', 'blockhash', 'pdq']).where('id', '=', mediaId).executeTakeFirstOrThrow()
+  // The latest successful fetch of each URL: its evidence goes into the notice, and its time is the
+  // detection time (so noticing again later names the same detection and creates nothing new).
+  const fetches = await db.selectFrom('media_fetches').where('media_id', '=', mediaId).where('error_code', 'is', null)
+    .select(['id', 'url', 'final_url', 'server_ip', 'fetched_at']).orderBy('id', 'desc').execute()
+  const latest = new Map<string, (typeof fetches)[number]>()
+  for (const f of fetches) if (!latest.has(f.url)) latest.set(f.url, f)
+  const pages = latest.size === 0 ? [] : await db.selectFrom('sightings as s').innerJoin('pages as p', 'p.id', 's.page_id')
+    .where('s.fetch_id', 'in', [...latest.values()].map((f) => f.id)).select(['s.fetch_id', 'p.url']).execute()
+  const hex = (b: Uint8Array | null) => (b ? bytesToHex(b) : undefined)
+  return [...latest.values()].map((f) => ({
+    mediaId, jobId, url: f.url, finalUrl: f.final_url ?? f.url, serverIp: f.server_ip, detectedAt: f.fetched_at,
+    pageUrls: pages.filter((p) => p.fetch_id === f.id).map((p) => p.url),
+    hashes: { sha256: bytesToHex(media.sha256), md5: bytesToHex(media.md5), sha1: bytesToHex(media.sha1), blockhash: hex(media.blockhash), pdq: hex(media.pdq) },
+    matches,
+  }))
+}
