@@ -1,7 +1,7 @@
 import path from 'node:path'
 import { type ArachnidDatabase, type Config, type Logger, configWarnings, createLogger, openDatabase, outboxDir } from '@arachnid/core'
 import { Matcher } from '@arachnid/matcher'
-import type { MailTransport, OutboxDelivery } from '@arachnid/notifier'
+import type { InDoubtPolicy, MailTransport, OutboxDelivery } from '@arachnid/notifier'
 
 /** What every command shares: configuration, logger, database and the parts built on it. */
 export interface App {
@@ -40,7 +40,11 @@ export async function openApp(config: Config): Promise<App> {
     transport: getTransport,
     async delivery() {
       const { OutboxDelivery } = await import('@arachnid/notifier')
-      return new OutboxDelivery(database.db, await getTransport(), { from: config.noticeFrom, logger })
+      // The configured lease, rate and in-doubt policy, as the notify worker's delivery has them.
+      return new OutboxDelivery(database.db, await getTransport(), {
+        from: config.noticeFrom, logger, ratePerHour: config.providerRatePerHour, inDoubt: config.inDoubtPolicy as InDoubtPolicy,
+        leaseMs: config.outboxLeaseSeconds * 1000,
+      })
     },
     async close() {
       await transport?.close()

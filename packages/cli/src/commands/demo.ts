@@ -64,9 +64,9 @@ export function registerDemo(program: Command): void {
           err.write(`notices go to ${(await app.transport()).name}\n`)
           const result = await runCrawl(app, {
             seeds: [`${site.manifest.baseUrl}/`], name: 'demo', maxPages: Math.max(config.maxPages, options.pages + 10),
-            maxDepth: config.maxDepth, allowAddresses: ['127.0.0.1/32'], maxMediaBytes: config.maxMediaBytes,
-            requestTimeoutMs: config.requestTimeoutMs, pageConcurrency: config.pageConcurrency, mediaConcurrency: config.mediaConcurrency,
-            matchBatchSize: config.matchBatchSize,
+            maxDepth: config.maxDepth, allowAddresses: ['127.0.0.1/32'], maxMediaBytes: config.maxMediaBytes, maxPageBytes: config.maxPageBytes,
+            requestTimeoutMs: config.requestTimeoutMs, maxRedirects: config.maxRedirects, pageConcurrency: config.pageConcurrency,
+            mediaConcurrency: config.mediaConcurrency, matchBatchSize: config.matchBatchSize,
           }, { progress: process.stderr })
           const seconds = (performance.now() - started) / 1000
           const summary = {
