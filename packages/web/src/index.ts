@@ -1,0 +1,6 @@
+export { createWebApp, errorObject, DEFAULT_WEB_APP_OPTIONS, type ErrorShape, type RouteEntry, type WebAppOptions } from './web-app.js'
+export { HttpError, problemOf, type ClassifiedProblem, type Problem } from './http-problem.js'
+export { listen, type ListenOptions } from './listen.js'
+export { field, MAX_ID } from './field.js'
+export { metricsRoute, type MetricsSource } from './metrics-route.js'
+export { html, escapeHtml, sendHtml, SafeHtml, HTML_CONTENT_TYPE, type HtmlValue } from './html.js'
