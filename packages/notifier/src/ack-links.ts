@@ -1,6 +1,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
-import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
+import formbody from '@fastify/formbody'
 import { type Database, type Kysely, NonRetryableError, sql } from '@arachnid/core'
+import { type SafeHtml, html, sendHtml } from '@arachnid/web/html'
+import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 
 export const ACK_ANSWERS = ['removed', 'dispute'] as const
 export type AckAnswer = (typeof ACK_ANSWERS)[number]
@@ -104,78 +106,91 @@ export async function recordAck(db: Kysely<Database>, reference: string, answer:
   })
 }
 
-function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
+/** Bounds of the acknowledgement page's form: room for a dispute's words, percent-encoded. */
+const ACK_BODY_LIMIT = 24 * 1024
+
+/** The page a provider sees: nothing of the review server's look, and no script, style or image. */
+function page(title: string, body: SafeHtml = html``): SafeHtml {
+  return html`<!doctype html><html><head><meta charset="utf-8"><title>${title}</title></head><body><h1>${title}</h1>${body}</body></html>`
 }
 
-function page(res: ServerResponse, status: number, title: string, body: string): void {
-  res.writeHead(status, {
-    'content-type': 'text/html; charset=utf-8',
-    'cache-control': 'no-store',
-    'referrer-policy': 'no-referrer',
-    'x-robots-tag': 'noindex',
-    'x-content-type-options': 'nosniff',
-    'content-security-policy': "default-src 'none'; form-action 'self'",
-  })
-  res.end(`<!doctype html><html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head><body><h1>${escapeHtml(title)}</h1>${body}</body></html>`)
+const PAGE_HEADERS = {
+  // The page is reached from an email and holds a signed link: it sends no Referer anywhere, and
+  // loads nothing at all (a CSP stricter than the review pages').
+  helmet: {
+    contentSecurityPolicy: { useDefaults: false, directives: { 'default-src': ["'none'"], 'form-action': ["'self'"], 'frame-ancestors': ["'none'"], 'base-uri': ["'none'"] } },
+    referrerPolicy: { policy: 'no-referrer' as const },
+  },
 }
 
-// Room for a dispute's words (up to DISPUTE_MESSAGE_MAX characters, percent-encoded).
-async function readForm(req: IncomingMessage, limit = 24 * 1024): Promise<URLSearchParams> {
-  let size = 0
-  const chunks: Buffer[] = []
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length
-    if (size > limit) throw new NonRetryableError('ACK_TOO_LARGE', 'request body too large')
-    chunks.push(chunk as Buffer)
-  }
-  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'))
+export interface AckHandlerOptions {
+  readonly db: Kysely<Database>
+  readonly links: AckLinks
 }
 
 /**
- * The acknowledgement endpoint as a node:http request listener (mount it at the site root, or
- * under a prefix with `basePath`): GET /ack/<token> shows the notice and two buttons, POST records
- * "removed" or "dispute". A bad token gets the same 404 as an unknown path; an expired one 410.
+ * The acknowledgement page as a Fastify plugin; register it under `/ack` (the links' path):
+ * GET /ack/<token> shows the notice and two buttons, POST records "removed" or "dispute" (with the
+ * provider's words, at most DISPUTE_MESSAGE_MAX characters). A bad token gets the same 404 as an
+ * unknown page; an expired one 410. The form is checked by a JSON schema; a bad answer gets this
+ * page's own 400. Failures it does not expect go to the app's error handler.
  *
  * @example
- * http.createServer(createAckHandler({ db, links })).listen(8080)
+ * const app = await createWebApp({ logger })
+ * await app.register(createAckHandler({ db, links }), { prefix: '/ack' })
  */
-export function createAckHandler(options: { readonly db: Kysely<Database>; readonly links: AckLinks; readonly basePath?: string }): RequestListener {
-  const prefix = `${(options.basePath ?? '').replace(/\/+$/, '')}/ack/`
-  return (req, res) => {
-    void (async () => {
-      const url = new URL(req.url ?? '/', 'http://ack.invalid')
-      if (!url.pathname.startsWith(prefix)) return page(res, 404, 'Not found', '')
-      let reference: string
+export function createAckHandler(options: AckHandlerOptions): FastifyPluginAsync {
+  const { db, links } = options
+  return async (app) => {
+    if (!app.hasContentTypeParser('application/x-www-form-urlencoded')) await app.register(formbody)
+    const notFound = (reply: FastifyReply) => sendHtml(reply, page('Not found'), 404)
+    /** The notice a token names; undefined when it has answered already (404, 410). */
+    const referenceOf = (token: string, reply: FastifyReply): string | undefined => {
       try {
-        reference = options.links.verify(url.pathname.slice(prefix.length)).reference
+        return links.verify(token).reference
       } catch (error) {
-        if ((error as NonRetryableError).code === 'ACK_EXPIRED') return page(res, 410, 'This link has expired', '<p>Please use the link in the most recent email about this notice.</p>')
-        return page(res, 404, 'Not found', '')
+        if ((error as NonRetryableError).code === 'ACK_EXPIRED') sendHtml(reply, page('This link has expired', html`<p>Please use the link in the most recent email about this notice.</p>`), 410)
+        else notFound(reply)
+        return undefined
       }
-      if (req.method === 'POST') {
-        const form = await readForm(req)
-        const answer = form.get('answer')
-        if (answer !== 'removed' && answer !== 'dispute') return page(res, 400, 'Unknown answer', '<p>Answer "removed" or "dispute".</p>')
-        const message = answer === 'dispute' ? form.get('message') ?? '' : ''
-        if (message.length > DISPUTE_MESSAGE_MAX) return page(res, 400, 'Too long', `<p>Please say it in at most ${DISPUTE_MESSAGE_MAX} characters.</p>`)
-        const view = await recordAck(options.db, reference, answer, { via: 'link', ...(message.trim() ? { message } : {}) })
-        if (!view) return page(res, 404, 'Not found', '')
-        return page(res, 200, 'Thank you', `<p>Your answer "${escapeHtml(answer)}" was recorded for notice ${escapeHtml(view.reference)}.</p>`
-          + (answer === 'removed' ? '<p>The address will be checked again; the notice closes once the material is gone.</p>' : '<p>An analyst will review the notice.</p>'))
-      }
-      if (req.method !== 'GET' && req.method !== 'HEAD') return page(res, 405, 'Method not allowed', '')
-      const view = await ackView(options.db, reference)
-      if (!view) return page(res, 404, 'Not found', '')
-      const form = (answer: AckAnswer, label: string, extra = '') => `<form method="post"><input type="hidden" name="answer" value="${answer}">${extra}<button type="submit">${label}</button></form>`
-      const words = `<p><label for="message">Why (read by an analyst; optional)</label><br><textarea id="message" name="message" rows="5" cols="60" maxlength="${DISPUTE_MESSAGE_MAX}"></textarea></p>`
-      return page(res, 200, `Notice ${view.reference}`,
-        `<p>Media URL: <code>${escapeHtml(view.mediaUrl)}</code></p><p>Status: ${escapeHtml(view.status)}${view.ackStatus ? `; your last answer: ${escapeHtml(view.ackStatus)}` : ''}</p>`
-        + form('removed', 'The material has been removed') + form('dispute', 'We dispute this notice', words))
-    })().catch((error: unknown) => {
-      const tooLarge = (error as NonRetryableError).code === 'ACK_TOO_LARGE'
-      if (!res.headersSent) page(res, tooLarge ? 413 : 500, tooLarge ? 'Too large' : 'Error', '')
-      else res.destroy()
+    }
+    const params = { type: 'object', properties: { token: { type: 'string', maxLength: 1000 } } } as const
+
+    app.get<{ Params: { token: string } }>('/:token', { ...PAGE_HEADERS, schema: { params } }, async (request, reply) => {
+      const reference = referenceOf(request.params.token, reply)
+      if (reference === undefined) return reply
+      const view = await ackView(db, reference)
+      if (!view) return notFound(reply)
+      const form = (answer: AckAnswer, label: string, extra = html``) => html`<form method="post"><input type="hidden" name="answer" value="${answer}">${extra}<button type="submit">${label}</button></form>`
+      const words = html`<p><label for="message">Why (read by an analyst; optional)</label><br><textarea id="message" name="message" rows="5" cols="60" maxlength="${DISPUTE_MESSAGE_MAX}"></textarea></p>`
+      return sendHtml(reply, page(`Notice ${view.reference}`, html`<p>Media URL: <code>${view.mediaUrl}</code></p><p>Status: ${view.status}${view.ackStatus ? html`; your last answer: ${view.ackStatus}` : ''}</p>${
+        form('removed', 'The material has been removed')}${form('dispute', 'We dispute this notice', words)}`))
     })
+    app.post<{ Params: { token: string }; Body: { answer?: AckAnswer; message?: string } }>('/:token', {
+      ...PAGE_HEADERS,
+      bodyLimit: ACK_BODY_LIMIT,
+      attachValidation: true,
+      schema: {
+        params,
+        body: { type: 'object', required: ['answer'], properties: { answer: { type: 'string', enum: ACK_ANSWERS }, message: { type: 'string', maxLength: DISPUTE_MESSAGE_MAX } } },
+      },
+    }, async (request, reply) => {
+      const reference = referenceOf(request.params.token, reply)
+      if (reference === undefined) return reply
+      if (request.validationError) {
+        const fields = (request.validationError.validation as { instancePath?: string }[]).map((v) => v.instancePath)
+        return fields.includes('/message')
+          ? sendHtml(reply, page('Too long', html`<p>Please say it in at most ${DISPUTE_MESSAGE_MAX} characters.</p>`), 400)
+          : sendHtml(reply, page('Unknown answer', html`<p>Answer "removed" or "dispute".</p>`), 400)
+      }
+      const answer = request.body.answer!
+      const message = answer === 'dispute' ? request.body.message ?? '' : ''
+      const view = await recordAck(db, reference, answer, { via: 'link', ...(message.trim() ? { message } : {}) })
+      if (!view) return notFound(reply)
+      return sendHtml(reply, page('Thank you', html`<p>Your answer "${answer}" was recorded for notice ${view.reference}.</p>${answer === 'removed'
+        ? html`<p>The address will be checked again; the notice closes once the material is gone.</p>`
+        : html`<p>An analyst will review the notice.</p>`}`))
+    })
+    app.route({ method: ['PUT', 'DELETE', 'PATCH'], url: '/:token', ...PAGE_HEADERS, handler: async (_request, reply) => sendHtml(reply, page('Method not allowed'), 405) })
   }
 }
