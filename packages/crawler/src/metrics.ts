@@ -1,7 +1,5 @@
-import http from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
-import { CriticalError, type Database, type Kysely } from '@arachnid/core'
+import type { Database, Kysely, Logger } from '@arachnid/core'
 import type { CrawlCounters } from './crawl-job.js'
 
 /**
@@ -52,22 +50,27 @@ export class CrawlMetrics {
     this.#seen.set(counters, { ...counters, errors: { ...counters.errors } })
   }
 
-  /** Serves GET /metrics (Prometheus text format) on the given port; resolves to the bound port. */
-  async serve(port: number, host = '127.0.0.1'): Promise<{ port: number; close(): Promise<void> }> {
-    const server = http.createServer(async (req, res) => {
-      if (req.url !== '/metrics') return res.writeHead(404).end()
-      try {
-        const body = await this.registry.metrics()
-        res.writeHead(200, { 'content-type': this.registry.contentType }).end(body)
-      } catch (error) {
-        res.writeHead(500).end(String(error))
-      }
-    })
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (error: NodeJS.ErrnoException) => reject(new CriticalError('METRICS_PORT',
-        `cannot serve metrics on ${host}:${port}: ${error.code === 'EADDRINUSE' ? 'the port is in use' : error.message}`, { cause: error })))
-      server.listen(port, host, resolve)
-    })
-    return { port: (server.address() as AddressInfo).port, close: () => new Promise((resolve) => server.close(() => resolve())) }
+  /**
+   * Serves GET /metrics (Prometheus text format) on the given port, on the shared web app
+   * (@arachnid/web: its headers, errors and logger); resolves to the bound port. A port in use or
+   * an address not of this machine is a ConfigError in one line.
+   *
+   * @example
+   * const server = await metrics.serve(9464, '127.0.0.1', { logger })
+   * // ... later
+   * await server.close()
+   */
+  async serve(port: number, host = '127.0.0.1', options: { readonly logger?: Logger } = {}): Promise<{ port: number; close(): Promise<void> }> {
+    // Loaded only by a worker asked to serve metrics: a crawl alone never loads the web framework.
+    const { createWebApp, listen, metricsRoute } = await import('@arachnid/web')
+    const app = await createWebApp({ logger: options.logger })
+    metricsRoute(app, this.registry)
+    try {
+      const bound = await listen(app, { port, host, portHint: '--metrics-port' })
+      return { port: bound, close: () => app.close() }
+    } catch (error) {
+      await app.close()
+      throw error
+    }
   }
 }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ConfigError } from '@arachnid/core'
 import { CrawlJob, CrawlMetrics } from '@arachnid/crawler'
 import { Hasher } from '@arachnid/hasher'
 import { Matcher } from '@arachnid/matcher'
@@ -35,7 +36,12 @@ describe.each(dialects)('Prometheus metrics on %s', (dialect) => {
       expect(text).toContain(`arachnid_media_total{outcome="hashed"} ${job.counters.media}`)
       expect(text).toMatch(/arachnid_errors_total\{code="(CORRUPT|EMPTY|TOO_LARGE|UNSUPPORTED_FORMAT)"\} [1-9]/)
       expect(text).toContain('arachnid_jobs_running 0')
-      expect((await fetch(`http://127.0.0.1:${server.port}/other`)).status).toBe(404)
+      const other = await fetch(`http://127.0.0.1:${server.port}/other`)
+      expect([other.status, await other.json()]).toEqual([404, { error: { code: 'NOT_FOUND', message: 'no such route' } }])
+      // A second worker asking for the same port is told so in one line, and serves nothing.
+      const taken = await metrics.serve(server.port).catch((e: unknown) => e)
+      expect(taken).toBeInstanceOf(ConfigError)
+      expect((taken as Error).message).toBe(`cannot listen on 127.0.0.1:${server.port}: the port is in use (choose another with --metrics-port; 0 picks a free one)`)
     } finally {
       await server.close()
       await hasher.close()

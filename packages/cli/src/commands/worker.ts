@@ -50,7 +50,7 @@ export function registerWorker(program: Command): void {
         const session = await openCrawlSession(app)
         const live = liveSummaries(app)
         const metrics = new CrawlMetrics(app.database.db)
-        const server = options.metricsPort !== undefined ? await metrics.serve(options.metricsPort).catch(async (error) => {
+        const server = options.metricsPort !== undefined ? await metrics.serve(options.metricsPort, '127.0.0.1', { logger: app.logger }).catch(async (error) => {
           await session.close()
           throw error
         }) : undefined
