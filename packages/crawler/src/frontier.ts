@@ -1,6 +1,7 @@
 import os from 'node:os'
 import { Request, type IRequestManager, type RequestQueueOperationInfo, type Source } from '@crawlee/core'
 import { type Database, type Kysely, sql } from '@arachnid/core'
+import { DEFAULT_CRAWL_OPTIONS } from './crawl-options.js'
 import { type RobotsPolicy } from './robots-policy.js'
 import { urlKey } from './url-key.js'
 import { DEFAULT_URL_POLICY, refuseUrl, type SkipReason, type UrlPolicyOptions } from './url-policy.js'
@@ -27,11 +28,15 @@ export interface FrontierOptions {
    * can start, so the per-host cap is left for other workers to share.
    */
   readonly leaseBatch?: number
+  /** Traps, deny list and third-party fetch rules. Default DEFAULT_URL_POLICY. */
   readonly urlPolicy?: UrlPolicyOptions
 }
 
+/** The job's bounds default as a crawl job's do (`DEFAULT_CRAWL_OPTIONS`, from `SETTINGS` where they are settings); `maxLeases` and `leaseBatch` are the frontier's own. */
 export const DEFAULT_FRONTIER_OPTIONS: FrontierOptions = {
-  maxPages: 1000, maxDepth: 5, maxPagesPerHost: 10_000, maxPerHost: 8, politenessDelayMs: 0, leaseMs: 60_000, maxLeases: 4, sameSite: true,
+  maxPages: DEFAULT_CRAWL_OPTIONS.maxPages, maxDepth: DEFAULT_CRAWL_OPTIONS.maxDepth, maxPagesPerHost: DEFAULT_CRAWL_OPTIONS.maxPagesPerHost,
+  maxPerHost: DEFAULT_CRAWL_OPTIONS.maxPerHost, politenessDelayMs: DEFAULT_CRAWL_OPTIONS.politenessDelayMs, leaseMs: DEFAULT_CRAWL_OPTIONS.leaseMs,
+  maxLeases: 4, sameSite: DEFAULT_CRAWL_OPTIONS.sameSite, leaseBatch: 8,
 }
 
 export interface FrontierCandidate {
@@ -263,7 +268,7 @@ export class PostgresFrontier implements IRequestManager {
 
   /** One lease query at a time per process: concurrent callers share its result. */
   #leaseShared(): Promise<number> {
-    this.#leasing ??= this.#lease(Math.max(1, (this.#options.leaseBatch ?? 8) - this.#inFlight.size)).finally(() => { this.#leasing = undefined })
+    this.#leasing ??= this.#lease(Math.max(1, (this.#options.leaseBatch ?? DEFAULT_FRONTIER_OPTIONS.leaseBatch!) - this.#inFlight.size)).finally(() => { this.#leasing = undefined })
     return this.#leasing
   }
 

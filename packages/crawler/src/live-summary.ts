@@ -33,6 +33,9 @@ export async function readLiveSummary(dir: string, jobId: number): Promise<LiveS
  * `arachnid jobs show` reads them from there. Each write goes to a temporary file renamed over
  * the old one, so a reader never sees half a file.
  */
+/** How often live figures are written, by default. */
+export const DEFAULT_LIVE_SUMMARY_OPTIONS = { intervalMs: 1000 } as const
+
 export class LiveSummaryWriter {
   readonly #db: Kysely<Database>
   readonly #dir: string
@@ -45,7 +48,7 @@ export class LiveSummaryWriter {
   constructor(db: Kysely<Database>, dir: string, options: { readonly intervalMs?: number; readonly logger?: Logger } = {}) {
     this.#db = db
     this.#dir = dir
-    this.#intervalMs = options.intervalMs ?? 1000
+    this.#intervalMs = options.intervalMs ?? DEFAULT_LIVE_SUMMARY_OPTIONS.intervalMs
     this.#logger = options.logger
   }
 

@@ -4,7 +4,7 @@ import { CrawlJob, type CrawlDependencies } from './crawl-job.js'
 import type { WorkerOverrides } from './crawl-options.js'
 
 export interface WorkerOptions extends WorkerOverrides {
-  /** How often to look for running jobs when there is nothing to do (default 1000 ms). */
+  /** How often to look for running jobs when there is nothing to do. Default 1000 ms. */
   readonly pollMs?: number
   /** Return once no running job has work left (for tests and batch use). Default false. */
   readonly exitWhenIdle?: boolean
@@ -13,16 +13,19 @@ export interface WorkerOptions extends WorkerOverrides {
   readonly onJob?: (event: 'start' | 'end', jobId: number, job: CrawlJob) => void
 }
 
+/** The worker's own defaults (its concurrency comes from the job, or the CLI's configured values). */
+export const DEFAULT_WORKER_OPTIONS = { pollMs: 1000, exitWhenIdle: false } as const
+
 /**
  * The long-running worker: picks up running jobs (oldest first) and takes part in each until it
  * is done, paused or cancelled; any number of workers on any machines can share the database.
  */
 export async function runWorker(deps: CrawlDependencies, options: WorkerOptions = {}): Promise<void> {
-  const pollMs = options.pollMs ?? 1000
+  const pollMs = options.pollMs ?? DEFAULT_WORKER_OPTIONS.pollMs
   while (!options.signal?.aborted) {
     const jobId = await nextJob(deps.db)
     if (jobId === undefined) {
-      if (options.exitWhenIdle) return
+      if (options.exitWhenIdle ?? DEFAULT_WORKER_OPTIONS.exitWhenIdle) return
       await sleep(pollMs, undefined, { signal: options.signal }).catch(() => {})
       continue
     }

@@ -60,6 +60,9 @@ function buildMessage(email: OutgoingEmail): Promise<Buffer> {
  * is the end-of-data dot sent: a process that dies
  * before that point leaves no email at the server (an SMTP server discards unfinished DATA).
  */
+/** The SMTP transport's own defaults: time per SMTP exchange (connect, greeting, each answer). */
+export const DEFAULT_SMTP_OPTIONS = { timeoutMs: 30_000 } as const
+
 export class SmtpTransport implements MailTransport {
   readonly name: string
   readonly #url: URL
@@ -67,7 +70,7 @@ export class SmtpTransport implements MailTransport {
 
   constructor(smtpUrl: string, options: { readonly timeoutMs?: number } = {}) {
     this.#url = new URL(smtpUrl)
-    this.#timeoutMs = options.timeoutMs ?? 30_000
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_SMTP_OPTIONS.timeoutMs
     this.name = `smtp ${this.#url.host}`
   }
 

@@ -23,6 +23,9 @@ export interface OpenDatabaseOptions {
   readonly migrate?: boolean
 }
 
+/** The database handle's own defaults. */
+export const DEFAULT_DATABASE_OPTIONS = { poolSize: 10, migrate: true } as const
+
 export interface ArachnidDatabase {
   readonly db: Kysely<Database>
   readonly dialect: DialectName
@@ -49,7 +52,7 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<A
   let unlock: (() => Promise<void>) | undefined
   if (options.databaseUrl) {
     dialect = 'postgres'
-    const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolSize ?? 10 })
+    const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolSize ?? DEFAULT_DATABASE_OPTIONS.poolSize })
     copy = poolCopyFrom(pool)
     // An idle client's error (server restart) must not crash the process; the next query reports it.
     pool.on('error', () => {})
@@ -64,7 +67,7 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<A
     db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) })
   }
   try {
-    if (options.migrate !== false) await migrateToLatest(db)
+    if (options.migrate ?? DEFAULT_DATABASE_OPTIONS.migrate) await migrateToLatest(db)
   } catch (error) {
     await db.destroy().catch(() => {})
     await unlock?.()
