@@ -23,8 +23,8 @@ export function parseAddressRange(entry: string, where: string): AddressRange {
     if (!strictAddress(value)) throw new Error('not an address')
     const address = ipaddr.parse(value)
     return [address, address.kind() === 'ipv4' ? 32 : 128]
-  } catch {
-    throw new ConfigError(`${where} ${JSON.stringify(entry)}: expected an IP address or a CIDR range (e.g. 127.0.0.1/32 or 2001:db8::/32)`)
+  } catch (error) {
+    throw new ConfigError(`${where} ${JSON.stringify(entry)}: expected an IP address or a CIDR range (e.g. 127.0.0.1/32 or 2001:db8::/32)`, { cause: error })
   }
 }
 
@@ -43,8 +43,8 @@ export function checkUrl(value: string, protocols: readonly string[], where: str
   let url: URL
   try {
     url = new URL(value)
-  } catch {
-    throw new ConfigError(`${where}=${value}: not a URL; expected e.g. ${example}`)
+  } catch (error) {
+    throw new ConfigError(`${where}=${value}: not a URL; expected e.g. ${example}`, { cause: error })
   }
   // A password in the value is not repeated in the message.
   const shown = url.password ? value.replace(`:${url.password}@`, ':***@') : value

@@ -9,6 +9,11 @@ export const BLOCKED_RANGES = [
   'uniqueLocal', 'ipv4Mapped', 'rfc6145', 'rfc6052', '6to4', 'teredo', 'benchmarking', 'amt', 'as112', 'deprecated', 'orchid2',
 ] as const
 
+/**
+ * A host whose address is in a blocked range (private, loopback, link-local...) and not allowed:
+ * the request is never sent, and the URL is recorded with BLOCKED_ADDRESS and not retried (a
+ * redirect to such an address ends the fetch the same way).
+ */
 export class BlockedAddressError extends NonRetryableError {
   constructor(host: string, address: string, range: string) {
     super('BLOCKED_ADDRESS', `${host} resolves to ${address} (${range}), which is not crawled unless allowed`)

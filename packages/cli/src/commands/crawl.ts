@@ -25,7 +25,7 @@ function denyEntry(value: string, previous: string[] | undefined): string[] {
   try {
     parseDenyEntry(value)
   } catch (error) {
-    throw new ConfigError(`--deny ${(error as Error).message.replace(/^deny-list entry /, '')}`)
+    throw new ConfigError(`--deny ${(error as Error).message.replace(/^deny-list entry /, '')}`, { cause: error })
   }
   return [...(previous ?? []), value.trim()]
 }

@@ -58,7 +58,10 @@ async function embeddedHolder(config: Config): Promise<number | undefined> {
   }
 }
 
-/** Why a job's figures cannot be read now: the database is in use by a process not crawling it. */
+/**
+ * Why a job's figures cannot be read now: the embedded database is in use by a process not
+ * crawling it. `jobs show` prints the one line and exits 2; `jobs show --watch` says so and waits.
+ */
 class FiguresUnavailable extends CriticalError {
   readonly holder: number
   constructor(id: number, holder: number) {

@@ -19,10 +19,10 @@ async function checkReadable(file: string): Promise<void> {
     return
   }
   const info = await stat(file).catch((error: NodeJS.ErrnoException) => {
-    throw new ConfigError(`cannot read ${file}: ${error.code === 'ENOENT' ? 'no such file' : error.code ?? error.message}`)
+    throw new ConfigError(`cannot read ${file}: ${error.code === 'ENOENT' ? 'no such file' : error.code ?? error.message}`, { cause: error })
   })
   if (info.isDirectory()) throw new ConfigError(`cannot read ${file}: it is a directory`)
-  await access(file, constants.R_OK).catch(() => { throw new ConfigError(`cannot read ${file}: permission denied`) })
+  await access(file, constants.R_OK).catch((error: unknown) => { throw new ConfigError(`cannot read ${file}: permission denied`, { cause: error }) })
 }
 
 /**
