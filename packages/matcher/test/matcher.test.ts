@@ -48,16 +48,19 @@ describe.each(dialects)('matcher on %s', (dialect) => {
       { line: 6, reason: 'unknown algorithm "whirlpool"' },
       { line: 7, reason: 'sha1 hash must be 40 hex characters, got 38' },
     ])
-    const [summary] = await listLists(handle.db)
+    const summary = (await listLists(handle.db)).find((l) => l.name === 'alpha')
     expect(summary).toMatchObject({ name: 'alpha', version: 1, hashes: 3, byAlgorithm: { md5: 1, sha256: 1, blockhash: 1 } })
   })
 
   it('applies nothing in strict mode when a row is bad, and keeps the old version matching', async () => {
-    const result = await importList(handle.db, { name: 'alpha', strict: true, lines: ['algorithm,hash', 'md5,zz'] })
+    const kept = createHash('md5').update('strict-kept').digest('hex')
+    await importList(handle.db, { name: 'strict-alpha', lines: ['algorithm,hash', `md5,${kept}`] })
+    const result = await importList(handle.db, { name: 'strict-alpha', strict: true, lines: ['algorithm,hash', `md5,${createHash('md5').update('strict-new').digest('hex')}`, 'md5,zz'] })
     expect(result.applied).toBe(false)
     expect(result.rejected).toHaveLength(1)
-    const [summary] = await listLists(handle.db)
-    expect(summary?.version).toBe(1)
+    expect((await listLists(handle.db)).find((l) => l.name === 'strict-alpha')?.version).toBe(1)
+    const [still] = await new Matcher(handle.db).match([{ algorithm: 'md5', hash: kept }])
+    expect(still).toEqual([expect.objectContaining({ list: 'strict-alpha', listVersion: 1 })])
   })
 
   it('rejects a file without the header', async () => {
@@ -65,14 +68,15 @@ describe.each(dialects)('matcher on %s', (dialect) => {
   })
 
   it('matches exact hashes in one batch, with list, version, category and external id', async () => {
+    const md5 = createHash('md5').update('exact-1').digest('hex')
+    await importList(handle.db, { name: 'exact', lines: ['algorithm,hash,category,external_id', `md5,${md5},A1,ext-1`, `sha256,${hash256('exact-2')},B,ext-2`] })
     const matcher = new Matcher(handle.db)
-    const md5 = createHash('md5').update('known-1').digest('hex')
     const [a, b, c] = await matcher.match([
       { algorithm: 'md5', hash: md5.toUpperCase() },
       { algorithm: 'sha256', hash: hash256('unknown') },
-      { algorithm: 'sha256', hash: hash256('known-2') },
+      { algorithm: 'sha256', hash: hash256('exact-2') },
     ])
-    expect(a).toEqual([expect.objectContaining({ list: 'alpha', listVersion: 1, algorithm: 'md5', hash: md5, distance: 0, category: 'A1', externalId: 'ext-1' })])
+    expect(a).toEqual([expect.objectContaining({ list: 'exact', listVersion: 1, algorithm: 'md5', hash: md5, distance: 0, category: 'A1', externalId: 'ext-1' })])
     expect(b).toEqual([])
     expect(c?.[0]).toMatchObject({ category: 'B', externalId: 'ext-2' })
   })
@@ -102,25 +106,27 @@ describe.each(dialects)('matcher on %s', (dialect) => {
   })
 
   it('sees a new version at once and stops matching what it dropped', async () => {
+    const gone = hash256('versioned-first')
+    await importList(handle.db, { name: 'versioned', lines: ['algorithm,hash', `pdq,${gone}`] })
     const matcher = new Matcher(handle.db, { refreshIntervalMs: 0 })
-    const gone = hash256('family-0')
     expect((await matcher.match([{ algorithm: 'pdq', hash: gone }]))[0]).toHaveLength(1)
-    await importList(handle.db, { name: 'gamma', lines: ['algorithm,hash', `pdq,${hash256('replacement')}`] })
+    await importList(handle.db, { name: 'versioned', lines: ['algorithm,hash', `pdq,${hash256('replacement')}`] })
     const [dropped, added] = await matcher.match([{ algorithm: 'pdq', hash: gone }, { algorithm: 'pdq', hash: hash256('replacement') }])
     expect(dropped).toEqual([])
-    expect(added?.[0]).toMatchObject({ list: 'gamma', listVersion: 2, distance: 0 })
+    expect(added).toEqual([expect.objectContaining({ list: 'versioned', listVersion: 2, distance: 0 })])
   })
 
   it('records each match once per media and list entry', async () => {
     const media = await handle.db.insertInto('media')
       .values({ sha256: randomBytes(32), md5: randomBytes(16), sha1: randomBytes(20), bytes: 1 })
       .returning('id').executeTakeFirstOrThrow()
+    await importList(handle.db, { name: 'recorded', lines: ['algorithm,hash', `sha256,${hash256('recorded-entry')}`] })
     const matcher = new Matcher(handle.db)
-    const [found] = await matcher.match([{ algorithm: 'sha256', hash: hash256('known-2') }])
+    const [found] = await matcher.match([{ algorithm: 'sha256', hash: hash256('recorded-entry') }])
     const first = await recordMatches(handle.db, [{ mediaId: media.id, jobId: null, matches: found! }])
     const again = await recordMatches(handle.db, [{ mediaId: media.id, jobId: null, matches: found! }])
     expect(first).toHaveLength(1)
-    expect(first[0]).toMatchObject({ mediaId: media.id, list: 'alpha', status: 'auto-confirmed' })
+    expect(first[0]).toMatchObject({ mediaId: media.id, list: 'recorded', status: 'auto-confirmed' })
     expect(again).toEqual([])
   })
 })
