@@ -13,7 +13,7 @@ export { ProviderResolver, recordLookup, listUnassigned, NOT_ASKED_YET, DEFAULT_
 export { AckLinks, createAckHandler, recordAck, ackView, ACK_ANSWERS, DEFAULT_ACK_TTL_HOURS, DISPUTE_MESSAGE_MAX, type AckAnswer, type AckLinkOptions, type AckView } from './ack-links.js'
 export { enqueueNoticeEmail, loadNoticeTemplates, messageIdFor, incidentOf, type NoticeMailContext, type NoticeForMail } from './notice-mail.js'
 export { Rechecker, CHECK_OUTCOMES, DEFAULT_RECHECK_OPTIONS, type CheckOutcome, type CheckResult, type RecheckDependencies, type RecheckOptions, type RecheckResult } from './recheck.js'
-export { assignProviders, type AssignResult } from './assign-providers.js'
+export { assignProviders, DEFAULT_ASSIGN_OPTIONS, type AssignProvidersOptions, type AssignResult } from './assign-providers.js'
 export { noticeStats, noticeHistory, percentile, type NoticeStats, type RemovalStats, type NoticeHistory } from './notice-stats.js'
 export { NotifierService, notifierOptionsFromConfig, type NotifierServiceOptions, type PassResult } from './notifier-service.js'
 export { NotifyScheduler, createBoss, pgBossOverPglite, NOTIFY_QUEUES, DEFAULT_SCHEDULER_OPTIONS, type NotifySchedulerOptions, type PgliteLike } from './notify-scheduler.js'

@@ -23,9 +23,9 @@ export interface NotifierServiceOptions {
   readonly templates?: NoticeTemplates
   readonly recheck?: RecheckOptions
   readonly delivery?: Omit<OutboxDeliveryOptions, 'from' | 'logger'>
-  /** Seconds before an unassigned host is tried again (doubling). Default 300. */
+  /** Seconds before an unassigned host is tried again (doubling). Default: DEFAULT_ASSIGN_OPTIONS'. */
   readonly retryBaseSeconds?: number
-  /** Seconds an RDAP answer is cached. Default 7 days. */
+  /** Seconds an RDAP answer is cached. Default: ARACHNID_RDAP_CACHE_TTL's (7 days). */
   readonly rdapCacheSeconds?: number
   readonly logger?: Logger
 }
