@@ -1,5 +1,5 @@
 import { type Database, type Kysely, sql } from '@arachnid/core'
-import { type NoticeStats, noticeStats, percentile } from '@arachnid/notifier'
+import { type NoticeStats, noticeStats } from '@arachnid/notifier'
 import { queueCounts } from './review-queue.js'
 
 /** Histogram buckets for durations, in hours (upper bounds; the last is open-ended). */
@@ -22,8 +22,6 @@ export interface ReviewStats {
   readonly timeToRemoval: { readonly overall: readonly Bucketed[]; readonly providers: readonly { provider: string; buckets: readonly Bucketed[] }[] }
   /** Age of the notices still open, in DURATION_BUCKETS. */
   readonly openAges: readonly Bucketed[]
-  /** Median of the same per-notice hours the histograms use: equals removal.overall.medianHoursToRemoval. */
-  readonly medianHoursCheck: number | null
   /** Media waiting for review (listQueue's definition: both queues) and, of those, escalated. */
   readonly queue: { readonly pending: number; readonly escalated: number }
 }
@@ -39,7 +37,7 @@ function bucket(hours: readonly number[]): Bucketed[] {
  * The statistics page's figures. The summary per provider is the notifier's `noticeStats` (what
  * `arachnid stats` prints); the distributions it has no per-notice output for use the same
  * definition of time to removal (from the first notice email sent, or the notice's creation when
- * none was sent, to the recorded removal), and `medianHoursCheck` lets a test hold the two together.
+ * none was sent, to the recorded removal).
  */
 export async function reviewStats(db: Kysely<Database>, options: { readonly days?: number; readonly now?: Date } = {}): Promise<ReviewStats> {
   const days = options.days ?? 30
@@ -63,7 +61,6 @@ export async function reviewStats(db: Kysely<Database>, options: { readonly days
   const open = rows.filter((r) => r.status === 'open').map((r) => Math.max(0, (now.getTime() - new Date(r.created_at).getTime()) / 3_600_000))
   // The queue's own definition, so "waiting for review" is what the queue shows.
   const queue = await queueCounts(db)
-  const median = percentile(removed.map((r) => r.hours).sort((a, b) => a - b), 0.5)
   return {
     removal,
     noticesPerDay: [...perDay.entries()].map(([day, count]) => ({ day, count })),
@@ -72,7 +69,6 @@ export async function reviewStats(db: Kysely<Database>, options: { readonly days
       providers: providers.map((provider) => ({ provider, buckets: bucket(removed.filter((r) => r.provider === provider).map((r) => r.hours)) })),
     },
     openAges: bucket(open),
-    medianHoursCheck: median === null ? null : Math.round(median * 1000) / 1000,
     queue: { pending: queue.pending, escalated: queue.escalated },
   }
 }

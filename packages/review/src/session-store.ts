@@ -1,7 +1,10 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
-import { type Database, type Kysely, sql } from '@arachnid/core'
+import { type Database, type Kysely, SETTINGS, sql } from '@arachnid/core'
 import type { Analyst } from './analyst-accounts.js'
 import { decoyHash, verifyPassword } from './passwords.js'
+
+/** The cookie that carries a session's token. */
+export const SESSION_COOKIE = 'arachnid_session'
 
 export interface Session {
   readonly analyst: Analyst
@@ -11,42 +14,30 @@ export interface Session {
 }
 
 export interface SessionStoreOptions {
-  /** Hours a session lasts after its last request. Default 8. */
+  /** Hours a session lasts after its last request. Default: the setting's (ARACHNID_SESSION_HOURS). */
   readonly sessionHours?: number
-  /** Failed logins per account name within `lockoutMinutes` before further attempts are refused. Default 5. */
-  readonly maxFailures?: number
-  /** Default 15. */
-  readonly lockoutMinutes?: number
 }
 
-export const DEFAULT_SESSION_OPTIONS = { sessionHours: 8, maxFailures: 5, lockoutMinutes: 15 } as const
+export const DEFAULT_SESSION_OPTIONS = { sessionHours: SETTINGS.sessionHours.default } as const
 
 const digest = (token: string) => createHash('sha256').update(token).digest('hex')
 
 /**
  * Login sessions kept in the database (so several `serve` processes share them). The cookie holds
- * a random token; only its SHA-256 is stored, so a copy of the database opens no session.
+ * a random token; only its SHA-256 is stored, so a copy of the database opens no session. Guessing
+ * is slowed by the LoginThrottle, in the same database.
+ *
+ * @example
+ * const opened = await sessions.login('alice', password)
+ * const session = await sessions.get(opened?.token)
  */
 export class SessionStore {
   readonly #db: Kysely<Database>
   readonly #hours: number
-  readonly #maxFailures: number
-  readonly #lockoutMs: number
-  // Failed logins per name, in memory: enough to slow guessing against one process.
-  readonly #failures = new Map<string, number[]>()
 
   constructor(db: Kysely<Database>, options: SessionStoreOptions = {}) {
     this.#db = db
     this.#hours = options.sessionHours ?? DEFAULT_SESSION_OPTIONS.sessionHours
-    this.#maxFailures = options.maxFailures ?? DEFAULT_SESSION_OPTIONS.maxFailures
-    this.#lockoutMs = (options.lockoutMinutes ?? DEFAULT_SESSION_OPTIONS.lockoutMinutes) * 60_000
-  }
-
-  /** Whether this account name has failed too often lately. */
-  lockedOut(name: string, now = Date.now()): boolean {
-    const recent = (this.#failures.get(name) ?? []).filter((t) => now - t < this.#lockoutMs)
-    this.#failures.set(name, recent)
-    return recent.length >= this.#maxFailures
   }
 
   /** Checks the password; on success opens a session and returns its cookie token. */
@@ -55,11 +46,7 @@ export class SessionStore {
       .where('name', '=', name).where('disabled_at', 'is', null).executeTakeFirst()
     // Verify against a decoy when there is no such account, so timing does not reveal names.
     const ok = await verifyPassword(password, row?.password_hash ?? await decoyHash())
-    if (!row || !ok) {
-      this.#failures.set(name, [...(this.#failures.get(name) ?? []), Date.now()])
-      return undefined
-    }
-    this.#failures.delete(name)
+    if (!row || !ok) return undefined
     const token = randomBytes(32).toString('base64url')
     const csrfToken = randomBytes(32).toString('base64url')
     const expiresAt = new Date(Date.now() + this.#hours * 3_600_000)

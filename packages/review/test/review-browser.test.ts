@@ -21,16 +21,14 @@ describe.skipIf(!available)('the review page in Chromium', () => {
   let f: ReviewFixture
   let browser: Browser
   let smtp: SmtpSink
-  let page: Page
 
   beforeAll(async () => {
-    f = await openReviewFixture('pglite')
+    f = await openReviewFixture('pglite', {}, { listen: true })
     smtp = await new SmtpSink().start()
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     })
-    page = await (await browser.newContext()).newPage()
   })
   afterAll(async () => {
     await browser?.close()
@@ -38,7 +36,16 @@ describe.skipIf(!available)('the review page in Chromium', () => {
     await f?.close()
   })
 
-  const selectedId = () => page.locator('#queue tr.item.selected').getAttribute('data-media-id').then(Number)
+  /** A browser of its own, signed in through the form and on `path`: each test starts from nothing another left. */
+  async function signedIn(name: string, path: string): Promise<Page> {
+    const page = await (await browser.newContext()).newPage()
+    await page.goto(`${f.server.url}/login?next=${encodeURIComponent(path)}`)
+    await page.fill('input[name=name]', name)
+    await page.fill('input[name=password]', PASSWORD)
+    await page.click('button[type=submit]')
+    await page.waitForURL((url) => url.pathname === new URL(path, f.server.url).pathname)
+    return page
+  }
 
   it('refuses every protected route to an anonymous browser', async () => {
     const context = await browser.newContext()
@@ -62,7 +69,8 @@ describe.skipIf(!available)('the review page in Chromium', () => {
   })
 
   it('logs in through the form and lands on the queue, with no media shown', async () => {
-    await page.goto(`${f.server.url}/queue`)
+    const page = await (await browser.newContext()).newPage()
+    await page.goto(`${f.server.url}/queue?job=${f.jobId}`)
     expect(new URL(page.url()).pathname).toBe('/login')
     await page.fill('input[name=name]', 'ana')
     await page.fill('input[name=password]', 'wrong password entirely')
@@ -72,7 +80,9 @@ describe.skipIf(!available)('the review page in Chromium', () => {
     await page.fill('input[name=password]', PASSWORD)
     await page.click('button[type=submit]')
     await page.waitForSelector('body[data-ready=true]')
+    // Back where it was going, filters and all.
     expect(new URL(page.url()).pathname).toBe('/queue')
+    expect(new URL(page.url()).searchParams.get('job')).toBe(String(f.jobId))
     expect(await page.locator('#queue tr.item').count()).toBe(3)
     expect(await page.locator('img').count()).toBe(0)
     const cookies = await page.context().cookies()
@@ -80,6 +90,11 @@ describe.skipIf(!available)('the review page in Chromium', () => {
   })
 
   it('reviews with the keyboard: j/k move, p previews (blurred), c confirms into a notice whose email reaches SMTP, r rejects, e escalates', async () => {
+    // Pictures of its own, so what it decides is nobody else's.
+    const s = await f.scenario('keyboard')
+    const page = await signedIn('ana', `/queue?job=${s.jobId}`)
+    await page.waitForSelector('body[data-ready=true]')
+    const selectedId = () => page.locator('#queue tr.item.selected').getAttribute('data-media-id').then(Number)
     const rows = await page.locator('#queue tr.item').evaluateAll((els) => els.map((e) => Number((e as HTMLElement).dataset.mediaId)))
     await expect.poll(() => page.locator('#evidence h2').textContent()).toBe(`Media #${rows[0]}`)
     await page.keyboard.press('j')
@@ -88,9 +103,9 @@ describe.skipIf(!available)('the review page in Chromium', () => {
     expect(await selectedId()).toBe(rows[2])
     await page.keyboard.press('k')
     await page.keyboard.press('j')
-    expect(rows[2]).toBe(f.media.near.mediaId)
-    await expect.poll(() => page.locator('#evidence h2').textContent()).toBe(`Media #${f.media.near.mediaId}`)
-    expect(await page.locator('#evidence').textContent()).toContain(f.media.near.url)
+    expect(rows[2]).toBe(s.media.near.mediaId)
+    await expect.poll(() => page.locator('#evidence h2').textContent()).toBe(`Media #${s.media.near.mediaId}`)
+    expect(await page.locator('#evidence').textContent()).toContain(s.media.near.url)
     expect(await page.locator('#matches').textContent()).toContain('ext-near')
 
     await page.keyboard.press('p')
@@ -102,12 +117,12 @@ describe.skipIf(!available)('the review page in Chromium', () => {
     await page.fill('#reason', 'same picture, recompressed')
     await page.locator('#reason').blur()
     await page.keyboard.press('c')
-    await expect.poll(() => page.locator('#flash').textContent()).toMatch(new RegExp(`Media #${f.media.near.mediaId}: confirmed, notices ARN-`))
+    await expect.poll(() => page.locator('#flash').textContent()).toMatch(new RegExp(`Media #${s.media.near.mediaId}: confirmed, notices ARN-`))
     expect(await page.locator('#queue tr.item').count()).toBe(2)
-    const notice = await f.handle.db.selectFrom('notices').select('reference').where('media_url', '=', f.media.near.url).executeTakeFirstOrThrow()
+    const notice = await f.handle.db.selectFrom('notices').select('reference').where('media_url', '=', s.media.near.url).executeTakeFirstOrThrow()
     const delivered = await new OutboxDelivery(f.handle.db, new SmtpTransport(smtp.url), { from: REPORTER.from }).deliverDue()
     expect(delivered.sent).toBeGreaterThanOrEqual(1)
-    const mail = smtp.received.filter((m) => m.parsed.text?.includes(f.media.near.url))
+    const mail = smtp.received.filter((m) => m.parsed.text?.includes(s.media.near.url))
     expect(mail).toHaveLength(1)
     expect(mail[0]!.envelopeTo).toEqual([PROVIDER.abuseEmail])
     expect(mail[0]!.parsed.text).toContain(notice.reference)
@@ -121,18 +136,19 @@ describe.skipIf(!available)('the review page in Chromium', () => {
     await page.keyboard.press('e')
     await expect.poll(() => page.locator('#flash').textContent()).toBe(`Media #${toEscalate}: escalated`)
     expect(await page.locator('#queue tr.item').count()).toBe(0)
-    const statuses = await f.handle.db.selectFrom('matches').select(['media_id', 'status', 'escalated_at', 'decided_by']).where('media_id', 'in', [toReject, toEscalate, f.media.near.mediaId]).execute()
-    expect(statuses.find((s) => s.media_id === toReject)?.status).toBe('rejected')
-    expect(statuses.find((s) => s.media_id === toEscalate)).toMatchObject({ status: 'pending' })
-    expect(statuses.find((s) => s.media_id === toEscalate)?.escalated_at).not.toBeNull()
-    expect(statuses.find((s) => s.media_id === f.media.near.mediaId)?.status).toBe('confirmed')
+    const statuses = await f.handle.db.selectFrom('matches').select(['media_id', 'status', 'escalated_at', 'decided_by']).where('media_id', 'in', [toReject, toEscalate, s.media.near.mediaId]).execute()
+    const of = (mediaId: number) => statuses.find((m) => m.media_id === mediaId)
+    expect(of(toReject)?.status).toBe('rejected')
+    expect(of(toEscalate)).toMatchObject({ status: 'pending' })
+    expect(of(toEscalate)?.escalated_at).not.toBeNull()
+    expect(of(s.media.near.mediaId)?.status).toBe('confirmed')
   })
 
   it('renders the statistics page\'s charts (screenshot saved as a test artifact)', async () => {
     // One notice removed 5 hours after it was created, as the rechecks would record it.
     const first = await f.handle.db.selectFrom('notices').select(['id', 'created_at']).orderBy('id').executeTakeFirstOrThrow()
     await f.handle.db.updateTable('notices').set({ status: 'removed', removed_at: new Date(first.created_at.getTime() + 5 * 3_600_000) }).where('id', '=', first.id).execute()
-    await page.goto(`${f.server.url}/stats`)
+    const page = await signedIn('ana', '/stats')
     const charts = page.locator('svg.chart')
     expect(await charts.count()).toBeGreaterThanOrEqual(5)
     for (const title of ['Notices per day (last 30 days)', 'Time to removal, all providers', 'Time to removal per provider', 'Age of open notices']) {

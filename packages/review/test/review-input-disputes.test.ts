@@ -1,9 +1,11 @@
+import { Writable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createLogger } from '@arachnid/core'
 import { Matcher, importList, recordMatches } from '@arachnid/matcher'
 import { AckLinks } from '@arachnid/notifier'
 import { ReviewServer, listAudit, listQueue, reviewStats } from '@arachnid/review'
 import { dialectsUnderTest, openTestDatabase } from '@arachnid/test'
-import { ACK_SECRET, ApiClient, REPORTER, type ReviewFixture, openReviewFixture } from './review-fixture.js'
+import { ACK_SECRET, ApiClient, REPORTER, type ReviewFixture, asResponse, openReviewFixture } from './review-fixture.js'
 
 const dialects = await dialectsUnderTest()
 const ack = new AckLinks({ secret: ACK_SECRET, baseUrl: 'http://127.0.0.1/' })
@@ -15,14 +17,16 @@ describe.each(dialects)('review server input and disputes on %s', (dialect) => {
   let sue: ApiClient
   let ada: ApiClient
   const ids = async (client: ApiClient, path = '/api/queue') => ((await client.json('GET', path)).body.items as { mediaId: number }[]).map((i) => i.mediaId)
-  const dispute = async (reference: string, message: string) => fetch(`${f.server.url}/ack/${ack.token(reference)}`, { method: 'POST', body: new URLSearchParams({ answer: 'dispute', message }) })
+  const dispute = async (reference: string, message: string) => asResponse(await f.server.inject({
+    method: 'POST', url: `/ack/${ack.token(reference)}`, payload: new URLSearchParams({ answer: 'dispute', message }).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  }))
   const noticeOf = async (url: string) => f.handle.db.selectFrom('notices').select(['id', 'reference', 'status']).where('media_url', '=', url).executeTakeFirstOrThrow()
 
   beforeAll(async () => {
     f = await openReviewFixture(dialect, { ack })
-    ana = await ApiClient.login(f.server.url, 'ana')
-    sue = await ApiClient.login(f.server.url, 'sue')
-    ada = await ApiClient.login(f.server.url, 'ada')
+    ana = await ApiClient.login(f.server, 'ana')
+    sue = await ApiClient.login(f.server, 'sue')
+    ada = await ApiClient.login(f.server, 'ada')
   })
   afterAll(async () => {
     await f?.close()
@@ -30,25 +34,32 @@ describe.each(dialects)('review server input and disputes on %s', (dialect) => {
 
   it('answers a malformed session cookie with 400 on every route, and clears it so logging in works again', async () => {
     for (const path of ['/healthz', '/login', '/queue', '/api/queue', '/api/me', '/no-such-page']) {
-      const response = await fetch(`${f.server.url}${path}`, { redirect: 'manual', headers: { cookie: 'arachnid_session=%E0%A4%A', accept: 'application/json' } })
-      expect(response.status, path).toBe(400)
-      expect(response.headers.get('set-cookie'), path).toMatch(/^arachnid_session=; .*Max-Age=0/)
+      const response = await f.server.inject({ url: path, headers: { cookie: 'arachnid_session=%E0%A4%A', accept: 'application/json' } })
+      expect(response.statusCode, path).toBe(400)
+      expect(response.headers['set-cookie'], path).toMatch(/^arachnid_session=; .*Max-Age=0/)
     }
-    const api = await fetch(`${f.server.url}/api/queue`, { headers: { cookie: 'arachnid_session=%E0%A4%A' } })
-    expect(await api.json()).toEqual({ error: { code: 'BAD_COOKIE', message: expect.stringMatching(/malformed/) } })
+    const api = await f.server.inject({ url: '/api/queue', headers: { cookie: 'arachnid_session=%E0%A4%A' } })
+    expect(api.json()).toEqual({ error: { code: 'BAD_COOKIE', message: expect.stringMatching(/malformed/) } })
+    // A page gets a page saying so.
+    const page = await f.server.inject({ url: '/queue', headers: { cookie: 'arachnid_session=%E0%A4%A', accept: 'text/html' } })
+    expect([page.statusCode, page.headers['content-type'], page.body]).toEqual([400, 'text/html; charset=utf-8', expect.stringContaining('cookie is malformed')])
     // Another program's cookie for the same host (cookies ignore ports) is none of our business.
-    const foreign = await fetch(`${f.server.url}/api/queue`, { headers: { cookie: `other_app=%E0%A4%A; ${ana.cookie}` } })
-    expect(foreign.status).toBe(200)
+    const foreign = await f.server.inject({ url: '/api/queue', headers: { cookie: `other_app=%E0%A4%A; ${ana.cookie}` } })
+    expect(foreign.statusCode).toBe(200)
   })
 
-  it('says nothing of an unexpected failure\'s cause: 500 INTERNAL, no database error code', async () => {
+  it('says nothing of an unexpected failure\'s cause: 500 INTERNAL, no database error code, and logs it', async () => {
     const broken = await openTestDatabase(dialect)
-    const server = await ReviewServer.start({ db: broken.db, reporter: REPORTER })
+    const logged: Record<string, unknown>[] = []
+    const sink = new Writable({ write(chunk, _encoding, done) { logged.push(JSON.parse(String(chunk)) as Record<string, unknown>); done() } })
+    const server = await ReviewServer.create({ db: broken.db, reporter: REPORTER, logger: createLogger({ destination: sink }) })
     try {
       await broken.close()
-      const response = await fetch(`${server.url}/api/queue`, { headers: { cookie: 'arachnid_session=some-token' } })
-      expect(response.status).toBe(500)
-      expect(await response.json()).toEqual({ error: { code: 'INTERNAL', message: 'internal error' } })
+      const response = await server.inject({ url: '/api/queue', headers: { cookie: 'arachnid_session=some-token' } })
+      expect(response.statusCode).toBe(500)
+      expect(response.json()).toEqual({ error: { code: 'INTERNAL', message: 'internal error' } })
+      // What the client is not told is in the log, where the operator looks.
+      expect(logged).toEqual([expect.objectContaining({ level: 50, msg: 'request failed', path: '/api/queue', err: expect.objectContaining({ message: expect.any(String) }) })])
     } finally {
       await server.close()
     }
@@ -155,6 +166,6 @@ describe.each(dialects)('review server input and disputes on %s', (dialect) => {
     const audit = await listAudit(f.handle.db, { subject: `media:${f.media.close.mediaId}`, action: 'notice-withdrawn' })
     expect(audit[0]).toMatchObject({ actor: 'ana', detail: { notices: [notice.reference] } })
     // The provider's page says so.
-    expect(await (await fetch(`${f.server.url}/ack/${ack.token(notice.reference)}`)).text()).toContain('Status: closed')
+    expect((await f.server.inject({ url: `/ack/${ack.token(notice.reference)}` })).body).toContain('Status: closed')
   })
 })

@@ -25,7 +25,7 @@ export async function reviewServerOptions(config: Config, db: Kysely<Database>, 
 
 export function registerServe(program: Command): void {
   program.command('serve')
-    .description('the analysts\' review page and JSON API, the provider acknowledgement page (/ack/...), /healthz and Prometheus /metrics, on the same database')
+    .description('the analysts\' review page and JSON API (its OpenAPI document at /openapi.json), the provider acknowledgement page (/ack/...), /healthz and Prometheus /metrics, on the same database')
     .option('--port <n>', 'port, 0 to 65535 (0: any free port; default ARACHNID_SERVE_PORT)', port('--port'))
     .option('--host <address>', 'address to listen on (default ARACHNID_SERVE_HOST)', text('--host'))
     .option('--allow <cidr>', 'address or CIDR a live preview may fetch from although private (repeatable)', addressRange('--allow'), [])
