@@ -84,9 +84,10 @@ export class AddressGuard {
         const range = this.blockedRange(entry.address)
         if (range !== undefined) return callback(new BlockedAddressError(hostname, entry.address, range))
       }
-      if (options.all) return callback(null, addresses)
+      // An empty answer is ENOTFOUND in both forms: node's connect reads addresses[0] of an `all` answer.
       const first = addresses[0]
-      if (first === undefined) return callback(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }))
+      if (first === undefined) return callback(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND', hostname }))
+      if (options.all) return callback(null, addresses)
       callback(null, first.address, first.family)
     }, (error: unknown) => callback(error))
   }

@@ -110,4 +110,15 @@ describe('AddressGuard with DNS answers', () => {
     again.close()
     expect(calls['rebind.test']).toBe(2)
   })
+  it('answers a name with no address as not found, for one address and for all (node connects with all:true), never a crash', async () => {
+    const port = new URL(base).port
+    // A resolver that answers, but with nothing: a name that exists without an A record, say.
+    const guard = new AddressGuard({ allow: ['127.0.0.1/32'], resolve: async () => [] })
+    const lookup = (all: boolean) => new Promise<unknown>((resolve) => guard.lookup('empty.test', { all }, (error: unknown) => resolve(error)))
+    expect(await lookup(false)).toMatchObject({ code: 'ENOTFOUND' })
+    expect(await lookup(true)).toMatchObject({ code: 'ENOTFOUND' })
+    const fetcher = new BoundedFetcher(guard)
+    await expect(fetcher.fetch(`http://empty.test:${port}/ok`, limits)).rejects.toMatchObject({ retryable: expect.any(Boolean) })
+    fetcher.close()
+  })
 })
