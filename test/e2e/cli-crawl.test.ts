@@ -3,7 +3,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openApp, prepareDemo } from '@arachnid/cli'
-import { loadConfig, sql } from '@arachnid/core'
+import { type DialectName, loadConfig, sql } from '@arachnid/core'
 import { startSyntheticSite, type SyntheticSite } from '@arachnid/synthetic'
 import { type CliEnvironment, dialectsUnderTest, openCliEnvironment, REPO_ROOT, SmtpSink } from '@arachnid/test'
 
@@ -99,89 +99,102 @@ describe('crawl, worker, jobs and demo refuse bad arguments with one clear line 
   }, 240_000)
 })
 
-describe.each(dialects)('crawl, jobs, worker and stats through pnpm arachnid on %s', (dialect) => {
-  let cli: CliEnvironment
-  let smtp: SmtpSink
+/** A user's setup (ARACHNID_HOME, database, SMTP server) for the tests of the enclosing describe. */
+function cliWithSmtp(dialect: DialectName): { readonly cli: CliEnvironment; readonly smtp: SmtpSink } {
+  const setup = {} as { cli: CliEnvironment; smtp: SmtpSink }
   beforeAll(async () => {
-    smtp = await new SmtpSink().start()
-    cli = await openCliEnvironment(dialect, { env: { SMTP_URL: smtp.url } })
+    setup.smtp = await new SmtpSink().start()
+    setup.cli = await openCliEnvironment(dialect, { env: { SMTP_URL: setup.smtp.url } })
   })
   afterAll(async () => {
-    await cli?.close()
-    await smtp?.stop()
+    await setup.cli?.close()
+    await setup.smtp?.stop()
+  })
+  return setup
+}
+
+describe.each(dialects)('crawl, jobs, worker and stats through pnpm arachnid on %s', (dialect) => {
+  // This test counts over the whole database and lists it empty, so it has a database (and an
+  // SMTP server, which it makes refuse everything) of its own; the others share one.
+  describe('on a database of its own', () => {
+    const own = cliWithSmtp(dialect)
+
+    it('says delivery failed when SMTP refuses, and every count means one thing: stats, jobs show, the crawl summary; empty listings and pipes', async () => {
+      const { cli, smtp } = own
+      // On Postgres, commands that do not depend on each other run side by side (PGlite is one process's).
+      const both = <A, B>(a: () => Promise<A>, b: () => Promise<B>): Promise<[A, B]> =>
+        dialect === 'postgres' ? Promise.all([a(), b()]) : a().then(async (x) => [x, await b()])
+
+      // An empty listing says so; a job that does not exist is one line.
+      const [empty, missing] = await both(() => cli.run(['jobs', 'list']), () => cli.run(['jobs', 'show', '999']))
+      expect(empty.code, empty.errors).toBe(0)
+      expect(empty.stdout).toBe('no jobs (`arachnid crawl URL` starts one)\n')
+      expect(missing.code).toBe(2)
+      expect(ownLines(missing.errors)).toEqual(['arachnid: no job 999 (`arachnid jobs list` shows the jobs)'])
+
+      // Three copies of one site (same images, other URLs): each crawl finds as many matches.
+      const options = { seed: 31, pages: 10, images: 30, badInputs: false }
+      const sites = [await startSyntheticSite(options), await startSyntheticSite(options), await startSyntheticSite(options)]
+      try {
+        const [a, b, c] = sites as [SyntheticSite, SyntheticSite, SyntheticSite]
+        await prepareKnownList(cli, a)
+        const perSite = matchable(a).length
+        expect(perSite).toBeGreaterThan(0)
+        smtp.rejectNext(1_000_000)
+
+        // One after the other: a crawl delivers whatever is due, so side by side each would also try the other's emails.
+        const first = await cli.run(['crawl', `${a.manifest.baseUrl}/`, '--allow', '127.0.0.1/32', '--json'])
+        const second = await cli.run(['crawl', `${b.manifest.baseUrl}/`, '--allow', '127.0.0.1/32'])
+        expect(first.code, first.errors).toBe(0)
+        const r1 = lastJson(first.stdout)
+        expect(r1).toMatchObject({ status: 'finished', matchedMedia: perSite, notices: perSite, delivered: 0 })
+        // Before: "delivered":0,"deliveryRetrying":0 while every email had been refused.
+        expect(r1.deliveryFailed).toBe(perSite)
+        expect(r1.deliveryRetrying).toBe(perSite)
+        expect(r1.deliveryError).toMatch(/try again later/)
+        expect(r1.delivery).toMatchObject({ sent: 0, retrying: perSite })
+        // One meaning of distinctMedia: the job's and its only worker's agree.
+        expect(r1.worker.distinctMedia).toBe(r1.distinctMedia)
+        expect(second.code, second.errors).toBe(0)
+        expect(second.stdout).toMatch(new RegExp(`^ {2}delivery failed for ${perSite} of ${perSite} notice emails \\(${perSite} will be retried .*\\): .*try again later`, 'm'))
+        expect(smtp.received).toHaveLength(0)
+
+        // Two jobs of one site, crawled by one worker: the notices belong to the job that made them.
+        const detach = () => cli.json(['crawl', `${c.manifest.baseUrl}/`, '--allow', '127.0.0.1/32', '--detach', '--json'])
+        const ids = (await both(detach, detach)).map((r) => r.jobId as number).sort((x, y) => x - y)
+        const worker = await cli.run(['worker', '--exit-when-idle'])
+        expect(worker.code, worker.errors).toBe(0)
+
+        // stats counts matches as the crawls and jobs show do (media URLs), and shows each job's
+        // figures as jobs show gives them, finished jobs as finished.
+        const stats = await cli.json(['stats', '--json'])
+        expect(stats.matches).toBe(3 * perSite)
+        expect(stats.matchedEntries).toBeGreaterThan(0)
+        expect(stats.notices).toBe(3 * perSite)
+        expect(stats.recentJobs).toHaveLength(4)
+        for (const job of stats.recentJobs) expect([job.status, job.summary.status]).toEqual(['finished', 'finished'])
+        const byId = new Map(stats.recentJobs.map((j: { id: number; summary: object }) => [j.id, j.summary]))
+        expect(byId.get(r1.jobId)).toMatchObject({ matchedMedia: perSite, notices: perSite })
+        // The first job of site C made its notices; the second found the same matches and made none.
+        expect(byId.get(ids[0]!)).toMatchObject({ matchedMedia: perSite, notices: perSite })
+        expect(byId.get(ids[1]!)).toMatchObject({ matchedMedia: perSite, notices: 0 })
+
+        // Piped into a reader that leaves at once: no EPIPE trace, exit 0.
+        const piped = await shell(cli, dialect === 'pglite'
+          ? 'pnpm --silent arachnid jobs list | head -n 0; echo "${PIPESTATUS[0]}"'
+          : `pnpm --silent arachnid jobs show ${ids[0]} | head -n 0; echo "\${PIPESTATUS[0]}"`)
+        expect(piped.stdout.trim()).toBe('0')
+        expect(piped.stderr).not.toMatch(/EPIPE|Error|^\s+at /m)
+      } finally {
+        for (const site of sites) await site.close()
+      }
+    }, 300_000)
   })
 
-  it('says delivery failed when SMTP refuses, and every count means one thing: stats, jobs show, the crawl summary; empty listings and pipes', async () => {
-    // On Postgres, commands that do not depend on each other run side by side (PGlite is one process's).
-    const both = <A, B>(a: () => Promise<A>, b: () => Promise<B>): Promise<[A, B]> =>
-      dialect === 'postgres' ? Promise.all([a(), b()]) : a().then(async (x) => [x, await b()])
-
-    // An empty listing says so; a job that does not exist is one line.
-    const [empty, missing] = await both(() => cli.run(['jobs', 'list']), () => cli.run(['jobs', 'show', '999']))
-    expect(empty.code, empty.errors).toBe(0)
-    expect(empty.stdout).toBe('no jobs (`arachnid crawl URL` starts one)\n')
-    expect(missing.code).toBe(2)
-    expect(ownLines(missing.errors)).toEqual(['arachnid: no job 999 (`arachnid jobs list` shows the jobs)'])
-
-    // Three copies of one site (same images, other URLs): each crawl finds as many matches.
-    const options = { seed: 31, pages: 10, images: 30, badInputs: false }
-    const sites = [await startSyntheticSite(options), await startSyntheticSite(options), await startSyntheticSite(options)]
-    try {
-      const [a, b, c] = sites as [SyntheticSite, SyntheticSite, SyntheticSite]
-      await prepareKnownList(cli, a)
-      const perSite = matchable(a).length
-      expect(perSite).toBeGreaterThan(0)
-      smtp.rejectNext(1_000_000)
-
-      // One after the other: a crawl delivers whatever is due, so side by side each would also try the other's emails.
-      const first = await cli.run(['crawl', `${a.manifest.baseUrl}/`, '--allow', '127.0.0.1/32', '--json'])
-      const second = await cli.run(['crawl', `${b.manifest.baseUrl}/`, '--allow', '127.0.0.1/32'])
-      expect(first.code, first.errors).toBe(0)
-      const r1 = lastJson(first.stdout)
-      expect(r1).toMatchObject({ status: 'finished', matchedMedia: perSite, notices: perSite, delivered: 0 })
-      // Before: "delivered":0,"deliveryRetrying":0 while every email had been refused.
-      expect(r1.deliveryFailed).toBe(perSite)
-      expect(r1.deliveryRetrying).toBe(perSite)
-      expect(r1.deliveryError).toMatch(/try again later/)
-      expect(r1.delivery).toMatchObject({ sent: 0, retrying: perSite })
-      // One meaning of distinctMedia: the job's and its only worker's agree.
-      expect(r1.worker.distinctMedia).toBe(r1.distinctMedia)
-      expect(second.code, second.errors).toBe(0)
-      expect(second.stdout).toMatch(new RegExp(`^ {2}delivery failed for ${perSite} of ${perSite} notice emails \\(${perSite} will be retried .*\\): .*try again later`, 'm'))
-      expect(smtp.received).toHaveLength(0)
-
-      // Two jobs of one site, crawled by one worker: the notices belong to the job that made them.
-      const detach = () => cli.json(['crawl', `${c.manifest.baseUrl}/`, '--allow', '127.0.0.1/32', '--detach', '--json'])
-      const ids = (await both(detach, detach)).map((r) => r.jobId as number).sort((x, y) => x - y)
-      const worker = await cli.run(['worker', '--exit-when-idle'])
-      expect(worker.code, worker.errors).toBe(0)
-
-      // stats counts matches as the crawls and jobs show do (media URLs), and shows each job's
-      // figures as jobs show gives them, finished jobs as finished.
-      const stats = await cli.json(['stats', '--json'])
-      expect(stats.matches).toBe(3 * perSite)
-      expect(stats.matchedEntries).toBeGreaterThan(0)
-      expect(stats.notices).toBe(3 * perSite)
-      expect(stats.recentJobs).toHaveLength(4)
-      for (const job of stats.recentJobs) expect([job.status, job.summary.status]).toEqual(['finished', 'finished'])
-      const byId = new Map(stats.recentJobs.map((j: { id: number; summary: object }) => [j.id, j.summary]))
-      expect(byId.get(r1.jobId)).toMatchObject({ matchedMedia: perSite, notices: perSite })
-      // The first job of site C made its notices; the second found the same matches and made none.
-      expect(byId.get(ids[0]!)).toMatchObject({ matchedMedia: perSite, notices: perSite })
-      expect(byId.get(ids[1]!)).toMatchObject({ matchedMedia: perSite, notices: 0 })
-
-      // Piped into a reader that leaves at once: no EPIPE trace, exit 0.
-      const piped = await shell(cli, dialect === 'pglite'
-        ? 'pnpm --silent arachnid jobs list | head -n 0; echo "${PIPESTATUS[0]}"'
-        : `pnpm --silent arachnid jobs show ${ids[0]} | head -n 0; echo "\${PIPESTATUS[0]}"`)
-      expect(piped.stdout.trim()).toBe('0')
-      expect(piped.stderr).not.toMatch(/EPIPE|Error|^\s+at /m)
-    } finally {
-      for (const site of sites) await site.close()
-    }
-  }, 300_000)
+  const shared = cliWithSmtp(dialect)
 
   it('obeys --deny host:port/path for media as for pages, and --politeness-ms spaces every request (robots.txt, pages, media)', async () => {
+    const { cli } = shared
     const site = await startRecordingSite()
     try {
       const delayMs = 300
@@ -202,6 +215,7 @@ describe.each(dialects)('crawl, jobs, worker and stats through pnpm arachnid on 
   }, 120_000)
 
   it('Ctrl-C mid-crawl: says so, exits non-zero, leaves the job paused; jobs resume and a worker finish it with nothing lost or doubled', async () => {
+    const { cli, smtp } = shared
     // A slow site and one page and one image at a time, so the crawl is surely mid-way when interrupted.
     const site = await startSyntheticSite({ seed: 41, pages: 30, images: 50, latencyMs: 150, badInputs: false })
     try {
@@ -250,6 +264,7 @@ describe.each(dialects)('crawl, jobs, worker and stats through pnpm arachnid on 
   }, 240_000)
 
   it('jobs show --watch follows a --detach job that a worker crawls, without holding the database', async () => {
+    const { cli } = shared
     const site = await startSyntheticSite({ seed: 51, pages: 20, images: 24, latencyMs: 150, badInputs: false })
     try {
       const { jobId } = await cli.json(['crawl', `${site.manifest.baseUrl}/`, '--allow', '127.0.0.1/32', '--detach', '--json'])

@@ -11,6 +11,7 @@ import { type CliEnvironment, type CliResult, dialectsUnderTest, openCliEnvironm
  * `lists import|list|show|retract` and `match` as a new user runs them: `pnpm arachnid ...`, each a
  * process of its own, on the embedded database and on Postgres. The dialects (and the argument
  * checks) run side by side, each one's commands in order: every command is a whole process start.
+ * Each test makes the lists it reads (under names of its own), so none relies on another's.
  */
 
 const dialects = await dialectsUnderTest()
@@ -44,7 +45,7 @@ describe.concurrent('lists import arguments', () => {
   beforeAll(async () => { cli = await openCliEnvironment(dialects.includes('postgres') ? 'postgres' : 'pglite') })
   afterAll(async () => { await cli?.close() })
 
-  it('refuses thresholds outside 0..256 or not integers, empty names, unknown formats and folders, one line each; warns above 64', async () => {
+  it('refuses thresholds outside 0..256 or not integers, empty names, unknown formats and folders, one line each, and makes no list ("no lists"); warns above 64', async () => {
     const file = path.join(cli.home, 'one.csv')
     await writeFile(file, csv([`md5,${md5('argument')},A`]))
     const folder = path.join(cli.home, 'a-folder')
@@ -61,7 +62,11 @@ describe.concurrent('lists import arguments', () => {
     ])
     refused(noName, /^arachnid: --name: expected a non-empty value$/)
     refused(badFormat, /^arachnid: --format "xml": expected one of csv, md5-lines, pdq-csv, jsonl$/)
-    refused(await cli.run(['lists', 'import', folder, '--name', 'x']), /^arachnid: cannot read .*a-folder: it is a directory$/)
+    // None of the refusals made a list: the database has none, and says so.
+    const [inFolder, none] = await Promise.all([cli.run(['lists', 'import', folder, '--name', 'x']), cli.run(['lists', 'list'])])
+    refused(inFolder, /^arachnid: cannot read .*a-folder: it is a directory$/)
+    expect(none.code, none.stderr).toBe(0)
+    expect(none.stdout).toBe('no lists\n')
 
     // Allowed with a warning; and read from stdin (-) with a byte order mark and CRLF, as spreadsheets write CSV.
     const input = `\ufeffalgorithm,hash,category\r\nmd5,${md5('piped-1')},A\r\nmd5,${md5('piped-2')},B\r\n`
@@ -87,7 +92,7 @@ describe.concurrent.each(dialects)('lists and match on %s', (dialect) => {
   afterAll(async () => { await cli?.close() })
 
   describe.sequential('through pnpm arachnid, command after command', () => {
-    it('leaves no list behind when an import fails, still reports its rejected rows, and says when there are no lists', async () => {
+    it('leaves no list behind when an import fails, and still reports its rejected rows', async () => {
       await writeFile(file('one-bad.csv'), csv([`md5,${md5('fine')},A`, 'md5,not-a-hash,A']))
       await writeFile(file('md5s.txt'), `${md5('m1')}\n${md5('m2')}\n`)
 
@@ -107,9 +112,11 @@ describe.concurrent.each(dialects)('lists and match on %s', (dialect) => {
         '  line 1: not valid JSON',
       ])
 
+      // Whatever other lists there are, none of these.
       const listed = await cli.run(['lists', 'list'])
       expect(listed.code, listed.stderr).toBe(0)
-      expect(listed.stdout).toBe('no lists\n')
+      expect(listed.stdout.split('\n').filter((line) => line.includes('ghost-'))).toEqual([])
+      refused(await cli.run(['lists', 'show', 'ghost-rejected']), /^arachnid: no list named "ghost-rejected"$/)
     }, 120_000)
 
     it('Ctrl-C mid-import: says so, exits non-zero and leaves nothing behind', async () => {
@@ -138,10 +145,11 @@ describe.concurrent.each(dialects)('lists and match on %s', (dialect) => {
       expect(interrupted.code, interrupted.stderr).not.toBe(0)
       expect(ownLines(interrupted)).toContain('arachnid: interrupted (SIGINT): nothing applied to interrupted')
       expect(interrupted.stdout).toBe('')
+      // Nothing of it, whatever other lists there are: no list, no version read from the pipe, none of its rows.
       await cli.withDatabase(async ({ db }) => {
         expect(await db.selectFrom('hash_lists').where('name', '=', 'interrupted').select('id').execute()).toEqual([])
-        expect(await db.selectFrom('hash_list_versions').select('id').execute()).toEqual([])
-        expect(await db.selectFrom('known_hashes').select('id').execute()).toEqual([])
+        expect(await db.selectFrom('hash_list_versions').where('source', '=', 'slow.fifo').select('id').execute()).toEqual([])
+        expect(await db.selectFrom('known_hashes').where('hash', 'in', [md5('i1'), md5('i2')].map((h) => Buffer.from(h, 'hex'))).select('id').execute()).toEqual([])
       })
     }, 120_000)
 
@@ -154,7 +162,7 @@ describe.concurrent.each(dialects)('lists and match on %s', (dialect) => {
       }
       await cli.withDatabase(async ({ db }) => {
         const stored = await sql<{ name: string; n: number }>`select l.name, count(*)::int as n from hash_lists l
-          join known_hashes k on k.version_id = l.active_version_id group by l.name order by l.name`.execute(db)
+          join known_hashes k on k.version_id = l.active_version_id where l.name like 'rows-%' group by l.name order by l.name`.execute(db)
         expect(stored.rows).toEqual(sizes.map((size) => ({ name: `rows-${size}`, n: size })))
       })
     }, 120_000)
@@ -196,22 +204,33 @@ describe.concurrent.each(dialects)('lists and match on %s', (dialect) => {
     }, 120_000)
 
     it('retracts hex or algorithm:hex (as match and retract print it): matching stops at once, the rows stay for audit; retracting again is done, not an error', async () => {
-      const first = await cli.run(['lists', 'retract', `md5:${md5('a1')}`, `pdq:${h256('a2')}`, '--reason', 'test'])
+      // A list of its own, each entry stored twice in its version as an older import left them.
+      await writeFile(file('retractable.csv'), csv([`md5,${md5('r1')},A`, `pdq,${h256('r2')},B`, `sha256,${h256('r2')},B`, `md5,${md5('r3')},A`]))
+      expect(await cli.json(['lists', 'import', file('retractable.csv'), '--name', 'retractable', '--json'])).toMatchObject({ imported: 4, applied: true })
+      await cli.withDatabase(async ({ db }) => {
+        const { active_version_id: version } = await db.selectFrom('hash_lists').where('name', '=', 'retractable').select('active_version_id').executeTakeFirstOrThrow()
+        await sql`insert into known_hashes (list_id, version_id, algorithm, hash, category)
+          select list_id, version_id, algorithm, hash, category from known_hashes where version_id = ${version}`.execute(db)
+        await sql`update hash_list_versions set last_id = (select max(id) from known_hashes) where id = ${version}`.execute(db)
+      })
+
+      const first = await cli.run(['lists', 'retract', `md5:${md5('r1')}`, `pdq:${h256('r2')}`, '--reason', 'test'])
       expect(first.code, first.stderr).toBe(0)
-      // One line per list entry, although the older import above left each twice in the version.
-      expect(first.stdout.trim().split('\n').sort()).toEqual([`retracted grown md5:${md5('a1')}`, `retracted grown pdq:${h256('a2')}`])
-      const again = await cli.run(['lists', 'retract', md5('a1'), md5('never-listed')])
+      // One line per list entry, although the version holds each twice.
+      expect(first.stdout.trim().split('\n').sort()).toEqual([`retracted retractable md5:${md5('r1')}`, `retracted retractable pdq:${h256('r2')}`])
+      const again = await cli.run(['lists', 'retract', md5('r1'), md5('never-listed')])
       expect(again.code).toBe(1)
-      expect(again.stdout).toBe(`already retracted ${md5('a1')}\nnot found ${md5('never-listed')}\n`)
+      expect(again.stdout).toBe(`already retracted ${md5('r1')}\nnot found ${md5('never-listed')}\n`)
 
       // pdq:<hex> left the sha256 entry with the same hex alone.
-      const probes = [`md5:${md5('a1')}`, `pdq:${near(h256('a2'), 3)}`, `sha256:${h256('a2')}`, `md5:${md5('a3')}`]
+      const probes = [`md5:${md5('r1')}`, `pdq:${near(h256('r2'), 3)}`, `sha256:${h256('r2')}`, `md5:${md5('r3')}`]
       const matched = await cli.run(['match', '--json'], { input: `${probes.join('\n')}\n` })
       expect(matched.code, matched.stderr).toBe(0)
       expect(matched.stdout.trim().split('\n').map((l) => JSON.parse(l).matches.map((m: { list: string; algorithm: string }) => `${m.list} ${m.algorithm}`)))
-        .toEqual([[], [], ['grown sha256'], ['grown md5']])
+        .toEqual([[], [], ['retractable sha256'], ['retractable md5']])
       await cli.withDatabase(async ({ db }) => {
-        const kept = await db.selectFrom('known_hashes').where('retract_reason', '=', 'test').select(['algorithm', 'retracted_at']).execute()
+        const kept = await db.selectFrom('known_hashes as k').innerJoin('hash_lists as l', 'l.id', 'k.list_id').where('l.name', '=', 'retractable')
+          .where('k.retract_reason', '=', 'test').select(['k.algorithm', 'k.retracted_at']).execute()
         expect(kept.map((r) => r.algorithm).sort()).toEqual(['md5', 'md5', 'pdq', 'pdq'])
         expect(kept.every((r) => r.retracted_at instanceof Date)).toBe(true)
       })

@@ -19,6 +19,10 @@ describe.each(dialects)('the demo pipeline on %s', (dialect) => {
   let app: App
   let home: string
   let pg: TestDatabase | undefined
+  /** The first crawl of the site, which every test below reads. */
+  let first: Awaited<ReturnType<typeof runCrawl>>
+
+  const crawl = () => runCrawl(app, { seeds: [`${site.manifest.baseUrl}/`], maxPages: 1000, allowAddresses: ['127.0.0.1/32'] })
 
   beforeAll(async () => {
     site = await startSyntheticSite({ seed: 7 })
@@ -28,6 +32,7 @@ describe.each(dialects)('the demo pipeline on %s', (dialect) => {
     if (pg) await pg.db.destroy() // the app opens its own pool on the fresh database; the handle only drops it at the end
     app = await openApp(loadConfig({ home, ...(pg ? { databaseUrl: pg.url! } : {}), smtpUrl: smtp.url, logLevel: 'warn' }, {}))
     await prepareDemo(app, site)
+    first = await crawl()
   })
   afterAll(async () => {
     await app?.close()
@@ -37,10 +42,8 @@ describe.each(dialects)('the demo pipeline on %s', (dialect) => {
     if (pg) await pg.close().catch(() => {})
   })
 
-  const crawl = () => runCrawl(app, { seeds: [`${site.manifest.baseUrl}/`], maxPages: 1000, allowAddresses: ['127.0.0.1/32'] })
-
   it('matches every known and altered image, nothing else, and sends one notice per matched URL', async () => {
-    const result = await crawl()
+    const result = first
     const images = site.manifest.images
     const expected = new Set(images.filter((i) => i.kind === 'known' || i.kind === 'altered').map((i) => i.url))
     const matched = await app.database.db.selectFrom('media_fetches as f')
@@ -72,8 +75,9 @@ describe.each(dialects)('the demo pipeline on %s', (dialect) => {
   it('records each bad input with its reason and finishes the crawl', async () => {
     const bad = site.manifest.images.filter((i) => i.kind === 'bad')
     expect(bad.length).toBeGreaterThanOrEqual(4)
+    expect(first).toMatchObject({ status: 'finished', pages: site.manifest.pages.length })
     const rows = await app.database.db.selectFrom('media_fetches').select(['url', 'error_code', 'error_message', 'media_id'])
-      .where('url', 'in', bad.map((b) => b.url)).execute()
+      .where('job_id', '=', first.jobId).where('url', 'in', bad.map((b) => b.url)).execute()
     const byUrl = new Map(rows.map((r) => [r.url, r]))
     const want: Record<string, string> = { truncated: 'CORRUPT', empty: 'EMPTY', 'not-image': 'UNSUPPORTED_FORMAT', oversized: 'TOO_LARGE', 'pixel-flood': 'TOO_LARGE' }
     for (const image of bad) {

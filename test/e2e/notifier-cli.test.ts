@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { type DialectName } from '@arachnid/core'
 import { createNotices, ProviderDirectory, setProviderRule } from '@arachnid/notifier'
-import { type CliEnvironment, dialectsUnderTest, DnsServer, openCliEnvironment, SmtpSink } from '@arachnid/test'
+import { clearNotifierState, type CliEnvironment, dialectsUnderTest, DnsServer, openCliEnvironment, SmtpSink } from '@arachnid/test'
 
 const dialects = await dialectsUnderTest()
 
@@ -17,9 +17,17 @@ describe.each(dialects)('the notifier CLI on %s', (dialect: DialectName) => {
     dns = await new DnsServer().start()
     // RDAP's bootstrap on a closed port: the host below never resolves, so RDAP is never asked.
     cli = await openCliEnvironment(dialect, { env: { SMTP_URL: smtp.url, ARACHNID_DNS_SERVERS: dns.address, ARACHNID_RDAP_BOOTSTRAP: 'http://127.0.0.1:9/' } })
+  })
+  // Each test starts from two fresh notices, made as a crawl makes them (the directory alone asked),
+  // nothing delivered or looked up yet, whatever an earlier test did.
+  beforeEach(async () => {
+    smtp.received.length = 0
+    dns.queries.length = 0
     await cli.withDatabase(async ({ db }) => {
+      await clearNotifierState(db)
       await setProviderRule(db, { pattern: 'cli.test', name: 'CLI Hosting', abuseEmail: 'abuse@cli.test' })
-      const media = await db.insertInto('media').values({ sha256: Buffer.alloc(32, 5), md5: Buffer.alloc(16), sha1: Buffer.alloc(20), bytes: 1 }).returning('id').executeTakeFirstOrThrow()
+      const media = await db.insertInto('media').values({ sha256: Buffer.alloc(32, 5), md5: Buffer.alloc(16), sha1: Buffer.alloc(20), bytes: 1 })
+        .onConflict((oc) => oc.column('sha256').doUpdateSet({ bytes: 1 })).returning('id').executeTakeFirstOrThrow()
       const request = (url: string) => ({
         mediaId: media.id, url, finalUrl: url, pageUrls: [], serverIp: null, detectedAt: new Date('2026-11-29T08:00:00Z'),
         hashes: { sha256: '05'.repeat(32), md5: '0'.repeat(32), sha1: '0'.repeat(40) }, matches: [{ list: 'l', algorithm: 'sha256', distance: 0, category: null, externalId: null }],

@@ -3,9 +3,24 @@ import { simpleParser } from 'mailparser'
 import { SMTPServer } from 'smtp-server'
 import type { ReceivedEmail } from './smtp-sink.js'
 
-/** Where the sink stops and waits: at MAIL FROM (nothing sent yet), or after the end-of-data dot (message complete, reply withheld). */
-export const HOLD_STAGES = ['mail', 'data'] as const
+/**
+ * Where the sink stops and waits: at MAIL FROM (nothing sent yet), at RCPT TO (nothing of the
+ * message sent yet, but its recipient known), or after the end-of-data dot (message complete, reply withheld).
+ */
+export const HOLD_STAGES = ['mail', 'rcpt', 'data'] as const
 export type HoldStage = (typeof HOLD_STAGES)[number]
+
+/** One SMTP transaction as the server saw it, from MAIL FROM on. */
+export interface SmtpTransaction {
+  /** 1 for the first transaction since the sink started. */
+  readonly n: number
+  /** Envelope recipients accepted so far. */
+  readonly to: string[]
+  /** Message-ID of the message, once the server has the whole of it (end-of-data dot). */
+  messageId?: string
+  /** Whether the server got the whole message; false for a transaction abandoned on the way. */
+  complete: boolean
+}
 
 /**
  * A real SMTP server on loopback that can stop in the middle of the n-th transaction, so a test
@@ -14,6 +29,8 @@ export type HoldStage = (typeof HOLD_STAGES)[number]
  */
 export class ControlledSmtpSink {
   readonly received: ReceivedEmail[] = []
+  /** Every transaction begun, complete or not, in order: what each sender attempted. */
+  readonly transactions: SmtpTransaction[] = []
   #server: SMTPServer | undefined
   #port = 0
   #transactions = 0
@@ -52,7 +69,13 @@ export class ControlledSmtpSink {
       onMailFrom: (_address, session, callback) => {
         const transaction = ++this.#transactions
         ;(session as unknown as { transaction: number }).transaction = transaction
+        this.transactions.push({ n: transaction, to: [], complete: false })
         this.#maybeHold('mail', transaction, () => callback())
+      },
+      onRcptTo: (address, session, callback) => {
+        const transaction = (session as unknown as { transaction: number }).transaction
+        this.transactions.find((t) => t.n === transaction)?.to.push(address.address)
+        this.#maybeHold('rcpt', transaction, () => callback())
       },
       onData: (stream, session, callback) => {
         const chunks: Buffer[] = []
@@ -61,7 +84,10 @@ export class ControlledSmtpSink {
           const raw = Buffer.concat(chunks)
           simpleParser(raw).then((parsed) => {
             this.received.push({ envelopeTo: session.envelope.rcptTo.map((r) => r.address), raw, parsed })
-            this.#maybeHold('data', (session as unknown as { transaction: number }).transaction, () => callback())
+            const transaction = (session as unknown as { transaction: number }).transaction
+            const record = this.transactions.find((t) => t.n === transaction)
+            if (record) Object.assign(record, { messageId: parsed.messageId, complete: true })
+            this.#maybeHold('data', transaction, () => callback())
           }, callback)
         })
       },

@@ -22,7 +22,9 @@ export interface LoginAttempt {
  * holds across every `serve` process, as the sessions do. An attempt is recorded *before* the
  * password is checked and counted with the failures of the window: attempts that arrive at once,
  * in one process or several, each see the others, so at most `maxFailures` guesses get through
- * per window however they are spread (a crash mid-check leaves the attempt counted as a failure).
+ * per window however they are spread. The price is on the careful side: attempts that see others
+ * in flight may be refused though fewer than the maximum end up failing (they are not counted, so
+ * the next attempt goes through); a crash mid-check leaves the attempt counted as a failure.
  *
  * @example
  * const attempt = await throttle.begin('alice')
