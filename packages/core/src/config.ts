@@ -52,6 +52,12 @@ export const SETTINGS = {
   cookieSecure: { env: 'ARACHNID_COOKIE_SECURE', default: false, check: { kind: 'bool' }, doc: 'Mark the session cookie Secure (set it when the review page is served over HTTPS, e.g. behind a TLS proxy).' },
   metricsToken: { env: 'ARACHNID_METRICS_TOKEN', default: '', check: { kind: 'text' }, doc: 'Bearer token a Prometheus scraper may present for /metrics instead of a session. Unset: /metrics needs a session.' },
   previewAllow: { env: 'ARACHNID_PREVIEW_ALLOW', default: '', check: { kind: 'ranges' }, doc: 'Comma-separated addresses or CIDRs a live preview may fetch from although private (ARACHNID_ALLOW_PRIVATE allows all).' },
+  matcherUrl: { env: 'ARACHNID_MATCHER_URL', default: '', check: { kind: 'url', protocols: ['http:', 'https:'], example: 'http://worker:password@127.0.0.1:8090' }, doc: 'Matching service (`arachnid api`) that crawl workers, `match` and `serve` match through, with an API user\'s credentials in the URL. Unset: each process matches in-process.' },
+  apiHost: { env: 'ARACHNID_API_HOST', default: '127.0.0.1', check: { kind: 'host' }, doc: 'Address `arachnid api` listens on (put a TLS proxy in front before exposing it).' },
+  apiPort: { env: 'ARACHNID_API_PORT', default: 8090, check: { kind: 'int', min: 0, max: 65_535 }, doc: 'Port of `arachnid api` (Shield v1 endpoints, the batch endpoint, /healthz, /metrics, /openapi.json); 0 picks a free one.' },
+  apiMaxBatch: { env: 'ARACHNID_API_MAX_BATCH', default: 10_000, check: { kind: 'int', min: 1, max: 1_000_000 }, doc: 'Hashes per call at most (the batch endpoint and /v1/pdq/); a larger call is a 413.' },
+  apiRate: { env: 'ARACHNID_API_RATE', default: 100, check: { kind: 'int', min: 1, max: 1_000_000 }, doc: 'Requests per second an API user may make, unless `api users add --rate` gave it its own; more get 429 with Retry-After.' },
+  apiDailyQuota: { env: 'ARACHNID_API_DAILY_QUOTA', default: 10_000_000, check: { kind: 'int', min: 1, max: 1_000_000_000_000 }, doc: 'Hashes and media an API user may check per UTC day, unless `api users add --quota` gave it its own; more get 429 with Retry-After.' },
 } as const
 
 type Settings = typeof SETTINGS
