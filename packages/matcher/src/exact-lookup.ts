@@ -1,4 +1,4 @@
-import { type Database, type Kysely, sql } from '@arachnid/core'
+import { type Database, type Kysely, type ListClassification, sql } from '@arachnid/core'
 import type { Algorithm } from './algorithms.js'
 
 /** An exact probe: its position in the batch, its algorithm and its normalised hex. */
@@ -19,6 +19,8 @@ export interface EntryRow {
   readonly hash: Uint8Array
   readonly category: string | null
   readonly externalId: string | null
+  /** The list's classification (what Shield-compatible answers call the match). */
+  readonly classification: ListClassification
 }
 
 /**
@@ -29,21 +31,21 @@ export interface EntryRow {
  */
 export async function lookupEntries(db: Kysely<Database>, exact: readonly ExactProbe[], candidateIds: readonly number[]): Promise<EntryRow[]> {
   if (exact.length === 0 && candidateIds.length === 0) return []
-  const rows = await sql<{ i: number; id: number; list_id: number; name: string; version: number; algorithm: Algorithm; hash: Uint8Array; category: string | null; external_id: string | null }>`
-    select p.i, k.id, k.list_id, l.name, v.version, k.algorithm, k.hash, k.category, k.external_id
+  const rows = await sql<{ i: number; id: number; list_id: number; name: string; version: number; algorithm: Algorithm; hash: Uint8Array; category: string | null; external_id: string | null; classification: ListClassification }>`
+    select p.i, k.id, k.list_id, l.name, v.version, k.algorithm, k.hash, k.category, k.external_id, l.classification
     from unnest(${exact.map((e) => e.index)}::int[], ${exact.map((e) => e.algorithm)}::text[], ${exact.map((e) => e.hex)}::text[]) as p(i, algorithm, hex)
     join known_hashes k on k.algorithm = p.algorithm and k.hash = decode(p.hex, 'hex')
     join hash_lists l on l.active_version_id = k.version_id
     join hash_list_versions v on v.id = k.version_id
     where k.retracted_at is null
     union all
-    select -1, k.id, k.list_id, l.name, v.version, k.algorithm, k.hash, k.category, k.external_id
+    select -1, k.id, k.list_id, l.name, v.version, k.algorithm, k.hash, k.category, k.external_id, l.classification
     from known_hashes k
     join hash_lists l on l.active_version_id = k.version_id
     join hash_list_versions v on v.id = k.version_id
     where k.id = any(${[...candidateIds]}::int[]) and k.retracted_at is null`.execute(db)
   return rows.rows.map((r) => ({
     probe: r.i, id: r.id, listId: r.list_id, list: r.name, version: r.version, algorithm: r.algorithm, hash: r.hash,
-    category: r.category, externalId: r.external_id,
+    category: r.category, externalId: r.external_id, classification: r.classification,
   }))
 }

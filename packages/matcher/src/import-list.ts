@@ -1,4 +1,4 @@
-import { type Kysely, type Database, type CopyFrom, NonRetryableError, RetryableError, copyField, sql, withDefaults } from '@arachnid/core'
+import { type Kysely, type Database, type CopyFrom, type ListClassification, NonRetryableError, RetryableError, copyField, sql, withDefaults } from '@arachnid/core'
 import { recordChanges } from './change-log.js'
 import { type ListFormat, type ListRow, createLineParser } from './list-formats.js'
 
@@ -36,6 +36,11 @@ export interface ImportListOptions {
   readonly pdqThreshold?: number | null
   /** Set this list's blockhash threshold (null: back to the matcher's default). Default: unchanged. */
   readonly blockhashThreshold?: number | null
+  /**
+   * What this list's entries are, in Arachnid Shield's words (`csam` or `harmful-abusive-material`),
+   * set with the import. Default: unchanged (a new list is `csam`).
+   */
+  readonly classification?: ListClassification
   /** Rows per INSERT statement (or per COPY). Default 20000. */
   readonly chunkRows?: number
   /**
@@ -283,7 +288,7 @@ async function appendRows(
     await trx.updateTable('hash_lists').set({ changed_at: sql<Date>`clock_timestamp()`, ...settings }).where('id', '=', listId).execute()
     const changes = []
     if (first !== null && last !== null) changes.push({ list_id: listId, version_id: active.id, kind: 'add' as const, first_id: first, last_id: last })
-    if (Object.keys(settings).length > 0) changes.push({ list_id: listId, version_id: active.id, kind: 'settings' as const })
+    if (settings.pdq_threshold !== undefined || settings.blockhash_threshold !== undefined) changes.push({ list_id: listId, version_id: active.id, kind: 'settings' as const })
     await recordChanges(trx, changes)
     return n
   })
@@ -294,8 +299,10 @@ function interrupted(list: string): RetryableError {
   return new RetryableError('INTERRUPTED', `the import into ${list} was interrupted: nothing applied`)
 }
 
-function thresholds(o: ImportListOptions): { pdq_threshold?: number | null; blockhash_threshold?: number | null } {
-  const out: { pdq_threshold?: number | null; blockhash_threshold?: number | null } = {}
+/** The list's own settings the import changes: thresholds, and the classification (which no index reads, so it needs no change-log row). */
+function thresholds(o: ImportListOptions): { pdq_threshold?: number | null; blockhash_threshold?: number | null; classification?: ListClassification } {
+  const out: { pdq_threshold?: number | null; blockhash_threshold?: number | null; classification?: ListClassification } = {}
+  if (o.classification !== undefined) out.classification = o.classification
   if (o.pdqThreshold !== undefined) out.pdq_threshold = o.pdqThreshold
   if (o.blockhashThreshold !== undefined) out.blockhash_threshold = o.blockhashThreshold
   return out

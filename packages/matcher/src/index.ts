@@ -1,6 +1,6 @@
 export * from './algorithms.js'
 export { importList, DEFAULT_IMPORT_OPTIONS, IMPORT_MODES, type ImportMode, type ImportListOptions, type ImportListResult, type RejectedRow } from './import-list.js'
-export { listLists, showList, retractHashes, type ListSummary, type ListDetails, type ListVersionInfo, type RetractOptions, type RetractResult } from './list-admin.js'
+export { listLists, showList, retractHashes, setListClassification, type ListSummary, type ListDetails, type ListVersionInfo, type RetractOptions, type RetractResult } from './list-admin.js'
 export { readLines } from './read-lines.js'
 export { LIST_FORMATS, isListFormat, createLineParser, type ListFormat, type ListRow, type LineParser } from './list-formats.js'
 export { Matcher, DEFAULT_MATCHER_OPTIONS, type MatcherOptions, type MatcherStats, type Probe, type KnownMatch } from './matcher.js'

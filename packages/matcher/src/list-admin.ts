@@ -1,4 +1,4 @@
-import { type Kysely, type Database, NonRetryableError, sql } from '@arachnid/core'
+import { type Kysely, type Database, type ListClassification, LIST_CLASSIFICATIONS, NonRetryableError, sql } from '@arachnid/core'
 import { ALGORITHMS, type Algorithm, HASH_BYTES, isAlgorithm, normaliseHash } from './algorithms.js'
 import { recordChanges } from './change-log.js'
 
@@ -11,12 +11,14 @@ export interface ListSummary {
   /** The list's own thresholds; null means the matcher's default. */
   readonly pdqThreshold: number | null
   readonly blockhashThreshold: number | null
+  /** What the list's entries are, in Arachnid Shield's words: `csam` or `harmful-abusive-material`. */
+  readonly classification: ListClassification
 }
 
 /** Each list with its active version and the counts of its matchable hashes. */
 export async function listLists(db: Kysely<Database>): Promise<ListSummary[]> {
   const lists = await db.selectFrom('hash_lists as l').leftJoin('hash_list_versions as v', 'v.id', 'l.active_version_id')
-    .select(['l.id', 'l.name', 'v.version', 'l.pdq_threshold', 'l.blockhash_threshold']).orderBy('l.name').execute()
+    .select(['l.id', 'l.name', 'v.version', 'l.pdq_threshold', 'l.blockhash_threshold', 'l.classification']).orderBy('l.name').execute()
   const counts = await db.selectFrom('hash_lists as l')
     .innerJoin('known_hashes as k', 'k.version_id', 'l.active_version_id')
     .where('k.retracted_at', 'is', null)
@@ -25,7 +27,7 @@ export async function listLists(db: Kysely<Database>): Promise<ListSummary[]> {
     const byAlgorithm: Record<string, number> = {}
     let hashes = 0
     for (const c of counts) if (c.id === l.id) { byAlgorithm[c.algorithm] = Number(c.n); hashes += Number(c.n) }
-    return { name: l.name, version: l.version ?? null, hashes, byAlgorithm, pdqThreshold: l.pdq_threshold, blockhashThreshold: l.blockhash_threshold }
+    return { name: l.name, version: l.version ?? null, hashes, byAlgorithm, pdqThreshold: l.pdq_threshold, blockhashThreshold: l.blockhash_threshold, classification: l.classification }
   })
 }
 
@@ -77,6 +79,21 @@ export async function showList(db: Kysely<Database>, name: string): Promise<List
       createdAt: v.created_at, activatedAt: v.activated_at,
     })),
   }
+}
+
+/**
+ * Changes what a list's entries are called in Shield-compatible answers (`csam` or
+ * `harmful-abusive-material`). Matches read it with every lookup, so it holds from the next call.
+ *
+ * @example
+ * await setListClassification(db, 'partner-list', 'harmful-abusive-material')
+ */
+export async function setListClassification(db: Kysely<Database>, name: string, classification: ListClassification): Promise<void> {
+  if (!(LIST_CLASSIFICATIONS as readonly string[]).includes(classification)) {
+    throw new NonRetryableError('BAD_CLASSIFICATION', `classification "${String(classification).slice(0, 40)}": expected ${LIST_CLASSIFICATIONS.join(' or ')}`)
+  }
+  const updated = await db.updateTable('hash_lists').set({ classification }).where('name', '=', name).executeTakeFirst()
+  if (Number(updated.numUpdatedRows) === 0) throw new NonRetryableError('NO_SUCH_LIST', `no list named "${name}"`)
 }
 
 export interface RetractOptions {

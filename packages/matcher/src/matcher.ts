@@ -1,4 +1,4 @@
-import { type Kysely, type Database, SETTINGS, bytesToHex, withDefaults } from '@arachnid/core'
+import { type Kysely, type Database, type ListClassification, SETTINGS, bytesToHex, withDefaults } from '@arachnid/core'
 import { type Algorithm, type PerceptualAlgorithm, isPerceptual, normaliseHash } from './algorithms.js'
 import { ChangeLogFollower } from './change-log-follower.js'
 import { type ExactProbe, lookupEntries } from './exact-lookup.js'
@@ -63,6 +63,8 @@ export interface KnownMatch {
   readonly distance: number
   readonly category: string | null
   readonly externalId: string | null
+  /** The list's classification, `csam` or `harmful-abusive-material` (what Shield-compatible answers say); the Matcher always sets it. */
+  readonly classification?: ListClassification
   /** Which of the probe's dihedral hashes matched (index into `Probe.dihedral`); absent for the hash itself. */
   readonly transform?: number
 }
@@ -148,7 +150,7 @@ export class Matcher {
       if (r.probe >= 0) {
         results[r.probe]!.push({
           knownHashId: r.id, listId: r.listId, list: r.list, listVersion: r.version, algorithm: r.algorithm,
-          hash: bytesToHex(r.hash), distance: 0, category: r.category, externalId: r.externalId,
+          hash: bytesToHex(r.hash), distance: 0, category: r.category, externalId: r.externalId, classification: r.classification,
         })
       } else confirmed.set(r.id, r)
     }
@@ -158,7 +160,7 @@ export class Matcher {
         if (r === undefined) continue
         results[i]!.push({
           knownHashId: r.id, listId: r.listId, list: r.list, listVersion: r.version, algorithm: r.algorithm,
-          hash: bytesToHex(r.hash), distance, category: r.category, externalId: r.externalId,
+          hash: bytesToHex(r.hash), distance, category: r.category, externalId: r.externalId, classification: r.classification,
           ...(transform > 0 ? { transform: transform - 1 } : {}),
         })
       }

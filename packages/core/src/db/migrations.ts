@@ -9,6 +9,7 @@ import { review } from './migrations/0005-review.js'
 import { crawler } from './migrations/0007-crawler.js'
 import { notifierReview } from './migrations/0008-notifier-review.js'
 import { web } from './migrations/0009-web.js'
+import { api } from './migrations/0010-api.js'
 
 /**
  * One set of migrations for both dialects, applied in name order. Each area adds its own file
@@ -23,6 +24,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0007_crawler': crawler,
   '0008_notifier_review': notifierReview,
   '0009_web': web,
+  '0010_api': api,
 }
 
 class InCodeMigrationProvider implements MigrationProvider {

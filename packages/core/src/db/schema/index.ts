@@ -6,6 +6,7 @@ import type { NoticeTables } from './notices.js'
 import type { ProviderTables } from './providers.js'
 import type { ReviewTables } from './review.js'
 import type { WebTables } from './web.js'
+import type { ApiTables } from './api.js'
 
 export * from './crawl.js'
 export * from './lists.js'
@@ -15,6 +16,7 @@ export * from './notices.js'
 export * from './providers.js'
 export * from './review.js'
 export * from './web.js'
+export * from './api.js'
 
 /**
  * Every table, as kysely sees it. Each area declares its tables in its own file (one per
@@ -28,4 +30,5 @@ export interface Database
     ProviderTables,
     NoticeTables,
     ReviewTables,
-    WebTables {}
+    WebTables,
+    ApiTables {}
