@@ -1,6 +1,6 @@
 import path from 'node:path'
 import { type ArachnidDatabase, type Config, type Logger, configWarnings, createLogger, openDatabase, outboxDir } from '@arachnid/core'
-import { Matcher } from '@arachnid/matcher'
+import { type MatchService, Matcher, RemoteMatcher } from '@arachnid/matcher'
 import type { InDoubtPolicy, MailTransport, OutboxDelivery } from '@arachnid/notifier'
 
 /** What every command shares: configuration, logger, database and the parts built on it. */
@@ -8,7 +8,18 @@ export interface App {
   readonly config: Config
   readonly logger: Logger
   readonly database: ArachnidDatabase
-  readonly matcher: Matcher
+  /**
+   * What every command matches with: the matching service (`arachnid api`) when ARACHNID_MATCHER_URL
+   * is set (a RemoteMatcher: it waits for the service rather than drop a media), otherwise the
+   * in-process matcher on this database (the default).
+   */
+  readonly matcher: MatchService
+  /**
+   * The in-process matcher on this database, whatever ARACHNID_MATCHER_URL says: for the matching
+   * service itself (which must not call itself) and whatever needs the index's own methods
+   * (stats(), refresh()). The same object as `matcher` when no URL is set; made on first use.
+   */
+  localMatcher(): Matcher
   /**
    * Where notices go: SMTP when configured, otherwise .eml files in the outbox folder. The notifier
    * is loaded on first use, so commands that send nothing start without it.
@@ -24,9 +35,13 @@ export async function openApp(config: Config): Promise<App> {
   const database = await openDatabase(config.databaseUrl
     ? { databaseUrl: config.databaseUrl }
     : { dataDir: path.join(config.home, 'db') })
-  const matcher = new Matcher(database.db, {
+  let local: Matcher | undefined
+  const localMatcher = () => local ??= new Matcher(database.db, {
     blockhashThreshold: config.blockhashThreshold, pdqThreshold: config.pdqThreshold, pdqMinQuality: config.pdqMinQuality,
   })
+  // The service's own thresholds and minimum quality apply to what goes through it.
+  const remote = config.matcherUrl ? new RemoteMatcher(config.matcherUrl, { maxBatch: config.apiMaxBatch, logger }) : undefined
+  const matcher: MatchService = remote ?? localMatcher()
   let transport: MailTransport | undefined
   const getTransport = async () => {
     if (transport === undefined) {
@@ -36,7 +51,7 @@ export async function openApp(config: Config): Promise<App> {
     return transport
   }
   return {
-    config, logger, database, matcher,
+    config, logger, database, matcher, localMatcher,
     transport: getTransport,
     async delivery() {
       const { OutboxDelivery } = await import('@arachnid/notifier')
@@ -47,6 +62,7 @@ export async function openApp(config: Config): Promise<App> {
       })
     },
     async close() {
+      await remote?.close()
       await transport?.close()
       await database.close()
     },

@@ -1,6 +1,6 @@
 import { type Database, type Kysely, type Logger, describeError } from '@arachnid/core'
 import type { ImageHasher } from '@arachnid/hasher'
-import type { Matcher } from '@arachnid/matcher'
+import type { MatchService } from '@arachnid/matcher'
 import { AddressGuard, BoundedFetcher } from '@arachnid/net'
 import { type CrawlJobOptions, type ResolvedCrawlOptions, type WorkerOverrides, attachedCrawlOptions, resolveCrawlOptions } from './crawl-options.js'
 import { type FailedRequest, type FetchedPage, createPageCrawler } from './crawler-factory.js'
@@ -17,7 +17,7 @@ import { DEFAULT_DENY_LIST } from './url-policy.js'
 export interface CrawlDependencies {
   readonly db: Kysely<Database>
   readonly hasher: ImageHasher
-  readonly matcher: Matcher
+  readonly matcher: MatchService
   /** Where Crawlee's log goes too. Without it, Crawlee logs nothing. */
   readonly logger?: Logger
   /**

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { CriticalError, type Database, type Kysely, type Logger, describeError, hexToBytes, sql } from '@arachnid/core'
 import type { ImageHasher, ImageHashes } from '@arachnid/hasher'
-import { type KnownMatch, type Matcher, type Probe, recordMatches } from '@arachnid/matcher'
+import { type KnownMatch, type MatchService, type Probe, recordMatches } from '@arachnid/matcher'
 import type { DiscoveredMedia } from './discover.js'
 import { recordSkips } from './frontier.js'
 import type { HostClock } from './host-clock.js'
@@ -62,7 +62,7 @@ export interface MediaPipelineOptions {
 export interface MediaPipelineDeps {
   readonly db: Kysely<Database>
   readonly hasher: ImageHasher
-  readonly matcher: Matcher
+  readonly matcher: MatchService
   readonly fetcher: BoundedFetcher
   readonly logger?: Logger
   /** Where matched media go. Without it, matches are recorded (with the review policy's decision) and nothing is noticed. */

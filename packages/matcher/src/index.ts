@@ -11,3 +11,5 @@ export { HammingIndex, DEFAULT_HAMMING_INDEX_OPTIONS, chunkRadii, type HammingIn
 export { recordMatches, notifiableMedia, type RecordedMatch } from './record-matches.js'
 export { decideStatus, loadReviewPolicy, DEFAULT_REVIEW_POLICY, REVIEW_REASONS, type ReviewPolicy, type MatchContext, type ReviewReason } from './review-policy.js'
 export { hamming256, hexToWords, popcount32, bytesToWords } from './hamming.js'
+export type { MatchService } from './match-service.js'
+export { RemoteMatcher, DEFAULT_REMOTE_MATCHER_OPTIONS, type RemoteMatcherOptions } from './remote-matcher.js'
