@@ -20,6 +20,7 @@ const COMMANDS: readonly (readonly [readonly string[], () => Promise<Register>])
   [['notices', 'providers', 'notify'], async () => (await import('./commands/notices.js')).registerNotices],
   [['stats'], async () => (await import('./commands/stats.js')).registerStats],
   [['serve'], async () => (await import('./commands/serve.js')).registerServe],
+  [['api'], async () => (await import('./commands/api.js')).registerApi],
   [['analysts'], async () => (await import('./commands/analysts.js')).registerAnalysts],
   [['config'], async () => (await import('./commands/config.js')).registerConfig],
 ]

@@ -1,0 +1,91 @@
+import { createHash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
+import { type Database, type Kysely, NonRetryableError, sql } from '@arachnid/core'
+
+/**
+ * scrypt cost, as the analysts' passwords (packages/review/src/passwords.ts) use it and in the same
+ * self-describing format (`scrypt$N$r$p$salt$key`). A service verifies a user's password once per
+ * process and remembers the result (see `UserDirectory`), so the cost is paid once, not per call.
+ */
+export const API_SCRYPT = { N: 32_768, r: 8, p: 1, keyLength: 32, saltLength: 16 } as const
+
+/** Generated passwords: 24 random bytes, base64url (32 characters, 192 bits). */
+const PASSWORD_BYTES = 24
+
+function derive(password: string, salt: Buffer, N: number, r: number, p: number, keyLength: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    scrypt(password, salt, keyLength, { N, r, p, maxmem: 256 * N * r }, (error, key) => (error ? reject(error) : resolve(key)))
+  })
+}
+
+export async function hashApiPassword(password: string): Promise<string> {
+  const { N, r, p, keyLength, saltLength } = API_SCRYPT
+  const salt = randomBytes(saltLength)
+  const key = await derive(password, salt, N, r, p, keyLength)
+  return ['scrypt', N, r, p, salt.toString('base64url'), key.toString('base64url')].join('$')
+}
+
+/** Whether the password matches the stored hash (constant-time comparison of the keys). */
+export async function verifyApiPassword(password: string, stored: string): Promise<boolean> {
+  const [scheme, n, r, p, salt, key] = stored.split('$')
+  if (scheme !== 'scrypt' || !n || !r || !p || !salt || !key) return false
+  const expected = Buffer.from(key, 'base64url')
+  const actual = await derive(password, Buffer.from(salt, 'base64url'), Number(n), Number(r), Number(p), expected.length)
+  return timingSafeEqual(actual, expected)
+}
+
+/** A short digest of a password, to remember a verified one without keeping it. */
+export function passwordDigest(password: string): string {
+  return createHash('sha256').update(password).digest('base64url')
+}
+
+/** API user names: what HTTP Basic can carry (no colon), short, printable. */
+const USER_NAME = /^[A-Za-z0-9._@-]{1,64}$/
+
+export interface ApiUser {
+  readonly name: string
+  /** Requests per second; null: the service's default (ARACHNID_API_RATE). */
+  readonly rate: number | null
+  /** Hashes and media per UTC day; null: the service's default (ARACHNID_API_DAILY_QUOTA). */
+  readonly quota: number | null
+  /** Hashes and media checked today (UTC). */
+  readonly usedToday: number
+  readonly disabled: boolean
+  readonly createdAt: Date
+}
+
+/**
+ * Adds an API user and returns its password, generated here and shown only this once (it is
+ * stored as a scrypt hash).
+ *
+ * @example
+ * const { password } = await addApiUser(db, { name: 'host-a', rate: 50 })
+ */
+export async function addApiUser(db: Kysely<Database>, user: { readonly name: string; readonly rate?: number; readonly quota?: number }): Promise<{ user: string; password: string }> {
+  if (!USER_NAME.test(user.name)) throw new NonRetryableError('BAD_USER_NAME', `user name ${JSON.stringify(user.name.slice(0, 80))}: expected 1 to 64 letters, digits, . _ @ or -`)
+  const password = randomBytes(PASSWORD_BYTES).toString('base64url')
+  const inserted = await db.insertInto('api_users')
+    .values({ name: user.name, password_hash: await hashApiPassword(password), rate: user.rate ?? null, daily_quota: user.quota ?? null })
+    .onConflict((oc) => oc.column('name').doNothing()).returning('id').executeTakeFirst()
+  if (inserted === undefined) throw new NonRetryableError('USER_EXISTS', `an API user named "${user.name}" exists already`)
+  return { user: user.name, password }
+}
+
+/** Every API user with its limits and what it used today (UTC), by name. */
+export async function listApiUsers(db: Kysely<Database>): Promise<ApiUser[]> {
+  const rows = await db.selectFrom('api_users as u')
+    .leftJoin('api_usage as g', (join) => join.onRef('g.user_id', '=', 'u.id').on('g.day', '=', sql<Date>`(now() at time zone 'utc')::date`))
+    .select(['u.name', 'u.rate', 'u.daily_quota', 'u.disabled_at', 'u.created_at', 'g.count']).orderBy('u.name').execute()
+  return rows.map((r) => ({
+    name: r.name, rate: r.rate, quota: r.daily_quota === null ? null : Number(r.daily_quota), usedToday: Number(r.count ?? 0),
+    disabled: r.disabled_at !== null, createdAt: r.created_at,
+  }))
+}
+
+/** Disables a user: its calls are refused (401) from the service's next look at the users, within a second. */
+export async function disableApiUser(db: Kysely<Database>, name: string): Promise<{ alreadyDisabled: boolean }> {
+  const row = await db.selectFrom('api_users').where('name', '=', name).select(['id', 'disabled_at']).executeTakeFirst()
+  if (row === undefined) throw new NonRetryableError('NO_SUCH_USER', `no API user named "${name}"`)
+  if (row.disabled_at !== null) return { alreadyDisabled: true }
+  await db.updateTable('api_users').set({ disabled_at: sql<Date>`now()` }).where('id', '=', row.id).execute()
+  return { alreadyDisabled: false }
+}

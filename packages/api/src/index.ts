@@ -1,0 +1,5 @@
+export { ApiServer, DEFAULT_API_SERVER_OPTIONS, type ApiServerOptions } from './api-server.js'
+export { addApiUser, listApiUsers, disableApiUser, type ApiUser } from './api-users.js'
+export { parseProbe, matchParsed, matchOut, type ProbeInput, type ParsedProbe, type ProbeResult, type MatchOut } from './batch-format.js'
+export { base32, pdqFromBase64, scannedMedia, scannedPdqHash, verdictOf, SHIELD_CLASSIFICATIONS, type ScannedMedia, type ScannedPdqHash, type NearMatchDetails, type ShieldClassification, type MatchType } from './shield.js'
+export { parseBasic, TokenBuckets, secondsToUtcMidnight } from './access.js'

@@ -1,0 +1,67 @@
+import { HttpError } from '@arachnid/web'
+import type { FastifyPluginAsync } from 'fastify'
+import { chargeOrRefuse } from '../api-app.js'
+import type { ApiContext } from '../api-context.js'
+import { matchParsed, parseProbe } from '../batch-format.js'
+import { verdictOf } from '../shield.js'
+
+const probeSchema = {
+  description: '"algorithm:hex" (sha256, md5, sha1, pdq, blockhash), or {"algorithm", "hash", "quality"?: 0-100, "dihedral"?: [pdq hex, ...]}',
+  anyOf: [
+    { type: 'string' },
+    { type: 'object', properties: { algorithm: { type: 'string' }, hash: { type: 'string' }, quality: { type: 'number' }, dihedral: { type: 'array', items: { type: 'string' } } } },
+  ],
+}
+
+const matchSchema = {
+  type: 'object',
+  properties: {
+    list: { type: 'string' }, algorithm: { type: 'string' }, hash: { type: 'string' }, distance: { type: 'integer' },
+    category: { type: ['string', 'null'] }, version: { type: 'integer' }, listId: { type: 'integer' }, knownHashId: { type: 'integer' },
+    externalId: { type: ['string', 'null'] }, classification: { type: 'string', enum: ['csam', 'harmful-abusive-material'] },
+    transform: { type: 'integer', description: 'which of the dihedral hashes matched (index into "dihedral"); absent for the hash itself' },
+  },
+}
+
+/**
+ * POST /api/v1/match: any algorithm, up to ARACHNID_API_MAX_BATCH probes per call, one result
+ * per probe in order: its matches (distance, list, version, category, classification...) or why
+ * it is malformed. The same JSON as `arachnid match --json` prints per input line.
+ */
+export const batchRoutes: FastifyPluginAsync<ApiContext> = async (app, context) => {
+  app.post('/api/v1/match', {
+    config: { endpoint: 'api/v1/match', matching: true },
+    schema: {
+      summary: 'Match a batch of hashes of any algorithm',
+      body: { type: 'object', required: ['probes'], properties: { probes: { type: 'array', items: probeSchema, description: `a list of probes ("algorithm:hex" or objects), at most ${context.maxBatch}` } } },
+      response: {
+        200: {
+          type: 'object',
+          properties: {
+            results: {
+              type: 'array',
+              items: { type: 'object', properties: { input: { type: 'string' }, matches: { type: 'array', items: matchSchema }, error: { type: 'string' } } },
+            },
+          },
+        },
+      },
+    },
+  }, async (request, reply) => {
+    const { probes } = request.body as { probes: unknown[] }
+    if (probes.length > context.maxBatch) throw new HttpError(413, 'TOO_MANY_PROBES', `${probes.length} probes in one call: at most ${context.maxBatch} (ARACHNID_API_MAX_BATCH)`)
+    const tally = request.tally!
+    tally.hashes = probes.length
+    await chargeOrRefuse(context, request, reply, probes.length)
+    const results = await matchParsed(context.matcher, probes.map(parseProbe))
+    for (const r of results) {
+      if ('error' in r) tally.malformed++
+      else {
+        const { classification } = verdictOf(r.matches)
+        if (classification === 'csam') tally.csam++
+        else if (classification === 'harmful-abusive-material') tally.harmful++
+        else tally.noKnownMatch++
+      }
+    }
+    return { results }
+  })
+}
