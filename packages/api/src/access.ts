@@ -36,7 +36,6 @@ export class UserDirectory {
   readonly #defaults: { readonly rate: number; readonly quota: number }
   #users = new Map<string, UserRow>()
   readonly #verified = new Map<string, string>()
-  #loadedAt = 0
   #loading: Promise<void> | undefined
   #decoy: Promise<string> | undefined
 
@@ -54,7 +53,6 @@ export class UserDirectory {
           id: r.id, name: r.name, passwordHash: r.password_hash, rate: r.rate,
           quota: r.daily_quota === null ? null : Number(r.daily_quota), disabled: r.disabled_at !== null,
         }]))
-        this.#loadedAt = Date.now()
       } finally {
         this.#loading = undefined
       }
@@ -71,8 +69,9 @@ export class UserDirectory {
     const credentials = parseBasic(header)
     if (credentials === undefined) return undefined
     const { name, password } = credentials
-    // A user added since the last read is found without waiting for the next one.
-    if (!this.#users.has(name) && Date.now() - this.#loadedAt > 200) await this.reload()
+    // A user added since the last read is found without waiting for the next one (strangers are
+    // held back by the per-address limit on failed authentications).
+    if (!this.#users.has(name)) await this.reload()
     const user = this.#users.get(name)
     if (user === undefined || user.disabled) {
       this.#decoy ??= hashApiPassword(randomBytes(24).toString('base64url'))

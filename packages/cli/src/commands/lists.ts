@@ -3,9 +3,9 @@ import { access, constants, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { addAbortSignal } from 'node:stream'
 import type { Command } from 'commander'
-import { ArachnidError, ConfigError, NonRetryableError, loadConfig } from '@arachnid/core'
+import { ArachnidError, ConfigError, LIST_CLASSIFICATIONS, type ListClassification, NonRetryableError, loadConfig } from '@arachnid/core'
 import {
-  IMPORT_MODES, LIST_FORMATS, importList, listLists, readLines, retractHashes, showList,
+  IMPORT_MODES, LIST_FORMATS, importList, listLists, readLines, retractHashes, setListClassification, showList,
   type ImportListResult, type ImportMode, type ListFormat,
 } from '@arachnid/matcher'
 import { withApp } from '../app.js'
@@ -62,7 +62,7 @@ function byAlgorithm(counts: Readonly<Record<string, number>>): string {
 }
 
 export function registerLists(program: Command): void {
-  const lists = program.command('lists').description('known-hash lists: import, list, show, retract')
+  const lists = program.command('lists').description('known-hash lists: import, list, show, set, retract')
   lists.command('import')
     .description('import a new version of a list (active only once complete; the old one matches until then)')
     .argument('<file>', 'list file (- for stdin)')
@@ -72,8 +72,9 @@ export function registerLists(program: Command): void {
     .option('--strict', 'apply nothing when any row is bad')
     .option('--pdq-threshold <n>', 'this list\'s PDQ threshold (0 to 256)', threshold('--pdq-threshold'))
     .option('--blockhash-threshold <n>', 'this list\'s blockhash threshold (0 to 256)', threshold('--blockhash-threshold'))
+    .option('--classification <c>', `what the list's entries are, as the matching service's Shield-compatible answers say: ${LIST_CLASSIFICATIONS.join(' | ')} (a new list: csam; an existing one keeps its own unless given)`, choice('--classification', LIST_CLASSIFICATIONS))
     .option('--json', 'print the result as JSON')
-    .action(async (file: string, options: { name: string; format: ListFormat; append?: boolean; strict?: boolean; pdqThreshold?: number; blockhashThreshold?: number; json?: boolean }) => {
+    .action(async (file: string, options: { name: string; format: ListFormat; append?: boolean; strict?: boolean; pdqThreshold?: number; blockhashThreshold?: number; classification?: ListClassification; json?: boolean }) => {
       warnLargeThreshold('--pdq-threshold', options.pdqThreshold)
       warnLargeThreshold('--blockhash-threshold', options.blockhashThreshold)
       await checkReadable(file)
@@ -102,7 +103,7 @@ export function registerLists(program: Command): void {
           const result = await importList(app.database.db, {
             name: options.name, lines: fileLines(file, stop.signal), format: options.format, mode, strict: options.strict,
             source: file === '-' ? 'stdin' : path.basename(file), signal: stop.signal,
-            pdqThreshold: options.pdqThreshold, blockhashThreshold: options.blockhashThreshold, copyFrom: app.database.copyFrom,
+            pdqThreshold: options.pdqThreshold, blockhashThreshold: options.blockhashThreshold, classification: options.classification, copyFrom: app.database.copyFrom,
           })
           const seconds = (performance.now() - started) / 1000
           if (options.json) process.stdout.write(`${JSON.stringify(result)}\n`)
@@ -133,7 +134,7 @@ export function registerLists(program: Command): void {
         else for (const l of all) {
           process.stdout.write(l.version === null
             ? `${l.name}: no active version yet\n`
-            : `${l.name} v${l.version}: ${count(l.hashes, 'hash', 'hashes')}${l.hashes > 0 ? ` (${byAlgorithm(l.byAlgorithm)})` : ''}\n`)
+            : `${l.name} v${l.version}: ${count(l.hashes, 'hash', 'hashes')}${l.hashes > 0 ? ` (${byAlgorithm(l.byAlgorithm)})` : ''}, ${l.classification}\n`)
         }
       })
     })
@@ -147,6 +148,7 @@ export function registerLists(program: Command): void {
         if (options.json) { process.stdout.write(`${JSON.stringify(d)}\n`); return }
         const out = [
           `${d.name}: active version ${d.version ?? '-'}, ${count(d.hashes, 'hash', 'hashes')}, ${d.retracted} retracted`,
+          `  classification: ${d.classification}`,
           `  thresholds: pdq ${d.pdqThreshold ?? 'default'}, blockhash ${d.blockhashThreshold ?? 'default'}`,
           `  by algorithm: ${byAlgorithm(d.byAlgorithm) || '-'}`,
           `  by category: ${Object.entries(d.byCategory).map(([c, n]) => `${c || '(none)'} ${n}`).join(', ') || '-'}`,
@@ -154,6 +156,16 @@ export function registerLists(program: Command): void {
           ...d.versions.map((v) => `    v${v.version} ${v.status}: ${v.rows} rows, ${v.rejected} rejected, ${v.format ?? '?'} ${v.source ?? ''} (created ${v.createdAt.toISOString()}${v.activatedAt ? `, activated ${v.activatedAt.toISOString()}` : ''})`),
         ]
         process.stdout.write(`${out.join('\n')}\n`)
+      })
+    })
+  lists.command('set')
+    .description('change a list\'s settings: its classification (from the next match on)')
+    .argument('<name>', 'list name')
+    .requiredOption('--classification <c>', LIST_CLASSIFICATIONS.join(' | '), choice('--classification', LIST_CLASSIFICATIONS))
+    .action(async (name: string, options: { classification: ListClassification }) => {
+      await withApp(loadConfig(), async (app) => {
+        await setListClassification(app.database.db, name, options.classification)
+        process.stdout.write(`${name}: classification ${options.classification}\n`)
       })
     })
   lists.command('retract')
