@@ -1,0 +1,149 @@
+/**
+ * The matching service against the in-process matcher, in one run, at each list size: the
+ * in-process `Matcher` (the baseline: what each worker does without ARACHNID_MATCHER_URL), the
+ * service's batch endpoint (`POST /api/v1/match`, through the workers' own RemoteMatcher) with 1
+ * and 8 concurrent clients, Shield's `POST /v1/pdq/` with 1 and 8, and `POST /v1/media/` on
+ * 1024x768 JPEGs; probes/s, p50/p99 per call, the service's RSS and its time from start to ready.
+ * Run from the repository root:
+ *   pnpm tsx bench/api/run.ts [--sizes 1000000,10000000] [--probes 20000] [--batch 1000] [--images 64]
+ * Postgres: TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres); the bench
+ * creates and drops its own database per size. PDQ data is synthetic random bits; the JPEGs are
+ * synthetic benign pictures made in memory (nothing is written to disk).
+ */
+import { loadavg } from 'node:os'
+import { parseArgs } from 'node:util'
+import { Pool } from 'undici'
+import { type KnownMatch, Matcher, RemoteMatcher } from '../../packages/matcher/src/index.js'
+import { generateImage } from '../../packages/synthetic/src/index.js'
+import { THRESHOLD, apiUser, benchDatabase, lanes, loadList, makeList, makeProbes, quantile, rng, startService } from './service.js'
+
+const { values } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '1000000,10000000' },
+    probes: { type: 'string', default: '20000' },
+    batch: { type: 'string', default: '1000' },
+    images: { type: 'string', default: '64' },
+  },
+})
+const SIZES = values.sizes.split(',').map(Number)
+const PROBES = Number(values.probes)
+const BATCH = Number(values.batch)
+const IMAGES = Number(values.images)
+
+const rows: string[][] = []
+const fmt = (n: number, digits = 0) => n.toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+function note(size: number, method: string, perSecond: number, unit: string, latencies: readonly number[], baseline: number | null | undefined, other = ''): void {
+  // undefined: this row is the baseline; null: nothing in process to compare with.
+  const ratio = baseline === undefined ? '1 (baseline)' : baseline === null ? '' : `${(perSecond / baseline).toFixed(2)}x`
+  const row = [method, fmt(size), `${fmt(perSecond)} ${unit}`, ratio, `${fmt(quantile(latencies, 0.5), 1)} / ${fmt(quantile(latencies, 0.99), 1)}`, other]
+  rows.push(row)
+  console.log(`  ${row.join(' | ')}`)
+}
+
+/** A probe's matches as comparable text: list entry and distance (and dihedral transform), nearest first. */
+const key = (found: readonly KnownMatch[]) => found.map((m) => `${m.knownHashId}:${m.distance}:${m.transform ?? ''}`).join(',')
+
+async function benchSize(size: number, jpegs: readonly Uint8Array[]): Promise<void> {
+  const next = rng(20240611 + size)
+  console.log(`\n${fmt(size)} PDQ hashes (families), ${fmt(PROBES)} probes (1% planted 0..${THRESHOLD} bits from an entry), calls of ${BATCH}`)
+  let t = performance.now()
+  const list = makeList(size, next)
+  const probes = makeProbes(list, size, PROBES, next)
+  console.log(`  generated in ${((performance.now() - t) / 1000).toFixed(1)} s`)
+  const db = await benchDatabase(String(size))
+  try {
+    const loadS = await loadList(db.handle, list, size)
+    console.log(`  loaded into Postgres (COPY) in ${loadS.toFixed(1)} s (${fmt(size / loadS)} rows/s)`)
+    const batches: string[][] = []
+    for (let i = 0; i < probes.length; i += BATCH) batches.push(probes.slice(i, i + BATCH))
+    const asProbes = (batch: readonly string[]) => batch.map((hash) => ({ algorithm: 'pdq' as const, hash, quality: 100 }))
+
+    // Baseline: the in-process matcher, as a worker without the service matches.
+    const rssBefore = process.memoryUsage().rss
+    let matcher: Matcher | undefined = new Matcher(db.handle.db, { pdqThreshold: THRESHOLD })
+    t = performance.now()
+    await matcher.refresh()
+    const localLoadS = (performance.now() - t) / 1000
+    const localRss = (process.memoryUsage().rss - rssBefore) / 2 ** 20
+    const expected = new Map<number, string>()
+    const local = await lanes(batches.map((b, i) => [b, i] as const), 1, async ([batch, i]) => {
+      const found = await matcher!.match(asProbes(batch))
+      found.forEach((f, k) => expected.set(i * BATCH + k, key(f)))
+    })
+    const baseline = probes.length / local.seconds
+    const withMatches = [...expected.values()].filter((k) => k !== '').length
+    note(size, 'in-process Matcher (1 caller)', baseline, 'probes/s', local.latencies, undefined, `load ${localLoadS.toFixed(1)} s, +${fmt(localRss)} MiB RSS in the caller; ${withMatches} probes matched`)
+    matcher = undefined
+    ;(globalThis as { gc?: () => void }).gc?.()
+
+    // The service, started as a user starts it.
+    const user = await apiUser(db.url, 'bench')
+    const service = await startService(db.url)
+    try {
+      const readyRss = await service.rssMiB()
+      console.log(`  service: ready line after ${(service.listeningMs / 1000).toFixed(1)} s, /healthz 200 after ${(service.readyMs / 1000).toFixed(1)} s, RSS ${fmt(readyRss)} MiB`)
+      rows.push([`service start to ready (/healthz 200)`, fmt(size), '', '', '', `${(service.readyMs / 1000).toFixed(1)} s (ready line ${(service.listeningMs / 1000).toFixed(1)} s), RSS ${fmt(readyRss)} MiB`])
+      const url = `http://${encodeURIComponent(user.user)}:${encodeURIComponent(user.password)}@127.0.0.1:${service.port}`
+
+      for (const clients of [1, 8]) {
+        const remote = new RemoteMatcher(url, { connections: clients, maxWaitMs: 60_000 })
+        let differ = 0
+        const r = await lanes(batches.map((b, i) => [b, i] as const), clients, async ([batch, i]) => {
+          const found = await remote.match(asProbes(batch))
+          found.forEach((f, k) => { if (key(f) !== expected.get(i * BATCH + k)) differ++ })
+        })
+        await remote.close()
+        note(size, `batch endpoint /api/v1/match, ${clients} client${clients > 1 ? 's' : ''} (RemoteMatcher)`, probes.length / r.seconds, 'probes/s', r.latencies, baseline,
+          `${differ} of ${fmt(probes.length)} answers differ from in-process; RSS ${fmt(await service.rssMiB())} MiB`)
+      }
+
+      const auth = `Basic ${Buffer.from(`${user.user}:${user.password}`).toString('base64')}`
+      for (const clients of [1, 8]) {
+        const pool = new Pool(service.origin, { connections: clients })
+        let matched = 0
+        let failed = 0
+        const r = await lanes(batches, clients, async (batch) => {
+          const hashes = batch.map((hex) => Buffer.from(hex, 'hex').toString('base64'))
+          const response = await pool.request({ path: '/v1/pdq/', method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body: JSON.stringify({ hashes }) })
+          const json = await response.body.json() as { scanned_hashes?: Record<string, { classification: string }> }
+          if (response.statusCode !== 200 || !json.scanned_hashes) { failed++; return }
+          for (const h of hashes) if (json.scanned_hashes[h]?.classification !== 'no-known-match') matched++
+        })
+        await pool.close()
+        note(size, `Shield /v1/pdq/, ${clients} client${clients > 1 ? 's' : ''}`, probes.length / r.seconds, 'probes/s', r.latencies, baseline,
+          `${matched} matched (in-process: ${withMatches}), ${failed} calls failed`)
+      }
+
+      for (const clients of [1, 8]) {
+        const pool = new Pool(service.origin, { connections: clients })
+        let failed = 0
+        let lastError = ''
+        const r = await lanes(jpegs, clients, async (jpeg) => {
+          const response = await pool.request({ path: '/v1/media/', method: 'POST', headers: { authorization: auth, 'content-type': 'image/jpeg' }, body: jpeg })
+          const text = await response.body.text()
+          if (response.statusCode !== 200) { failed++; lastError = `${response.statusCode} ${text.slice(0, 200)}` }
+        })
+        await pool.close()
+        note(size, `Shield /v1/media/ 1024x768 JPEG, ${clients} client${clients > 1 ? 's' : ''}`, jpegs.length / r.seconds, 'images/s', r.latencies, null,
+          `no in-process baseline (hashing, not matching, is the cost); ${failed} failed${lastError ? ` (${lastError})` : ''}; RSS ${fmt(await service.rssMiB())} MiB`)
+      }
+    } finally {
+      await service.stop()
+    }
+  } finally {
+    await db.drop()
+  }
+}
+
+async function main(): Promise<void> {
+  console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
+  const t = performance.now()
+  const jpegs = await Promise.all(Array.from({ length: IMAGES }, (_, i) => generateImage({ seed: 9000 + i, width: 1024, height: 768, format: 'jpeg' })))
+  console.log(`${IMAGES} synthetic 1024x768 JPEGs (${fmt(jpegs.reduce((n, j) => n + j.length, 0) / IMAGES / 1024)} KiB each) made in memory in ${((performance.now() - t) / 1000).toFixed(1)} s`)
+  for (const size of SIZES) await benchSize(size, jpegs)
+  console.log(`\nload average at end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
+  console.log('\n| method | list size | throughput | vs in-process | p50 / p99 ms per call | other |\n|---|---:|---:|---:|---:|---|')
+  for (const r of rows) console.log(`| ${r.join(' | ')} |`)
+}
+
+await main()
