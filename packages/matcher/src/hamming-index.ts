@@ -1,7 +1,8 @@
+import { type BatchHits, type HammingTables, searchTables } from './batched-search.js'
 import { popcount32 } from './hamming.js'
 
 /** One slice of the 256 bits: `bits` bits starting at bit `start` (bit 0 = most significant bit of word 0). */
-interface Chunk {
+export interface Chunk {
   readonly start: number
   readonly bits: number
 }
@@ -57,14 +58,16 @@ export class HammingIndex {
     const bruteForceBelow = options.bruteForceBelow ?? DEFAULT_HAMMING_INDEX_OPTIONS.bruteForceBelow
     if (size < bruteForceBelow) return new HammingIndex(words, [])
     const bits = options.chunkBits ?? Math.min(24, Math.max(12, Math.round(Math.log2(size)) + 2))
+    // Shared memory, so worker threads can search the same tables without a copy.
+    if (!(words.buffer instanceof SharedArrayBuffer)) words = shared(words)
     const index = new HammingIndex(words, planChunks(bits))
     for (const chunk of index.#chunks) {
       const buckets = 2 ** chunk.bits
-      const offsets = new Uint32Array(buckets + 1)
+      const offsets = new Uint32Array(new SharedArrayBuffer((buckets + 1) * 4))
       for (let j = 0; j < size; j++) offsets[chunkValue(words, j * 8, chunk) + 1]!++
       for (let b = 0; b < buckets; b++) offsets[b + 1]! += offsets[b]!
       const fill = offsets.slice(0, buckets)
-      const positions = new Uint32Array(size)
+      const positions = new Uint32Array(new SharedArrayBuffer(size * 4))
       for (let j = 0; j < size; j++) positions[fill[chunkValue(words, j * 8, chunk)]!++] = j
       index.#offsets.push(offsets)
       index.#positions.push(positions)
@@ -79,6 +82,23 @@ export class HammingIndex {
     for (const o of this.#offsets) n += o.byteLength
     for (const p of this.#positions) n += p.byteLength
     return n
+  }
+
+  /** The typed arrays a search reads (shared memory when indexed), for a worker thread. */
+  get tables(): HammingTables {
+    return { words: this.words, size: this.size, chunks: this.#chunks, offsets: this.#offsets, positions: this.#positions }
+  }
+
+  /**
+   * Every entry within `threshold` of each of the `count` probes in `probes` (8 words each), on
+   * this thread: the same hits as `search` on each probe, found batch-wise (see `searchTables`).
+   *
+   * @example
+   * const hits = index.searchBatch(probeWords, probeWords.length / 8, 31)
+   * for (let x = 0; x < hits.length; x++) console.log(hits.probes[x], hits.positions[x], hits.distances[x])
+   */
+  searchBatch(probes: Uint32Array, count: number, threshold: number): BatchHits {
+    return searchTables(this.tables, probes, count, threshold)
   }
 
   /** Calls `hit` for every entry within `threshold` of the probe at `probe[at..at+8]`, each once. */
@@ -178,8 +198,15 @@ export function chunkRadii(m: number, threshold: number): number[] {
   return Array.from({ length: m }, (_, c) => (c >= m - rem ? q : q - 1))
 }
 
+/** A copy of `words` in a SharedArrayBuffer. */
+function shared(words: Uint32Array): Uint32Array {
+  const copy = new Uint32Array(new SharedArrayBuffer(words.byteLength))
+  copy.set(words)
+  return copy
+}
+
 /** The chunk's bits of the hash at `words[at..at+8]`, as an unsigned integer (at most 24 bits). */
-function chunkValue(words: Uint32Array, at: number, chunk: Chunk): number {
+export function chunkValue(words: Uint32Array, at: number, chunk: Chunk): number {
   const w = chunk.start >>> 5
   const off = chunk.start & 31
   const hi = words[at + w]!

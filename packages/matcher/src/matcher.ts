@@ -3,7 +3,7 @@ import { type Algorithm, type PerceptualAlgorithm, isPerceptual, normaliseHash }
 import { ChangeLogFollower } from './change-log-follower.js'
 import { type ExactProbe, lookupEntries } from './exact-lookup.js'
 import type { HammingIndexOptions } from './hamming-index.js'
-import { type Candidate, PerceptualIndex } from './perceptual-index.js'
+import { type Candidate, PerceptualIndex, type PerceptualThreadOptions } from './perceptual-index.js'
 
 export interface MatcherOptions {
   /** Largest blockhash distance (of 256 bits) that counts as a match, for lists without their own. Default: ARACHNID_BLOCKHASH_THRESHOLD's default (24). */
@@ -24,8 +24,8 @@ export interface MatcherOptions {
   readonly backgroundLoadRows?: number
   /** Rows per page when loading a version (one query each, so PGlite's single connection keeps serving others). Default 100000. */
   readonly loadPageRows?: number
-  /** Index tuning (chunk bits of the multi-index hash); the default is what measured fastest. */
-  readonly index?: HammingIndexOptions
+  /** Index tuning (chunk bits of the multi-index hash, search threads); the defaults are what measured fastest. */
+  readonly index?: HammingIndexOptions & PerceptualThreadOptions
 }
 
 /**
@@ -137,9 +137,11 @@ export class Matcher {
     const candidates = new Map<number, Map<number, Candidate>>()
     if (perceptual.length > 0) {
       await this.#follower.fresh()
-      for (const p of perceptual) {
-        const found = this.#index.search(p.algorithm, p.hexes)
-        if (found.size > 0) candidates.set(p.index, found)
+      // One batched search per algorithm for every probe of the call (dihedral variants included).
+      for (const algorithm of new Set(perceptual.map((p) => p.algorithm))) {
+        const ofAlgorithm = perceptual.filter((p) => p.algorithm === algorithm)
+        const found = await this.#index.searchMany(algorithm, ofAlgorithm.map((p) => p.hexes))
+        ofAlgorithm.forEach((p, k) => { if (found[k]!.size > 0) candidates.set(p.index, found[k]!) })
       }
     }
 
@@ -171,6 +173,11 @@ export class Matcher {
   /** Applies every change committed so far (loading new versions in full) before returning. */
   refresh(): Promise<void> {
     return this.#follower.refresh()
+  }
+
+  /** Ends the index's search threads, if any were started (idle ones never keep the process alive). */
+  close(): Promise<void> {
+    return this.#index.close()
   }
 
   stats(): MatcherStats {

@@ -1,6 +1,8 @@
 import { type PerceptualAlgorithm, PERCEPTUAL_ALGORITHMS } from './algorithms.js'
 import { hexToWords } from './hamming.js'
+import type { BatchHits } from './batched-search.js'
 import { HammingIndex, type HammingIndexOptions } from './hamming-index.js'
+import { DEFAULT_HAMMING_THREADS, HammingThreads } from './hamming-threads.js'
 
 /** A list whose active version the index holds, with its own thresholds (null: the index's defaults). */
 export interface LiveList {
@@ -17,9 +19,21 @@ export interface PerceptualIndexOptions {
   readonly blockhashThreshold: number
   /** Largest PDQ distance for lists without their own. */
   readonly pdqThreshold: number
-  /** Tuning of each segment's multi-index hash. */
-  readonly index: HammingIndexOptions
+  /** Tuning of each segment's multi-index hash, and the threads that search it. */
+  readonly index: HammingIndexOptions & PerceptualThreadOptions
 }
+
+export interface PerceptualThreadOptions {
+  /**
+   * Worker threads for `searchMany` on large segments (0: the calling thread only). Default: one
+   * per core, at most 4 (`DEFAULT_HAMMING_THREADS`). Started on first use; `close()` ends them.
+   */
+  readonly threads?: number
+  /** Segments with fewer entries are searched on the calling thread (threads do not pay below it). Default 200000. */
+  readonly threadsAbove?: number
+}
+
+export const DEFAULT_PERCEPTUAL_THREAD_OPTIONS = { threadsAbove: 200_000 } as const
 
 /** A candidate list entry for one probe: its distance, and which of the probe's hashes found it (0: the hash itself). */
 export interface Candidate {
@@ -54,6 +68,8 @@ export class PerceptualIndex {
   readonly #segments = new Map<PerceptualAlgorithm, Segment[]>(PERCEPTUAL_ALGORITHMS.map((a) => [a, []]))
   /** Active version id -> its list, for every list whose version is loaded. */
   #live = new Map<number, LiveList>()
+  #pool: HammingThreads | undefined
+  #closed = false
 
   constructor(options: PerceptualIndexOptions) {
     this.#options = options
@@ -83,6 +99,59 @@ export class PerceptualIndex {
       }
     })
     return found
+  }
+
+  /**
+   * `search` for many probes at once (each the probe's hash, then its dihedral variants), the same
+   * results for each, found batch-wise: one batched search per segment for every hash of every
+   * probe, on worker threads for large segments.
+   */
+  async searchMany(algorithm: PerceptualAlgorithm, probes: readonly (readonly string[])[]): Promise<Map<number, Candidate>[]> {
+    const found = probes.map(() => new Map<number, Candidate>())
+    const max = this.#maxThreshold(algorithm)
+    if (max < 0) return found
+    let count = 0
+    for (const hexes of probes) for (const hex of hexes) if (hex !== '') count++
+    const words = new Uint32Array(count * 8)
+    const probeOf = new Uint32Array(count)
+    const transformOf = new Uint32Array(count)
+    count = 0
+    probes.forEach((hexes, p) => hexes.forEach((hex, t) => {
+      if (hex === '') return
+      hexToWords(hex, words, count * 8)
+      probeOf[count] = p
+      transformOf[count++] = t
+    }))
+    if (count === 0) return found
+    const threadsAbove = this.#options.index.threadsAbove ?? DEFAULT_PERCEPTUAL_THREAD_OPTIONS.threadsAbove
+    for (const segment of [...this.#segments.get(algorithm)!]) {
+      const hits: BatchHits = segment.index.size >= threadsAbove && this.#threads() !== undefined
+        ? await this.#threads()!.search(segment.index.tables, words, count, max)
+        : segment.index.searchBatch(words, count, max)
+      for (let x = 0; x < hits.length; x++) {
+        const j = hits.positions[x]!
+        const distance = hits.distances[x]!
+        if (segment.dead[j] === 1) continue
+        const state = this.#live.get(segment.versionIds[j]!)
+        if (state === undefined || distance > this.#threshold(state, algorithm)) continue
+        const id = segment.ids[j]!
+        const flat = hits.probes[x]!
+        const t = transformOf[flat]!
+        const map = found[probeOf[flat]!]!
+        const seen = map.get(id)
+        // As `search`: the nearest, and of equally near ones the first hash (lowest transform).
+        if (seen === undefined || distance < seen.distance || (distance === seen.distance && t < seen.transform)) map.set(id, { distance, transform: t })
+      }
+    }
+    return found
+  }
+
+  /** Ends the worker threads, if any were started. */
+  async close(): Promise<void> {
+    const threads = this.#pool
+    this.#pool = undefined
+    this.#closed = true
+    await threads?.close()
   }
 
   /** Whether a version's entries are matched now. */
@@ -160,6 +229,13 @@ export class PerceptualIndex {
       }
     }
     return { entries, segments, indexBytes }
+  }
+
+  #threads(): HammingThreads | undefined {
+    const threads = this.#options.index.threads ?? DEFAULT_HAMMING_THREADS
+    if (threads <= 0 || this.#closed) return undefined
+    this.#pool ??= new HammingThreads(threads)
+    return this.#pool
   }
 
   #threshold(state: LiveList, algorithm: PerceptualAlgorithm): number {
