@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream'
 import type { Logger } from '@arachnid/core'
-import { HttpError, type Problem, createWebApp, metricsRoute } from '@arachnid/web'
+import { DEFAULT_WEB_APP_OPTIONS, HttpError, type Problem, createWebApp, metricsRoute } from '@arachnid/web'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { secondsToUtcMidnight } from './access.js'
 import { type ApiContext, emptyTally } from './api-context.js'
@@ -65,17 +65,21 @@ export const apiPlugin: FastifyPluginAsync<ApiContext> = async (app, context) =>
     const declared = Number(request.headers['content-length'])
     if (declared === 0 || (!Number.isFinite(declared) && request.headers['transfer-encoding'] === undefined)) return payload
     const expected = Number.isFinite(declared) ? declared : (request.routeOptions.bodyLimit ?? 0)
-    const ms = context.bodyTimeoutMs + (expected / MIN_BODY_BYTES_PER_SECOND) * 1000
+    // Never past node's own limit for a whole request (which answers without our detail).
+    const ms = Math.min(context.bodyTimeoutMs + (expected / MIN_BODY_BYTES_PER_SECOND) * 1000, DEFAULT_WEB_APP_OPTIONS.requestTimeoutMs - 1000)
     const out = new PassThrough() as PassThrough & { receivedEncodedLength?: number }
     out.receivedEncodedLength = 0
     const timer = setTimeout(() => {
       reply.header('connection', 'close')
       out.destroy(new HttpError(408, 'BODY_TIMEOUT', `the body did not arrive within ${(ms / 1000).toFixed(1)} s`))
     }, ms)
+    // Cleared however the exchange ends: read in full, refused before reading (413), or cut off.
     const done = () => clearTimeout(timer)
+    timer.unref()
     payload.on('data', (chunk: Buffer) => { out.receivedEncodedLength! += chunk.length })
     out.on('end', done)
     out.on('close', done)
+    reply.raw.once('close', done)
     payload.pipe(out)
     return out
   })

@@ -5,6 +5,7 @@ import { AckLinks, loadNoticeTemplates } from '@arachnid/notifier'
 import { ReviewServer, type ReviewServerOptions } from '@arachnid/review'
 import { withApp } from '../app.js'
 import { addressRange, port, text } from '../parse-options.js'
+import { apiServerOptions, untilStopped } from './api.js'
 
 /** The review server's options from the configuration (what `serve` runs, and what tests start in-process). */
 export async function reviewServerOptions(config: Config, db: Kysely<Database>, extra: { readonly allow?: readonly string[]; readonly logger?: Logger } = {}): Promise<ReviewServerOptions> {
@@ -29,15 +30,26 @@ export function registerServe(program: Command): void {
     .option('--port <n>', 'port, 0 to 65535 (0: any free port; default ARACHNID_SERVE_PORT)', port('--port'))
     .option('--host <address>', 'address to listen on (default ARACHNID_SERVE_HOST)', text('--host'))
     .option('--allow <cidr>', 'address or CIDR a live preview may fetch from although private (repeatable)', addressRange('--allow'), [])
-    .action(async (options: { port?: number; host?: string; allow: string[] }) => {
-      const config = loadConfig({ servePort: options.port, serveHost: options.host })
+    .option('--api', 'also run the matching service (as `arachnid api`) in this process, on ARACHNID_API_PORT / ARACHNID_API_HOST: the way to have both on the embedded database, which one process holds')
+    .option('--api-port <n>', 'the matching service\'s port with --api (default ARACHNID_API_PORT; 0: any free port)', port('--api-port'))
+    .action(async (options: { port?: number; host?: string; allow: string[]; api?: boolean; apiPort?: number }) => {
+      const config = loadConfig({ servePort: options.port, serveHost: options.host, apiPort: options.apiPort })
       await withApp(config, async (app) => {
         const server = await ReviewServer.start(await reviewServerOptions(config, app.database.db, { allow: options.allow, logger: app.logger }), { port: config.servePort, host: config.serveHost })
-        process.stderr.write(`review server: http://${config.serveHost}:${server.port}/ (Ctrl-C to stop; emails of confirmed notices are sent by "notify run" or "notify worker")\n`)
-        await new Promise<void>((resolve) => {
-          for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve())
-        })
-        await server.close()
+        try {
+          const { ApiServer } = options.api ? await import('@arachnid/api') : { ApiServer: undefined }
+          // Its own Fastify app on its own port: Shield's clients expect {"detail"} errors and Basic auth, not the review's sessions.
+          const api = ApiServer && await ApiServer.start(apiServerOptions(config, app.database.db, app.localMatcher(), app.logger), { port: config.apiPort, host: config.apiHost })
+          try {
+            process.stderr.write(`review server: http://${config.serveHost}:${server.port}/ (Ctrl-C to stop; emails of confirmed notices are sent by "notify run" or "notify worker")\n`)
+            if (api) process.stderr.write(`matching service: http://${config.apiHost}:${api.port}/ (/healthz answers 200 once the index is loaded)\n`)
+            await untilStopped()
+          } finally {
+            await api?.close()
+          }
+        } finally {
+          await server.close()
+        }
       })
     })
 }
