@@ -8,7 +8,8 @@ import type { ApiMetrics } from './api-metrics.js'
 /** What the routes share: the database, the matcher, the hasher and fetcher, the users and limits. */
 export interface ApiContext {
   readonly db: Kysely<Database>
-  readonly matcher: Matcher
+  /** The service's matcher, as the routes use it (match calls are counted; see ApiServer). */
+  readonly matcher: Pick<Matcher, 'match' | 'stats'>
   readonly hasher: ImageHasher
   readonly fetcher: BoundedFetcher
   readonly fetchOptions: FetchOptions

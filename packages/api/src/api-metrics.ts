@@ -12,7 +12,7 @@ export class ApiMetrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
   })
 
-  constructor(matcher: Matcher, ready: () => boolean) {
+  constructor(matcher: Pick<Matcher, 'stats'>, ready: () => boolean) {
     new Gauge({ name: 'arachnid_api_ready', help: '1 once the index is loaded.', registers: [this.registry], collect() { this.set(ready() ? 1 : 0) } })
     new Gauge({
       name: 'arachnid_api_index_entries', help: 'Perceptual entries held in memory, by algorithm.', labelNames: ['algorithm'] as const, registers: [this.registry],
