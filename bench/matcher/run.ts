@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import { type CopyFrom, type Database, type Kysely, openDatabase, sql } from '../../packages/core/src/index.js'
-import { HammingIndex, Matcher, importList, hamming256 } from '../../packages/matcher/src/index.js'
+import { type BatchHits, HammingIndex, HammingThreads, Matcher, importList, hamming256 } from '../../packages/matcher/src/index.js'
 
 const { values } = parseArgs({
   options: {
@@ -125,6 +125,7 @@ async function benchDialect(name: 'postgres' | 'pglite', db: Kysely<Database>, c
 
   const count = probes.words.length / 8
   const hexes = Array.from({ length: count }, (_, p) => hexOf(probes.words, p * 8))
+  await matcher.match(hexes.slice(0, 10).map((hash) => ({ algorithm: 'pdq' as const, hash, quality: 100 }))) // start its threads outside the timing
   let recalled = 0
   let expected = 0
   let extra = 0
@@ -143,7 +144,7 @@ async function benchDialect(name: 'postgres' | 'pglite', db: Kysely<Database>, c
     })
   }
   const matchS = (performance.now() - t) / 1000
-  note(`Matcher PDQ (${name})`, size, (count / matchS).toFixed(0), `${(recalled / expected).toFixed(4)} (${recalled}/${expected}, ${extra} beyond)`,
+  note(`Matcher PDQ (${name}, batched, 2 threads above 200k entries)`, size, (count / matchS).toFixed(0), `${(recalled / expected).toFixed(4)} (${recalled}/${expected}, ${extra} beyond)`,
     `index ${mib(stats.indexBytes)}, RSS ${mib(after.rss)}`, `load ${loadS.toFixed(1)} s, import ${(size / importS).toFixed(0)}/s`)
 
   // Exact: an MD5 list, probes 1% known.
@@ -176,6 +177,53 @@ async function benchDialect(name: 'postgres' | 'pglite', db: Kysely<Database>, c
   const freshMs = performance.now() - t
   console.log(`  new hash matchable ${freshMs.toFixed(0)} ms after its append committed (${polls} match calls, whole-version loads during it: ${matcher.stats().versionLoads - loadsBefore})`)
   rows.push([`new hash matchable (${name})`, size.toLocaleString('en'), '', '', '', `${freshMs.toFixed(0)} ms after commit, no reload`])
+  await matcher.close()
+}
+
+/** The batched search, batches of 1000 and 4096 probes, on this thread and on 2 worker threads: probes/s, p50/p99 per batch, recall on the truth sample. */
+async function benchBatched(index: HammingIndex, probes: { words: Uint32Array }, truth: Map<number, number[]>, baseline: number): Promise<void> {
+  const count = probes.words.length / 8
+  const threads = new HammingThreads(2)
+  await threads.search(index.tables, probes.words, 1, THRESHOLD) // start the workers outside the timing
+  for (const [how, search] of [
+    ['this thread', (w: Uint32Array, n: number) => Promise.resolve(index.searchBatch(w, n, THRESHOLD))],
+    ['2 worker threads', (w: Uint32Array, n: number) => threads.search(index.tables, w, n, THRESHOLD)],
+  ] as const) {
+    for (const batch of [1000, 4096]) {
+      const times: number[] = []
+      let recalled = 0
+      let expected = 0
+      let extra = 0
+      const t0 = performance.now()
+      for (let from = 0; from < count; from += batch) {
+        const n = Math.min(batch, count - from)
+        const t = performance.now()
+        const hits: BatchHits = await search(probes.words.subarray(from * 8, (from + n) * 8), n)
+        times.push(performance.now() - t)
+        const got = new Map<number, Set<number>>()
+        for (let x = 0; x < hits.length; x++) {
+          const p = from + hits.probes[x]!
+          if (!got.has(p)) got.set(p, new Set())
+          got.get(p)!.add(hits.positions[x]!)
+        }
+        for (let p = from; p < from + n; p++) {
+          const want = truth.get(p)
+          if (want === undefined) continue
+          const g = got.get(p) ?? new Set()
+          expected += want.length
+          for (const j of want) if (g.has(j)) recalled++
+          extra += g.size - want.filter((j) => g.has(j)).length
+        }
+      }
+      const s = (performance.now() - t0) / 1000
+      times.sort((a, b) => a - b)
+      const pct = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))]!.toFixed(0)
+      note(`HammingIndex alone, batched (${how}, batches of ${batch})`, SIZE, (count / s).toFixed(0),
+        `${(recalled / expected).toFixed(4)} (${recalled}/${expected}, ${extra} beyond)`, `${mib(index.bytes)}, RSS ${mib(process.memoryUsage().rss)}`,
+        `${(count / s / baseline).toFixed(1)}x per-probe; p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms per batch`)
+    }
+  }
+  await threads.close()
 }
 
 async function main(): Promise<void> {
@@ -192,15 +240,22 @@ async function main(): Promise<void> {
   const bruteS = (performance.now() - t) / 1000
   note('in-memory brute force (Uint32Array, SWAR popcount)', SIZE, (truthIds.length / bruteS).toFixed(1), '1 (the reference)', mib(list.byteLength))
 
-  // The index alone, no database: how the chunk width behaves at this size.
+  // The index alone, no database: how the chunk width behaves at this size, then the batched search
+  // (this thread, and worker threads) against the per-probe search as the baseline.
+  let baseline = 0
   for (const chunkBits of [16, undefined]) {
+    t = performance.now()
     const index = await HammingIndex.build(list, chunkBits ? { chunkBits } : {})
+    const buildS = (performance.now() - t) / 1000
     t = performance.now()
     const n = Math.min(PROBES, 20_000)
     let found = 0
     for (let p = 0; p < n; p++) index.search(probes.words, p * 8, THRESHOLD, () => found++)
     const s = (performance.now() - t) / 1000
-    note(`HammingIndex alone, ${chunkBits ? `${chunkBits}-bit chunks` : 'default chunks'}`, SIZE, (n / s).toFixed(0), '', mib(index.bytes))
+    if (chunkBits === undefined) baseline = n / s
+    note(`HammingIndex alone, per-probe search, ${chunkBits ? `${chunkBits}-bit chunks` : 'default chunks'}`, SIZE, (n / s).toFixed(0), '', mib(index.bytes),
+      `build ${buildS.toFixed(1)} s, RSS ${mib(process.memoryUsage().rss)}`)
+    if (chunkBits === undefined) await benchBatched(index, probes, truth, baseline)
   }
 
   if (PG_URL) {

@@ -20,6 +20,9 @@ interface Slot {
   readonly pending: Map<number, { resolve: (hits: BatchHits) => void; reject: (error: Error) => void }>
 }
 
+/** Fewest probes per thread of one batch. */
+const MIN_PART = 2048
+
 /** Worker threads by default: one per core, at most 4. */
 export const DEFAULT_HAMMING_THREADS = Math.min(4, availableParallelism())
 
@@ -38,6 +41,7 @@ export class HammingThreads {
   readonly threads: number
   #slots: Slot[] = []
   #nextId = 0
+  #turn = 0
   #closed = false
 
   constructor(threads = DEFAULT_HAMMING_THREADS) {
@@ -48,12 +52,15 @@ export class HammingThreads {
   async search(tables: HammingTables, probes: Uint32Array, count: number, threshold: number): Promise<BatchHits> {
     if (this.#closed) throw new Error('HammingThreads is closed')
     while (this.#slots.length < this.threads) this.#slots.push(this.#spawn())
-    const parts = Math.min(this.threads, Math.max(1, count))
+    // A part too small makes the sweeps sparse: 1000 probes measured slower on 2 threads than on
+    // one; small batches go to one worker each, taking turns, so concurrent calls use every core.
+    const parts = Math.min(this.threads, Math.max(1, Math.ceil(count / MIN_PART)))
     const per = Math.ceil(count / parts)
+    const first = this.#turn++
     const results = await Promise.all(Array.from({ length: parts }, (_, k) => {
       const from = Math.min(count, k * per)
       const to = Math.min(count, from + per)
-      return this.#post(this.#slots[k]!, tables, probes.slice(from * 8, to * 8), to - from, threshold)
+      return this.#post(this.#slots[(first + k) % this.#slots.length]!, tables, probes.slice(from * 8, to * 8), to - from, threshold)
         .then((hits) => ({ from, hits }))
     }))
     // Each part is sorted by probe and the parts are in probe order, so concatenation keeps the order.

@@ -117,7 +117,8 @@ describe('HammingIndex.searchBatch', () => {
     const next = rng(7)
     const list = makeList(20_000, next)
     const index = await HammingIndex.build(list)
-    const probes = makeProbes(list, 500, 700, 31, next)
+    // More than 2 x 2048 probes, so the batch is split between the two threads.
+    const probes = makeProbes(list, 3000, 2000, 31, next)
     const threads = new HammingThreads(2)
     try {
       for (const threshold of [0, 31, 40]) {
