@@ -45,7 +45,13 @@ describe.each(dialects)('the matching service through pnpm arachnid on %s', (dia
     await writeFile(path.join(cli.home, 'harm.csv'), `algorithm,hash,category,external_id\nmd5,${other.md5},,h1\n`)
     // On the embedded database the service holds it: everything it needs is written first.
     await cli.json(['lists', 'import', path.join(cli.home, 'csam.csv'), '--name', 'e2e-csam', '--json'])
-    await cli.json(['lists', 'import', path.join(cli.home, 'harm.csv'), '--name', 'e2e-harm', '--classification', 'harmful-abusive-material', '--json'])
+    await cli.json(['lists', 'import', path.join(cli.home, 'harm.csv'), '--name', 'e2e-harm', '--json'])
+    // A new list is csam; its classification changes later without a new import.
+    const set = await cli.run(['lists', 'set', 'e2e-harm', '--classification', 'harmful-abusive-material'])
+    expect(set.stdout).toBe('e2e-harm: classification harmful-abusive-material\n')
+    const bad = await cli.run(['lists', 'set', 'e2e-harm', '--classification', 'bad'])
+    expect(bad.code).toBe(2)
+    expect(bad.errors).toContain('--classification "bad": expected one of csam, harmful-abusive-material')
     const { user, password } = await cli.json(['api', 'users', 'add', 'e2e-partner', '--json'])
     expect(user).toBe('e2e-partner')
     auth = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
@@ -138,6 +144,14 @@ describe.each(dialects)('the matching service through pnpm arachnid on %s', (dia
     expect(matched.stdout.trim().split('\n').map((l) => JSON.parse(l))).toEqual(results)
   })
 
+  it('api users list shows what was used today; a disabled user is refused', async () => {
+    const disabled = await cli.run(['api', 'users', 'disable', 'e2e-partner'])
+    expect(disabled.stdout).toBe('disabled e2e-partner\n')
+    const users = (await cli.run(['api', 'users', 'list', '--json'])).stdout.trim().split('\n').map((l) => JSON.parse(l))
+    expect(users).toEqual([{ name: 'e2e-partner', rate: null, quota: null, usedToday: expect.any(Number), disabled: true, createdAt: expect.any(String) }])
+    expect(users[0].usedToday).toBeGreaterThanOrEqual(probes.length + 5)
+  })
+
   it('serve --api runs the review server and the matching service in one process', async () => {
     const both = cli.start(['serve', '--api', '--port', '0', '--api-port', '0'])
     try {
@@ -150,8 +164,9 @@ describe.each(dialects)('the matching service through pnpm arachnid on %s', (dia
       }
       expect(health).toBe(200)
       expect((await fetch(`http://127.0.0.1:${reviewPort}/healthz`)).status).toBe(200)
-      const pdq = await fetch(`http://127.0.0.1:${port}/api/v1/match`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body: JSON.stringify({ probes: [probes[1]] }) })
-      expect((await pdq.json() as { results: { matches: unknown[] }[] }).results[0]!.matches).toHaveLength(1)
+      const refused = await fetch(`http://127.0.0.1:${port}/api/v1/match`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body: JSON.stringify({ probes: [probes[1]] }) })
+      expect(refused.status).toBe(401)
+      expect(await refused.json()).toHaveProperty('detail')
     } finally {
       await both.stop()
     }

@@ -58,3 +58,26 @@ describe.each(dialects)('batch endpoint on %s', (dialect) => {
     expect(broken.json()).toEqual({ detail: 'the body is not a JSON object' })
   })
 })
+
+describe.each(dialects)('api users on %s', (dialect) => {
+  it('refuses a name taken or malformed, and lists and disables users', async () => {
+    const { openTestDatabase } = await import('@arachnid/test')
+    const { addApiUser, disableApiUser, listApiUsers } = await import('../src/index.js')
+    const database = await openTestDatabase(dialect)
+    try {
+      const added = await addApiUser(database.db, { name: 'host-a', rate: 5, quota: 100 })
+      expect(added.password).toMatch(/^[A-Za-z0-9_-]{32}$/)
+      await expect(addApiUser(database.db, { name: 'host-a' })).rejects.toThrow('an API user named "host-a" exists already')
+      await expect(addApiUser(database.db, { name: 'a:b' })).rejects.toThrow(/expected 1 to 64 letters/)
+      const stored = await database.db.selectFrom('api_users').select('password_hash').executeTakeFirstOrThrow()
+      expect(stored.password_hash).toMatch(/^scrypt\$/)
+      expect(stored.password_hash).not.toContain(added.password)
+      expect(await disableApiUser(database.db, 'host-a')).toEqual({ alreadyDisabled: false })
+      expect(await disableApiUser(database.db, 'host-a')).toEqual({ alreadyDisabled: true })
+      await expect(disableApiUser(database.db, 'nobody')).rejects.toThrow('no API user named "nobody"')
+      expect(await listApiUsers(database.db)).toEqual([{ name: 'host-a', rate: 5, quota: 100, usedToday: 0, disabled: true, createdAt: expect.any(Date) }])
+    } finally {
+      await database.close()
+    }
+  })
+})
