@@ -49,9 +49,10 @@ export const batchRoutes: FastifyPluginAsync<ApiContext> = async (app, context) 
   }, async (request, reply) => {
     const { probes } = request.body as { probes: unknown[] }
     if (probes.length > context.maxBatch) throw new HttpError(413, 'TOO_MANY_PROBES', `${probes.length} probes in one call: at most ${context.maxBatch} (ARACHNID_API_MAX_BATCH)`)
+    await chargeOrRefuse(context, request, reply, probes.length)
+    // Counted once charged: a refused call checked nothing.
     const tally = request.tally!
     tally.hashes = probes.length
-    await chargeOrRefuse(context, request, reply, probes.length)
     const results = await matchParsed(context.matcher, probes.map(parseProbe))
     for (const r of results) {
       if ('error' in r) tally.malformed++

@@ -99,8 +99,8 @@ export const shieldRoutes: FastifyPluginAsync<ApiContext> = async (app, context)
         const body = request.body as { bytes?: unknown }
         if (!Buffer.isBuffer(body?.bytes)) throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', `unsupported Content-Type ${JSON.stringify(String(request.headers['content-type'] ?? '(none)').slice(0, 100))}: send the media's own type (image/jpeg, image/png...) or application/octet-stream`)
         if (body.bytes.length === 0) throw new HttpError(400, 'EMPTY', 'the body is empty: send the media\'s bytes')
-        request.tally!.media = 1
         await chargeOrRefuse(context, request, reply, 1)
+        request.tally!.media = 1
         return scan(request, body.bytes)
       })
     }
@@ -117,8 +117,8 @@ export const shieldRoutes: FastifyPluginAsync<ApiContext> = async (app, context)
       },
     }, async (request, reply) => {
       const { url } = request.body as { url: string }
-      request.tally!.media = 1
       await chargeOrRefuse(context, request, reply, 1)
+      request.tally!.media = 1
       let bytes: Buffer
       try {
         bytes = (await context.fetcher.fetch(url, context.fetchOptions)).body
@@ -166,8 +166,8 @@ async function handlePdq(context: ApiContext, request: FastifyRequest, reply: Fa
     }
     probes[i] = { algorithm: 'pdq', hash: pdq.hex }
   }
-  request.tally!.hashes = hashes.length
   await chargeOrRefuse(context, request, reply, hashes.length)
+  request.tally!.hashes = hashes.length
   const found = probes.length > 0 ? await context.matcher.match(probes) : []
   const scanned: Record<string, unknown> = {}
   keys.forEach((key, i) => {
