@@ -47,10 +47,13 @@ async function main(): Promise<void> {
       const errors = new Map<string, number>()
       const count = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1)
       let without429RetryAfter = 0
+      /** Why the user without a low rate got 429s, if it did (its rate and quota are set far above the load). */
+      const bulk429 = new Map<string, number>()
       const deadline = Date.now() + SECONDS * 1000
       let calls = 0
       await Promise.all(Array.from({ length: CONNECTIONS }, async (_, c) => {
-        const who = auth(c % 10 === 9 ? limited : bulk)
+        const lowRate = c % 10 === 9
+        const who = auth(lowRate ? limited : bulk)
         for (let i = 0; Date.now() < deadline; i++) {
           const kind = (c + i) % 10
           const [path, body] = kind === 0
@@ -65,9 +68,10 @@ async function main(): Promise<void> {
               headers: body ? { authorization: who, 'content-type': 'application/json' } : {},
             })
             const text = await response.body.text()
-            const label = `${response.statusCode} ${path}`
+            const label = `${response.statusCode} ${path}${response.statusCode === 429 ? (lowRate ? ' (low-rate user)' : ' (bulk user)') : ''}`
             count(statuses, label)
             if (response.statusCode === 429 && response.headers['retry-after'] === undefined) without429RetryAfter++
+            if (response.statusCode === 429 && !lowRate) count(bulk429, text.slice(0, 160))
             if (response.statusCode !== 200 && response.statusCode !== 429) count(errors, `${label}: ${text.slice(0, 120)}`)
           } catch (error) {
             count(errors, `network: ${(error as { code?: string }).code ?? (error as Error).message}`)
@@ -85,6 +89,7 @@ async function main(): Promise<void> {
       console.log(`errors other than 429: ${nonRateErrors}${nonRateErrors ? '' : ' (none)'}`)
       for (const [k, v] of errors) console.log(`  ${v} x ${k}`)
       console.log(`429s without Retry-After: ${without429RetryAfter}`)
+      for (const [k, v] of bulk429) console.log(`  bulk user's 429: ${v} x ${k}`)
       console.log(`service RSS: ${rssBefore.toFixed(0)} MiB before, ${rssPeak.toFixed(0)} MiB at peak, ${rssAfter.toFixed(0)} MiB 5 s after`)
       const health = await fetch(`${service.origin}/healthz`)
       console.log(`/healthz after the load: ${health.status}`)
