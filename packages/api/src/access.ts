@@ -36,6 +36,7 @@ export class UserDirectory {
   readonly #defaults: { readonly rate: number; readonly quota: number }
   #users = new Map<string, UserRow>()
   readonly #verified = new Map<string, string>()
+  readonly #refused = new Map<string, string>()
   #loading: Promise<void> | undefined
   #decoy: Promise<string> | undefined
 
@@ -80,7 +81,14 @@ export class UserDirectory {
     }
     const key = `${name}\u0000${passwordDigest(password)}`
     if (this.#verified.get(key) !== user.passwordHash) {
-      if (!(await verifyApiPassword(password, user.passwordHash))) return undefined
+      // A password already found wrong is refused without another scrypt (a client retrying with
+      // stale credentials would otherwise cost 100 ms of CPU per call).
+      if (this.#refused.get(key) === user.passwordHash) return undefined
+      if (!(await verifyApiPassword(password, user.passwordHash))) {
+        if (this.#refused.size >= MAX_VERIFIED) this.#refused.clear()
+        this.#refused.set(key, user.passwordHash)
+        return undefined
+      }
       if (this.#verified.size >= MAX_VERIFIED) this.#verified.clear()
       this.#verified.set(key, user.passwordHash)
     }
@@ -118,6 +126,14 @@ export class TokenBuckets {
       return 0
     }
     return Math.max(1, Math.ceil((1 - bucket.tokens) / rate))
+  }
+
+  /** The seconds until `key` has a token again (0: it has one now), taking nothing. */
+  wait(key: string | number, rate: number, now = Date.now()): number {
+    const bucket = this.#buckets.get(key)
+    if (bucket === undefined) return 0
+    const tokens = Math.min(rate, bucket.tokens + ((now - bucket.at) / 1000) * rate)
+    return tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - tokens) / rate))
   }
 
   /** Buckets idle long enough to be full again are forgotten. */

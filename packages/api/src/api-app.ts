@@ -41,13 +41,16 @@ export const apiPlugin: FastifyPluginAsync<ApiContext> = async (app, context) =>
       reply.header('retry-after', '1')
       throw new HttpError(503, 'LOADING', 'the index is still loading; try again in a moment')
     }
+    // An address that failed too often lately is refused before its credentials cost a scrypt.
+    const address = `ip:${request.ip}`
+    const held = context.buckets.wait(address, context.authFailureRate)
+    if (held > 0) {
+      reply.header('retry-after', String(held))
+      throw new HttpError(429, 'RATE_LIMITED', `too many failed authentications from this address; try again in ${held} s`)
+    }
     const caller = await context.users.authenticate(request.headers.authorization)
     if (caller === undefined) {
-      const wait = context.buckets.take(`ip:${request.ip}`, context.authFailureRate)
-      if (wait > 0) {
-        reply.header('retry-after', String(wait))
-        throw new HttpError(429, 'RATE_LIMITED', `too many failed authentications from this address; try again in ${wait} s`)
-      }
+      context.buckets.take(address, context.authFailureRate)
       reply.header('www-authenticate', 'Basic realm="arachnid"')
       throw new HttpError(401, 'UNAUTHORIZED', 'authentication failed: send the name and password of an enabled API user (HTTP Basic)')
     }

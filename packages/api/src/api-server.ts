@@ -33,7 +33,7 @@ export interface ApiServerOptions {
   readonly refreshIntervalMs?: number
   /** A request body must arrive within this long, plus 1 s per 64 KiB; slower is a 408. Default 5000 ms. */
   readonly bodyTimeoutMs?: number
-  /** Failed authentications per client address per second before they are refused with 429. Default 20. */
+  /** Failed authentications per client address per second before they are refused with 429 (each may cost a scrypt, ~100 ms of CPU). Default 5. */
   readonly authFailureRate?: number
 }
 
@@ -48,7 +48,7 @@ export const DEFAULT_API_SERVER_OPTIONS = {
   maxRedirects: SETTINGS.maxRedirects.default,
   refreshIntervalMs: 250,
   bodyTimeoutMs: 5000,
-  authFailureRate: 20,
+  authFailureRate: 5,
   /** Bytes of JSON per probe allowed on the batch endpoint (an object probe with 8 dihedral hashes is ~700). */
   jsonBytesPerProbe: 1024,
   /** How often the users are read again (a disabled one is refused within this) and the audit written. */
