@@ -13,7 +13,7 @@
 import { loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
 import { Pool } from 'undici'
-import { type KnownMatch, Matcher, RemoteMatcher } from '../../packages/matcher/src/index.js'
+import { type KnownMatch, Matcher, type Probe, RemoteMatcher } from '../../packages/matcher/src/index.js'
 import { generateImage } from '../../packages/synthetic/src/index.js'
 import { THRESHOLD, apiUser, benchDatabase, lanes, loadList, makeList, makeProbes, quantile, rng, startService } from './service.js'
 
@@ -23,12 +23,16 @@ const { values } = parseArgs({
     probes: { type: 'string', default: '20000' },
     batch: { type: 'string', default: '1000' },
     images: { type: 'string', default: '64' },
+    'dihedral-probes': { type: 'string', default: '2000' },
   },
 })
 const SIZES = values.sizes.split(',').map(Number)
 const PROBES = Number(values.probes)
 const BATCH = Number(values.batch)
 const IMAGES = Number(values.images)
+const DIHEDRAL = Number(values['dihedral-probes'])
+/** Worker-like probes per call: a crawl worker's batch of media, each PDQ with its 8 dihedral hashes. */
+const DIHEDRAL_BATCH = 100
 
 const rows: string[][] = []
 const fmt = (n: number, digits = 0) => n.toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits })
@@ -57,6 +61,15 @@ async function benchSize(size: number, jpegs: readonly Uint8Array[]): Promise<vo
     const batches: string[][] = []
     for (let i = 0; i < probes.length; i += BATCH) batches.push(probes.slice(i, i + BATCH))
     const asProbes = (batch: readonly string[]) => batch.map((hash) => ({ algorithm: 'pdq' as const, hash, quality: 100 }))
+    // As a crawl worker sends them: each image's PDQ with its 8 dihedral hashes (9 hashes a probe).
+    const nine = makeProbes(list, size, DIHEDRAL * 9, next)
+    const dihedralBatches: Probe[][] = []
+    for (let i = 0; i < DIHEDRAL; i += DIHEDRAL_BATCH) {
+      dihedralBatches.push(Array.from({ length: Math.min(DIHEDRAL_BATCH, DIHEDRAL - i) }, (_, k) => {
+        const at = (i + k) * 9
+        return { algorithm: 'pdq' as const, hash: nine[at]!, quality: 100, dihedral: nine.slice(at + 1, at + 9) }
+      }))
+    }
 
     // Baseline: the in-process matcher, as a worker without the service matches.
     const rssBefore = process.memoryUsage().rss
@@ -76,6 +89,14 @@ async function benchSize(size: number, jpegs: readonly Uint8Array[]): Promise<vo
     const baseline = probes.length / local.seconds
     const withMatches = [...expected.values()].filter((k) => k !== '').length
     note(size, 'in-process Matcher (1 caller)', baseline, 'probes/s', local.latencies, undefined, `load ${localLoadS.toFixed(1)} s, +${fmt(localRss)} MiB RSS in the caller; ${withMatches} probes matched`)
+    const expectedDihedral = new Map<number, string>()
+    const localDihedral = await lanes(dihedralBatches.map((b, i) => [b, i] as const), 1, async ([batch, i]) => {
+      const found = await matcher!.match(batch)
+      found.forEach((f, k) => expectedDihedral.set(i * DIHEDRAL_BATCH + k, key(f)))
+    })
+    const dihedralBaseline = DIHEDRAL / localDihedral.seconds
+    note(size, `in-process Matcher, worker-like calls (${DIHEDRAL_BATCH} PDQ + 8 dihedral each)`, dihedralBaseline, 'images/s', localDihedral.latencies, undefined,
+      `${fmt(dihedralBaseline * 9)} hashes/s; ${[...expectedDihedral.values()].filter((k) => k !== '').length} images matched`)
     matcher = undefined
     ;(globalThis as { gc?: () => void }).gc?.()
 
@@ -99,6 +120,18 @@ async function benchSize(size: number, jpegs: readonly Uint8Array[]): Promise<vo
         await remote.close()
         note(size, `batch endpoint /api/v1/match, ${clients} client${clients > 1 ? 's' : ''} (RemoteMatcher)`, probes.length / r.seconds, 'probes/s', r.latencies, baseline,
           `${differ} of ${fmt(probes.length)} answers differ from in-process; RSS ${fmt(await service.rssMiB())} MiB`)
+      }
+
+      {
+        const remote = new RemoteMatcher(url, { connections: 8, maxWaitMs: 60_000 })
+        let differ = 0
+        const r = await lanes(dihedralBatches.map((b, i) => [b, i] as const), 8, async ([batch, i]) => {
+          const found = await remote.match(batch)
+          found.forEach((f, k) => { if (key(f) !== expectedDihedral.get(i * DIHEDRAL_BATCH + k)) differ++ })
+        })
+        await remote.close()
+        note(size, `batch endpoint, worker-like calls (${DIHEDRAL_BATCH} PDQ + 8 dihedral each), 8 clients`, DIHEDRAL / r.seconds, 'images/s', r.latencies, dihedralBaseline,
+          `${fmt((DIHEDRAL / r.seconds) * 9)} hashes/s; ${differ} of ${fmt(DIHEDRAL)} answers differ from in-process`)
       }
 
       const auth = `Basic ${Buffer.from(`${user.user}:${user.password}`).toString('base64')}`
