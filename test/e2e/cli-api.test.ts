@@ -49,9 +49,6 @@ describe.each(dialects)('the matching service through pnpm arachnid on %s', (dia
     // A new list is csam; its classification changes later without a new import.
     const set = await cli.run(['lists', 'set', 'e2e-harm', '--classification', 'harmful-abusive-material'])
     expect(set.stdout).toBe('e2e-harm: classification harmful-abusive-material\n')
-    const bad = await cli.run(['lists', 'set', 'e2e-harm', '--classification', 'bad'])
-    expect(bad.code).toBe(2)
-    expect(bad.errors).toContain('--classification "bad": expected one of csam, harmful-abusive-material')
     const { user, password } = await cli.json(['api', 'users', 'add', 'e2e-partner', '--json'])
     expect(user).toBe('e2e-partner')
     auth = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`

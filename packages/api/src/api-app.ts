@@ -2,7 +2,7 @@ import { PassThrough } from 'node:stream'
 import type { Logger } from '@arachnid/core'
 import { DEFAULT_WEB_APP_OPTIONS, HttpError, type Problem, createWebApp, metricsRoute } from '@arachnid/web'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
-import { secondsToUtcMidnight } from './access.js'
+import { chargeQuota, secondsToUtcMidnight } from './access.js'
 import { type ApiContext, emptyTally } from './api-context.js'
 import { batchRoutes } from './routes/batch-routes.js'
 import { healthRoutes } from './routes/health-routes.js'
@@ -113,7 +113,6 @@ export const apiPlugin: FastifyPluginAsync<ApiContext> = async (app, context) =>
  * service process), or refuses the call with 429 and the time until the quota starts again.
  */
 export async function chargeOrRefuse(context: ApiContext, request: FastifyRequest, reply: FastifyReply, n: number): Promise<void> {
-  const { chargeQuota } = await import('./access.js')
   const caller = request.caller!
   if (await chargeQuota(context.db, caller, n)) return
   const wait = secondsToUtcMidnight()

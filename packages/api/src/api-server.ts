@@ -140,7 +140,7 @@ export class ApiServer {
           return
         } catch (error) {
           logger?.error({ err: error }, 'loading the index failed; trying again')
-          await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 250 * 2 ** attempt)))
+          await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 250 * 2 ** attempt)).unref())
         }
       }
     })()
