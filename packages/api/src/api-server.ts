@@ -103,24 +103,8 @@ export class ApiServer {
     const audit = new AuditWriter(options.db, logger)
     // The web framework is loaded by a server only: the CLI's `api users` commands import this package without it.
     const { buildApiApp } = await import('./api-app.js')
-    // The timer's refresh must not start while a call's own poll (the matcher's fresh(), which
-    // perceptual probes trigger) is under way: refresh() waits for a running sync and then starts
-    // another, which could then run beside a new one of a call's. So it runs only when no call is
-    // matching; calls that are keep the index fresh themselves meanwhile.
-    let matching = 0
-    const counted: Pick<Matcher, 'match' | 'stats'> = {
-      async match(probes) {
-        matching++
-        try {
-          return await matcher.match(probes)
-        } finally {
-          matching--
-        }
-      },
-      stats: () => matcher.stats(),
-    }
     const app = await buildApiApp({
-      db: options.db, matcher: counted, hasher, fetcher, users, audit, metrics, logger,
+      db: options.db, matcher, hasher, fetcher, users, audit, metrics, logger,
       buckets: new TokenBuckets(),
       fetchOptions: { maxBytes: o.maxMediaBytes, timeoutMs: o.fetchTimeoutMs, maxRedirects: o.maxRedirects },
       ready: () => ready,
@@ -148,7 +132,7 @@ export class ApiServer {
     // would wait for the next call; here every interval applies what was committed. One at a time.
     let refreshing = false
     timers.push(setInterval(() => {
-      if (!ready || refreshing || matching > 0) return
+      if (!ready || refreshing) return
       refreshing = true
       matcher.refresh().catch((error: unknown) => logger?.warn({ err: error }, 'index refresh failed; the next one tries again')).finally(() => { refreshing = false })
     }, o.refreshIntervalMs))

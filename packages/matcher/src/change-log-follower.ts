@@ -59,7 +59,10 @@ export class ChangeLogFollower {
 
   /** Applies every change committed so far (loading new versions in full) before returning. */
   async refresh(): Promise<void> {
-    if (this.#syncing !== undefined) await this.#syncing.catch(() => {})
+    // A sync under way may have read the log before the latest commit: wait for it, and for any
+    // that another caller started meanwhile (two at once would apply the same rows twice), then
+    // start one of our own; nothing runs between the loop's last check and #startSync.
+    while (this.#syncing !== undefined) await this.#syncing.catch(() => {})
     this.#lastPoll = Date.now()
     await this.#startSync()
   }
