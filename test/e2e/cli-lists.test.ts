@@ -193,8 +193,13 @@ describe.concurrent.each(dialects)('lists and match on %s', (dialect) => {
       const probes = [`md5:${md5('a1')}`, `pdq:${near(h256('a2'), 3)}`, `sha256:${h256('a2')}`, `md5:${md5('a3')}`, `sha1:${'0'.repeat(40)}`]
       const matched = await cli.run(['match', '--json'], { input: `${probes.join('\n')}\n` })
       expect(matched.code, matched.stderr).toBe(0)
-      // The documented shape, one line per input.
-      expect(matched.stdout.trim().split('\n').map((l) => JSON.parse(l))).toEqual([
+      // The documented shape, one line per input (each match also names its list version, ids and classification).
+      const lines = matched.stdout.trim().split('\n').map((l) => JSON.parse(l))
+      for (const line of lines) {
+        for (const m of line.matches) expect(m).toMatchObject({ version: expect.any(Number), listId: expect.any(Number), knownHashId: expect.any(Number), externalId: null, classification: 'csam' })
+      }
+      const documented = lines.map((l) => ({ input: l.input, matches: l.matches.map(({ list, algorithm, hash, distance, category }: Record<string, unknown>) => ({ list, algorithm, hash, distance, category })) }))
+      expect(documented).toEqual([
         { input: probes[0], matches: [{ list: 'grown', algorithm: 'md5', hash: md5('a1'), distance: 0, category: 'A' }] },
         { input: probes[1], matches: [{ list: 'grown', algorithm: 'pdq', hash: h256('a2'), distance: 3, category: 'B' }] },
         { input: probes[2], matches: [{ list: 'grown', algorithm: 'sha256', hash: h256('a2'), distance: 0, category: 'B' }] },
