@@ -67,8 +67,8 @@ class Unavailable extends Error {
  * reset, the call is repeated after an exponential backoff with jitter (at least the service's
  * Retry-After), forever unless `maxWaitMs` says otherwise, with one warning per outage. A
  * `match()` never returns a partial answer. Refused credentials (401, 403) and a wrong URL (404)
- * are a ConfigError; a request the service calls bad (400, or 413 for a single probe) a
- * NonRetryableError; neither is retried.
+ * are a ConfigError; a request the service calls bad (400, 413 for a single probe, or a probe it
+ * calls malformed although this client found it well-formed) a NonRetryableError; neither is retried.
  *
  * @example
  * const matcher = new RemoteMatcher('http://worker:secret@127.0.0.1:8090', { logger })
@@ -234,8 +234,12 @@ export class RemoteMatcher implements MatchService {
 
   #matches(probe: Prepared, result: unknown): KnownMatch[] {
     const r = result as { matches?: unknown; error?: unknown } | null
-    // The service's per-input error is a probe it deems malformed: it matches nothing, as in process.
-    if (r !== null && typeof r === 'object' && typeof r.error === 'string' && r.matches === undefined) return []
+    // Malformed probes were left out before sending (they match nothing, as in process), so the
+    // service refusing one it was sent means it reads probes otherwise than this client: say so
+    // rather than answer "no match" for a media that may have matched.
+    if (r !== null && typeof r === 'object' && typeof r.error === 'string' && r.matches === undefined) {
+      throw new NonRetryableError('MATCHER_REFUSED_PROBE', `the matching service at ${this.url} refused the probe ${probe.wire.algorithm}:${probe.wire.hash} as malformed (${r.error.slice(0, 200)})`)
+    }
     if (r === null || typeof r !== 'object' || !Array.isArray(r.matches)) throw this.#protocol('a result without matches')
     return r.matches.map((m: unknown) => {
       const x = m as Record<string, unknown> | null

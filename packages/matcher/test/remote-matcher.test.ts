@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import net from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ConfigError, CriticalError, createLogger } from '@arachnid/core'
+import { ConfigError, CriticalError, NonRetryableError, createLogger } from '@arachnid/core'
 import { type KnownMatch, Matcher, type Probe, RemoteMatcher, importList } from '@arachnid/matcher'
 import { type CliEnvironment, type CliProcess, dialectsUnderTest, openCliEnvironment } from '@arachnid/test'
 
@@ -170,6 +170,19 @@ describe.each(dialects)('RemoteMatcher against `arachnid api` on %s', (dialect) 
       const error = await remote.match([{ algorithm: 'md5', hash: knownMd5 }]).catch((e: unknown) => e)
       expect(error).toBeInstanceOf(ConfigError)
       expect((error as Error).message).toMatch(/^ARACHNID_MATCHER_URL: the matching service at http:\/\/worker@127\.0\.0\.1:\d+ refused the credentials \(401: .+\)$/)
+    } finally {
+      await remote.close()
+    }
+  })
+
+  it('refuses to answer "no match" for a probe the service calls malformed although the client sent it', async () => {
+    const remote = new RemoteMatcher(url)
+    try {
+      // The in-process matcher would match it (quality above the minimum); the service reads quality as 0-100 only.
+      const error = await remote.match([{ algorithm: 'md5', hash: knownMd5 }, { algorithm: 'pdq', hash: pdqEntry, quality: 150 }]).catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(NonRetryableError)
+      expect(error).toMatchObject({ code: 'MATCHER_REFUSED_PROBE' })
+      expect((error as Error).message).toMatch(/refused the probe pdq:[0-9a-f]{64} as malformed \(quality must be/)
     } finally {
       await remote.close()
     }
