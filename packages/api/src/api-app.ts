@@ -60,6 +60,16 @@ export const apiPlugin: FastifyPluginAsync<ApiContext> = async (app, context) =>
       reply.header('retry-after', String(wait))
       throw new HttpError(429, 'RATE_LIMITED', `more than ${caller.rate} requests per second; try again in ${wait} s`)
     }
+    // Admission: a bounded number of calls at work; the next is told at once to come back, so no
+    // caller waits behind a queue it cannot see (500 connections at once timed out before).
+    if (context.inFlight.count >= context.maxInFlight) {
+      context.metrics.busy.inc()
+      reply.header('retry-after', '1')
+      throw new HttpError(429, 'BUSY', `the service is at its limit of ${context.maxInFlight} calls at once; try again in 1 s`)
+    }
+    context.inFlight.count++
+    // Released however the exchange ends: answered, refused later, or the client gone.
+    reply.raw.once('close', () => { context.inFlight.count-- })
   })
   // A body that trickles in (one byte a second) would hold a connection for as long as the client
   // likes: it must arrive within the base time plus what its size needs at a modest rate.

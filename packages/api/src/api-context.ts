@@ -28,6 +28,13 @@ export interface ApiContext {
   readonly bodyTimeoutMs: number
   /** Failed authentications allowed per client address per second. */
   readonly authFailureRate: number
+  /**
+   * Matching calls under way at once, at most; one more is refused at once with 429 and
+   * Retry-After (the service is busy) instead of waiting in a queue no caller can see.
+   */
+  readonly maxInFlight: number
+  /** Matching calls admitted and not yet answered (the admission hook keeps it). */
+  readonly inFlight: { count: number }
 }
 
 declare module 'fastify' {

@@ -35,6 +35,8 @@ export interface ApiServerOptions {
   readonly bodyTimeoutMs?: number
   /** Failed authentications per client address per second before they are refused with 429 (each may cost a scrypt, ~100 ms of CPU). Default 5. */
   readonly authFailureRate?: number
+  /** Matching calls under way at once, at most; more are refused with 429 and Retry-After. Default 64. */
+  readonly maxInFlight?: number
 }
 
 /** The defaults, in one place: the settings' from SETTINGS, the rest the service's own. */
@@ -49,6 +51,7 @@ export const DEFAULT_API_SERVER_OPTIONS = {
   refreshIntervalMs: 250,
   bodyTimeoutMs: 5000,
   authFailureRate: 5,
+  maxInFlight: 64,
   /** Bytes of JSON per probe allowed on the batch endpoint (an object probe with 8 dihedral hashes is ~700). */
   jsonBytesPerProbe: 1024,
   /** How often the users are read again (a disabled one is refused within this) and the audit written. */
@@ -111,6 +114,7 @@ export class ApiServer {
       maxBatch: o.maxBatch, maxMediaBytes: o.maxMediaBytes,
       jsonBodyLimit: Math.max(64 * 1024, o.maxBatch * o.jsonBytesPerProbe),
       bodyTimeoutMs: o.bodyTimeoutMs, authFailureRate: o.authFailureRate,
+      maxInFlight: o.maxInFlight, inFlight: { count: 0 },
     }, logger)
 
     let closed = false

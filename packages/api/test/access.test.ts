@@ -119,6 +119,42 @@ describe.each(dialects)('matching service access, limits, audit and freshness on
   })
 })
 
+describe.each(dialects)('calls at once on %s', (dialect) => {
+  it('beyond the limit of calls at work the next gets 429 BUSY with Retry-After at once; a freed slot is taken again', async () => {
+    // One call at a time, held by a body that has not finished arriving (admitted before its body is read).
+    const f = await openApiFixture(dialect, { maxInFlight: 1, bodyTimeoutMs: 30_000 })
+    let holder: net.Socket | undefined
+    try {
+      await f.server.listen(0, '127.0.0.1')
+      const url = `http://127.0.0.1:${f.server.port}/api/v1/match`
+      const call = () => fetch(url, { method: 'POST', headers: { authorization: f.auth, 'content-type': 'application/json' }, body: JSON.stringify({ probes: [`md5:${MD5}`] }) })
+      expect((await call()).status).toBe(200)
+      holder = net.connect(f.server.port, '127.0.0.1')
+      let answer = ''
+      holder.setEncoding('utf8').on('data', (chunk: string) => { answer += chunk })
+      const body = JSON.stringify({ probes: [`md5:${MD5}`] })
+      holder.write(`POST /api/v1/match HTTP/1.1\r\nHost: x\r\nAuthorization: ${f.auth}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n{`)
+      // Admitted once the service has read its headers: from then on the next call is refused.
+      expect(await eventually(async () => (await call()).status === 429, 2000)).toBe(true)
+      const busy = await call()
+      expect(busy.status).toBe(429)
+      expect(busy.headers.get('retry-after')).toBe('1')
+      expect(await busy.json()).toEqual({ detail: 'the service is at its limit of 1 calls at once; try again in 1 s' })
+      // The held call finishes, and the slot is free again.
+      const answered = new Promise<void>((resolve) => holder!.on('data', () => { if (answer.includes('"results"')) resolve() }))
+      holder.write(body.slice(1)) // not end(): a client that half-closes may lose its answer
+      await answered
+      expect(answer).toMatch(/^HTTP\/1\.1 200 /)
+      expect(await eventually(async () => (await call()).status === 200, 2000)).toBe(true)
+      const metrics = await (await fetch(`http://127.0.0.1:${f.server.port}/metrics`)).text()
+      expect(metrics).toMatch(/^arachnid_api_busy_total [1-9]/m)
+    } finally {
+      holder?.destroy()
+      await f.close()
+    }
+  })
+})
+
 describe.each(dialects)('failed authentications on %s', (dialect) => {
   it('more than 5 a second from one address get 429 before their password is checked; the right one is served after the wait', async () => {
     const f = await openApiFixture(dialect)
