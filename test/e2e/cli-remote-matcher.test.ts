@@ -121,8 +121,11 @@ describe.skipIf(!dialects.includes('postgres'))('crawls through the matching ser
     expect(match.code).toBe(2)
     expect(ownLines(match.errors)).toEqual([expect.stringMatching(refused)])
     expect(match.stdout).toBe('')
-    // The crawl had created its job (it says so first); it stops at its first match call, in one line.
+    // The crawl asks the service before it makes a job: one line, and no job left running.
     expect(crawled.code).toBe(2)
-    expect(ownLines(crawled.errors)).toEqual([expect.stringMatching(/^job \d+ started/), expect.stringMatching(refused)])
+    expect(ownLines(crawled.errors)).toEqual([expect.stringMatching(refused)])
+    const before = (await cli.run(['jobs', 'list', '--json'])).stdout
+    expect(await cli.run(['crawl', 'http://127.0.0.1:9/', '--allow', '127.0.0.1/32'], { env: { ARACHNID_MATCHER_URL: wrong } })).toMatchObject({ code: 2 })
+    expect((await cli.run(['jobs', 'list', '--json'])).stdout).toBe(before)
   }, 120_000)
 })

@@ -97,6 +97,8 @@ export async function runCrawl(app: App, options: CrawlJobOptions, io: RunCrawlI
   const session = await openCrawlSession(app)
   const live = liveSummaries(app)
   try {
+    // A matching service that refuses our credentials is said before a job exists, not by a job left running.
+    await app.matcher.check?.()
     const job = await CrawlJob.create(session.deps, options)
     app.logger.debug({ job: job.id, seeds: options.seeds }, 'crawl started')
     io.onJob?.(job.id)

@@ -17,6 +17,11 @@ import type { KnownMatch, Probe } from './matcher.js'
 export interface MatchService {
   /** The matches of each probe, in probe order, nearest first. Malformed probes match nothing. */
   match(probes: readonly Probe[]): Promise<KnownMatch[][]>
+  /**
+   * Checks that matching can be done at all before work that needs it starts (a remote service's
+   * credentials are refused, say): throws what `match` would throw. Absent: nothing to check.
+   */
+  check?(): Promise<void>
   /** Releases what the service holds (connections, pending retries); only for services the caller created. */
   close?(): Promise<void>
 }

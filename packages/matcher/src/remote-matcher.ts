@@ -133,6 +133,14 @@ export class RemoteMatcher implements MatchService {
     return results
   }
 
+  /**
+   * One empty call to the service: resolves once it answers, throws the ConfigError a refused
+   * credential gives (and waits, as match does, while the service is down or loading).
+   */
+  async check(): Promise<void> {
+    await this.#send([])
+  }
+
   /** Stops waiting (pending `match()` calls throw) and closes the connections. */
   async close(): Promise<void> {
     this.#closing.abort()
