@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net'
 import { type Database, type Kysely, type Logger, SETTINGS, withDefaults } from '@arachnid/core'
 import { Hasher } from '@arachnid/hasher'
 import { Matcher } from '@arachnid/matcher'
+import { CoalescingMatcher } from './coalescing-matcher.js'
 import { AddressGuard, BoundedFetcher } from '@arachnid/net'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
 import { AuditWriter, TokenBuckets, UserDirectory } from './access.js'
@@ -106,8 +107,10 @@ export class ApiServer {
     const audit = new AuditWriter(options.db, logger)
     // The web framework is loaded by a server only: the CLI's `api users` commands import this package without it.
     const { buildApiApp } = await import('./api-app.js')
+    // Calls that arrive while the index is searching are answered together in its next pass.
+    const coalescing = new CoalescingMatcher(matcher)
     const app = await buildApiApp({
-      db: options.db, matcher, hasher, fetcher, users, audit, metrics, logger,
+      db: options.db, matcher: { match: (probes) => coalescing.match(probes), stats: () => matcher.stats() }, hasher, fetcher, users, audit, metrics, logger,
       buckets: new TokenBuckets(),
       fetchOptions: { maxBytes: o.maxMediaBytes, timeoutMs: o.fetchTimeoutMs, maxRedirects: o.maxRedirects },
       ready: () => ready,

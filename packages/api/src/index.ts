@@ -3,3 +3,4 @@ export { addApiUser, listApiUsers, disableApiUser, type ApiUser } from './api-us
 export { parseProbe, matchParsed, matchOut, type ProbeInput, type ParsedProbe, type ProbeResult, type MatchOut } from './batch-format.js'
 export { base32, pdqFromBase64, scannedMedia, scannedPdqHash, verdictOf, SHIELD_CLASSIFICATIONS, type ScannedMedia, type ScannedPdqHash, type NearMatchDetails, type ShieldClassification, type MatchType } from './shield.js'
 export { parseBasic, TokenBuckets, secondsToUtcMidnight } from './access.js'
+export { CoalescingMatcher, DEFAULT_COALESCING_OPTIONS, type CoalescingOptions } from './coalescing-matcher.js'
