@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ConfigError, CriticalError, LIST_CLASSIFICATIONS, type ListClassification, type Logger, NonRetryableError, SETTINGS, describeError, withDefaults } from '@arachnid/core'
 import { retryAfterMs } from '@arachnid/net'
@@ -100,6 +101,8 @@ export class RemoteMatcher implements MatchService {
     }
     const { logger, ...rest } = options
     this.#options = withDefaults(DEFAULT_REMOTE_MATCHER_OPTIONS, rest)
+    // Every request and wait listens to the one closing signal: as many at once as calls in flight, not a leak.
+    setMaxListeners(0, this.#closing.signal)
     this.#logger = logger
     this.#maxBatch = Math.max(1, this.#options.maxBatch)
     const user = decodeURIComponent(parsed.username)
