@@ -122,8 +122,12 @@ describe.each(dialects)('the matching service through pnpm arachnid on %s', (dia
       socket.on('error', () => {})
       pump()
     })
-    expect(chunked).toMatch(/^HTTP\/1\.1 413 /)
-    expect(sent).toBeLessThan(huge)
+    // The service answers 413 and closes while the client is still writing; the client's kernel may
+    // then get a reset before the application reads that answer, and drop it (TCP gives no way
+    // round that short of reading the rest). What must hold: the answer, when it is read, is the
+    // 413, and the service stopped reading long before the 100 MB were sent.
+    if (chunked !== '') expect(chunked).toMatch(/^HTTP\/1\.1 413 /)
+    expect(sent).toBeLessThan(huge / 4)
     const answer = await slow
     expect(answer).toMatch(/^HTTP\/1\.1 408 /)
     expect(answer).toContain('"detail":"the body did not arrive within')
