@@ -102,8 +102,9 @@ describe.each(dialects)('the matching service through pnpm arachnid on %s', (dia
     const served = await fetch(`${base}/api/v1/match`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body: JSON.stringify({ probes: [probes[0]] }) })
     expect(served.status).toBe(200)
     const huge = 100 * 1024 * 1024
-    const declared = await rawExchange(Number(new URL(base).port), `POST /v1/media/ HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth}\r\nContent-Type: image/jpeg\r\nContent-Length: ${huge}\r\n\r\n`, (socket) => {
-      socket.write(Buffer.alloc(64 * 1024), () => {})
+    const declared = await rawExchange(Number(new URL(base).port), `POST /v1/media/ HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth}\r\nContent-Type: image/jpeg\r\nContent-Length: ${huge}\r\n\r\n`, () => {
+      // No byte of the body is sent: the answer must come from the declared length alone (and bytes
+      // arriving after the service closed would make it reset the connection, losing the answer).
     })
     expect(declared).toMatch(/^HTTP\/1\.1 413 /)
     expect(declared).toContain('{"detail":"request body too large: at most 1048576 bytes on /v1/media/"}')
