@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import { type Database, type Kysely, type Logger, sql } from '@arachnid/core'
-import { hashApiPassword, passwordDigest, verifyApiPassword } from './api-users.js'
+import { type Database, type Kysely, type Logger, hashSecret, sql, verifySecret } from '@arachnid/core'
+import { passwordDigest } from './api-users.js'
 
 /** An authenticated caller with its limits resolved (its own, else the service's defaults). */
 export interface Caller {
@@ -75,8 +75,8 @@ export class UserDirectory {
     if (!this.#users.has(name)) await this.reload()
     const user = this.#users.get(name)
     if (user === undefined || user.disabled) {
-      this.#decoy ??= hashApiPassword(randomBytes(24).toString('base64url'))
-      await verifyApiPassword(password, await this.#decoy)
+      this.#decoy ??= hashSecret(randomBytes(24).toString('base64url'))
+      await verifySecret(password, await this.#decoy)
       return undefined
     }
     const key = `${name}\u0000${passwordDigest(password)}`
@@ -84,7 +84,7 @@ export class UserDirectory {
       // A password already found wrong is refused without another scrypt (a client retrying with
       // stale credentials would otherwise cost 100 ms of CPU per call).
       if (this.#refused.get(key) === user.passwordHash) return undefined
-      if (!(await verifyApiPassword(password, user.passwordHash))) {
+      if (!(await verifySecret(password, user.passwordHash))) {
         if (this.#refused.size >= MAX_VERIFIED) this.#refused.clear()
         this.#refused.set(key, user.passwordHash)
         return undefined

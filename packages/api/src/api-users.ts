@@ -1,37 +1,8 @@
-import { createHash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
-import { type Database, type Kysely, NonRetryableError, sql } from '@arachnid/core'
-
-/**
- * scrypt cost, as the analysts' passwords (packages/review/src/passwords.ts) use it and in the same
- * self-describing format (`scrypt$N$r$p$salt$key`). A service verifies a user's password once per
- * process and remembers the result (see `UserDirectory`), so the cost is paid once, not per call.
- */
-export const API_SCRYPT = { N: 32_768, r: 8, p: 1, keyLength: 32, saltLength: 16 } as const
+import { createHash, randomBytes } from 'node:crypto'
+import { type Database, type Kysely, NonRetryableError, hashSecret, sql } from '@arachnid/core'
 
 /** Generated passwords: 24 random bytes, base64url (32 characters, 192 bits). */
 const PASSWORD_BYTES = 24
-
-function derive(password: string, salt: Buffer, N: number, r: number, p: number, keyLength: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    scrypt(password, salt, keyLength, { N, r, p, maxmem: 256 * N * r }, (error, key) => (error ? reject(error) : resolve(key)))
-  })
-}
-
-export async function hashApiPassword(password: string): Promise<string> {
-  const { N, r, p, keyLength, saltLength } = API_SCRYPT
-  const salt = randomBytes(saltLength)
-  const key = await derive(password, salt, N, r, p, keyLength)
-  return ['scrypt', N, r, p, salt.toString('base64url'), key.toString('base64url')].join('$')
-}
-
-/** Whether the password matches the stored hash (constant-time comparison of the keys). */
-export async function verifyApiPassword(password: string, stored: string): Promise<boolean> {
-  const [scheme, n, r, p, salt, key] = stored.split('$')
-  if (scheme !== 'scrypt' || !n || !r || !p || !salt || !key) return false
-  const expected = Buffer.from(key, 'base64url')
-  const actual = await derive(password, Buffer.from(salt, 'base64url'), Number(n), Number(r), Number(p), expected.length)
-  return timingSafeEqual(actual, expected)
-}
 
 /** A short digest of a password, to remember a verified one without keeping it. */
 export function passwordDigest(password: string): string {
@@ -64,7 +35,7 @@ export async function addApiUser(db: Kysely<Database>, user: { readonly name: st
   if (!USER_NAME.test(user.name)) throw new NonRetryableError('BAD_USER_NAME', `user name ${JSON.stringify(user.name.slice(0, 80))}: expected 1 to 64 letters, digits, . _ @ or -`)
   const password = randomBytes(PASSWORD_BYTES).toString('base64url')
   const inserted = await db.insertInto('api_users')
-    .values({ name: user.name, password_hash: await hashApiPassword(password), rate: user.rate ?? null, daily_quota: user.quota ?? null })
+    .values({ name: user.name, password_hash: await hashSecret(password), rate: user.rate ?? null, daily_quota: user.quota ?? null })
     .onConflict((oc) => oc.column('name').doNothing()).returning('id').executeTakeFirst()
   if (inserted === undefined) throw new NonRetryableError('USER_EXISTS', `an API user named "${user.name}" exists already`)
   return { user: user.name, password }
