@@ -1,5 +1,5 @@
 import type { DiscoveredMedia, Discovery, DiscoverySource } from './discover.js'
-import { DISCOVERY_SOURCES, looksLikeImageUrl } from './discover.js'
+import { DISCOVERY_SOURCES, OG_IMAGE_SELECTOR, OG_VIDEO_SELECTOR, kindOf, looksLikeImageUrl, looksLikeVideoUrl } from './discover.js'
 
 /** Flags for Debian's Chromium: headless, no sandbox (root in containers), nothing phoning home. */
 export const CHROMIUM_ARGS = [
@@ -18,8 +18,10 @@ export interface PageFindings {
 /**
  * Runs inside the page after its scripts: media from img (currentSrc, src, srcset and the lazy
  * data-src family), picture sources, video posters, CSS background images (computed style, so
- * stylesheets and inline styles both count), og:image / twitter:image, and links; evaluates to
- * {@link PageFindings}.
+ * stylesheets and inline styles both count), og:image / twitter:image, videos (video src, video
+ * source src, each video's currentSrc, which a script may have set after load, also inside open
+ * shadow roots; og:video / twitter:player:stream), and links; evaluates to {@link PageFindings}. `blob:`, `data:` and
+ * `mediastream:` sources (MediaSource, inline, camera streams) have no URL to fetch and are left out.
  *
  * Plain JavaScript source, not a function: Playwright sends a function's `toString()` to the
  * page, and what that text holds depends on how this file was compiled (tsx/esbuild adds calls
@@ -49,7 +51,21 @@ export const COLLECT_IN_PAGE = String.raw`(() => {
   }
   for (const source of Array.from(document.querySelectorAll('picture source'))) for (const u of srcset(source.getAttribute('srcset'))) add(u, 'picture-source')
   for (const video of Array.from(document.querySelectorAll('video[poster]'))) add(video.getAttribute('poster'), 'video-poster')
-  for (const meta of Array.from(document.querySelectorAll('meta[property="og:image"], meta[property="og:image:url"], meta[name="twitter:image"]'))) add(meta.getAttribute('content'), 'og-image')
+  // Players often keep their video in an open shadow root, where document-wide queries do not look.
+  const videos = []
+  const findVideos = (root, depth) => {
+    videos.push(...Array.from(root.querySelectorAll('video')))
+    if (depth < 4) for (const el of Array.from(root.querySelectorAll('*')).slice(0, 5000)) if (el.shadowRoot) findVideos(el.shadowRoot, depth + 1)
+  }
+  findVideos(document, 0)
+  for (const video of videos.slice(0, 1000)) {
+    add(video.getAttribute('src'), 'video-src')
+    for (const source of Array.from(video.querySelectorAll('source[src]'))) add(source.getAttribute('src'), 'video-source')
+    // What the element chose to play, even if a script has since removed or changed its source.
+    add(video.currentSrc, 'media-current-src')
+  }
+  for (const meta of Array.from(document.querySelectorAll(${JSON.stringify(OG_IMAGE_SELECTOR)}))) add(meta.getAttribute('content'), 'og-image')
+  for (const meta of Array.from(document.querySelectorAll(${JSON.stringify(OG_VIDEO_SELECTOR)}))) add(meta.getAttribute('content'), 'og-video')
   const elements = Array.from(document.querySelectorAll('body *')).slice(0, 5000)
   for (const el of elements) {
     const bg = getComputedStyle(el).backgroundImage
@@ -83,6 +99,7 @@ export function settlePage(quietMs: number, maxMs: number): string {
   const quiet = ${Math.max(0, Math.floor(quietMs))}, started = Date.now(), max = ${Math.max(0, Math.floor(maxMs))}
   let last = Date.now()
   const observer = new MutationObserver(() => { last = Date.now() })
+  // src covers img, video and source elements alike (a script pointing a video at a file).
   observer.observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['src', 'srcset', 'style', 'class', 'href', 'poster', 'data-src'] })
   const check = () => {
     const now = Date.now()
@@ -97,7 +114,8 @@ export function settlePage(quietMs: number, maxMs: number): string {
 export const PAGE_SETTLE = { quietMs: 300, maxMs: 3000 } as const
 
 /**
- * Findings sorted into media (first source wins) and page links; links to image files are media.
+ * Findings sorted into media (first source wins, its kind from that source) and page links; links
+ * to image and video files are media.
  * The page's own scripts run before ours and may have replaced any global it uses, so what comes
  * back is checked again here: only http(s) URLs, only known sources.
  */
@@ -124,7 +142,8 @@ export function toDiscovery(findings: unknown): Discovery {
     const url = http(value)
     if (url === undefined) continue
     if (looksLikeImageUrl(url)) { if (!media.has(url)) media.set(url, 'link') }
+    else if (looksLikeVideoUrl(url)) { if (!media.has(url)) media.set(url, 'video-link') }
     else links.add(url)
   }
-  return { media: [...media].map(([url, via]): DiscoveredMedia => ({ url, via })), links: [...links] }
+  return { media: [...media].map(([url, via]): DiscoveredMedia => ({ url, via, kind: kindOf(via) })), links: [...links] }
 }

@@ -1,6 +1,7 @@
 import { load } from 'cheerio'
 import { describe, expect, it } from 'vitest'
 import { discover, looksLikeImageUrl, parseSrcset } from '@arachnid/crawler'
+import { DISCOVERY_SOURCES, VIDEO_EXTENSIONS, kindOf, looksLikeVideoUrl } from '../src/discover.js'
 
 describe('media discovery', () => {
   it('parses srcset candidates with and without descriptors', () => {
@@ -21,14 +22,14 @@ describe('media discovery', () => {
     </body></html>`
     const found = discover(load(html) as never, 'http://site.test/dir/page.html')
     expect(found.media).toEqual([
-      { url: 'http://site.test/a.jpg', via: 'img-src' },
-      { url: 'http://site.test/a-2x.jpg', via: 'img-srcset' },
-      { url: 'http://site.test/a-3x.jpg', via: 'img-srcset' },
-      { url: 'http://site.test/p.jpg', via: 'img-src' },
-      { url: 'http://site.test/p.webp', via: 'picture-source' },
-      { url: 'http://site.test/poster.png', via: 'video-poster' },
-      { url: 'http://site.test/og.jpg', via: 'og-image' },
-      { url: 'http://site.test/gallery/full.PNG?size=big', via: 'link' },
+      { url: 'http://site.test/a.jpg', via: 'img-src', kind: 'image' },
+      { url: 'http://site.test/a-2x.jpg', via: 'img-srcset', kind: 'image' },
+      { url: 'http://site.test/a-3x.jpg', via: 'img-srcset', kind: 'image' },
+      { url: 'http://site.test/p.jpg', via: 'img-src', kind: 'image' },
+      { url: 'http://site.test/p.webp', via: 'picture-source', kind: 'image' },
+      { url: 'http://site.test/poster.png', via: 'video-poster', kind: 'image' },
+      { url: 'http://site.test/og.jpg', via: 'og-image', kind: 'image' },
+      { url: 'http://site.test/gallery/full.PNG?size=big', via: 'link', kind: 'image' },
     ])
     expect(found.links).toEqual(['http://site.test/next.html'])
   })
@@ -37,5 +38,58 @@ describe('media discovery', () => {
     expect(looksLikeImageUrl('http://x.test/a.JPEG')).toBe(true)
     expect(looksLikeImageUrl('http://x.test/a.jpg.html')).toBe(false)
     expect(looksLikeImageUrl('http://x.test/image?id=3')).toBe(false)
+  })
+
+  it('finds videos: video src, video source, og:video and twitter:player:stream, links to video files; not audio', () => {
+    const html = `<html><head>
+      <meta property="og:video" content="/og.mp4">
+      <meta property="og:video:url" content="/og-url.mp4">
+      <meta property="og:video:secure_url" content="https://site.test/og-secure.webm">
+      <meta property="og:video:type" content="video/mp4">
+      <meta name="twitter:player" content="/player.html">
+      <meta name="twitter:player:stream" content="/stream.mp4">
+      </head><body>
+      <video src="/direct.mp4" poster="/poster.jpg"></video>
+      <video controls><source src="/source.webm" type="video/webm"><source src="/source.MP4#t=10" type="video/mp4"></video>
+      <audio src="/sound.mp3"><source src="/sound.ogg"></audio>
+      <video src="blob:http://site.test/9a1b"></video><video><source src="data:video/mp4;base64,AAAA"></video>
+      <video src="mediastream:abc"></video><video src=""></video>
+      <a href="/clips/A.MOV?download=1#frag">mov</a><a href="/clips/b.m4v">m4v</a><a href="/clips/c.mkv">mkv</a><a href="/clips/d.avi">avi</a>
+      <a href="/watch?file=e.mp4">not a file name</a><a href="/direct.mp4">again</a><a href="/og.mp4">again</a>
+    </body></html>`
+    const found = discover(load(html) as never, 'http://site.test/page.html')
+    expect(found.media).toEqual([
+      { url: 'http://site.test/poster.jpg', via: 'video-poster', kind: 'image' },
+      { url: 'http://site.test/direct.mp4', via: 'video-src', kind: 'video' },
+      { url: 'http://site.test/source.webm', via: 'video-source', kind: 'video' },
+      { url: 'http://site.test/source.MP4', via: 'video-source', kind: 'video' },
+      { url: 'http://site.test/og.mp4', via: 'og-video', kind: 'video' },
+      { url: 'http://site.test/og-url.mp4', via: 'og-video', kind: 'video' },
+      { url: 'https://site.test/og-secure.webm', via: 'og-video', kind: 'video' },
+      { url: 'http://site.test/stream.mp4', via: 'og-video', kind: 'video' },
+      { url: 'http://site.test/clips/A.MOV?download=1', via: 'video-link', kind: 'video' },
+      { url: 'http://site.test/clips/b.m4v', via: 'video-link', kind: 'video' },
+      { url: 'http://site.test/clips/c.mkv', via: 'video-link', kind: 'video' },
+      { url: 'http://site.test/clips/d.avi', via: 'video-link', kind: 'video' },
+    ])
+    expect(found.links).toEqual(['http://site.test/watch?file=e.mp4'])
+  })
+
+  it('knows video file names by extension, ignoring case, query and fragment', () => {
+    expect(VIDEO_EXTENSIONS).toEqual(['.mp4', '.m4v', '.webm', '.mov', '.mkv', '.avi'])
+    for (const ok of ['http://x.test/a.mp4', 'http://x.test/a.M4V', 'http://x.test/a.webm?x=1', 'http://x.test/a.MoV#t=3', 'http://x.test/a.mkv', 'http://x.test/a.avi', '/rel/a.mp4'])
+      expect(looksLikeVideoUrl(ok), ok).toBe(true)
+    for (const no of ['http://x.test/a.mp4.html', 'http://x.test/watch?v=a.mp4', 'http://x.test/a.mp3', 'http://x.test/mp4', 'http://x.test/a.jpg', 'http://[bad'])
+      expect(looksLikeVideoUrl(no), no).toBe(false)
+    expect(looksLikeImageUrl('http://x.test/a.mp4')).toBe(false)
+  })
+
+  it('gives every source a kind: video for the video sources, image for the rest (a poster is an image)', () => {
+    const kinds = Object.fromEntries(DISCOVERY_SOURCES.map((via) => [via, kindOf(via)]))
+    expect(kinds).toEqual({
+      'img-src': 'image', 'img-srcset': 'image', 'picture-source': 'image', 'video-poster': 'image', 'og-image': 'image',
+      link: 'image', 'lazy-src': 'image', 'css-background': 'image',
+      'video-src': 'video', 'video-source': 'video', 'og-video': 'video', 'video-link': 'video', 'media-current-src': 'video',
+    })
   })
 })
