@@ -14,6 +14,8 @@ export interface ChangeLogFollowerOptions {
   readonly backgroundLoadRows: number
   /** Rows per page when loading a version (one query each, so PGlite's single connection keeps serving others). */
   readonly loadPageRows: number
+  /** Frames of video entries with a lower PDQ quality are not indexed (vPDQ compares good frames only). */
+  readonly pdqMinQuality: number
 }
 
 /** Change-log rows read per query. */
@@ -183,6 +185,33 @@ export class ChangeLogFollower {
     for (const [algorithm, rows] of acc) {
       await this.#index.add(algorithm, bytesToWords(rows.chunks, rows.ids.length), Int32Array.from(rows.ids), versionId, delta)
     }
+    await this.#loadVideoRange(versionId, first, last, delta)
+  }
+
+  /**
+   * The frames of the video entries (`vpdq`) with ids in first..last: each good frame is indexed
+   * under its entry's id, so a search finds the videos a query frame is near.
+   */
+  async #loadVideoRange(versionId: number, first: number, last: number, delta: boolean): Promise<void> {
+    const ids: number[] = []
+    const chunks: Uint8Array[] = []
+    const step = Math.max(1, Math.floor(this.#options.loadPageRows / 100))
+    for (let from = first; from <= last; from += step) {
+      const to = Math.min(last, from + step - 1)
+      const rows = await this.#db.selectFrom('known_hashes').where('id', '>=', from).where('id', '<=', to)
+        .where('version_id', '=', versionId).where('retracted_at', 'is', null).where('algorithm', '=', 'vpdq')
+        .select(['id', 'frames', 'frame_qualities']).execute()
+      for (const r of rows) {
+        const frames = r.frames ?? new Uint8Array(0)
+        const qualities = r.frame_qualities ?? new Uint8Array(0)
+        for (let f = 0; f * 32 + 32 <= frames.length; f++) {
+          if ((qualities[f] ?? 0) < this.#options.pdqMinQuality) continue
+          ids.push(r.id)
+          chunks.push(frames.subarray(f * 32, f * 32 + 32))
+        }
+      }
+    }
+    if (ids.length > 0) await this.#index.add('vpdq', bytesToWords(chunks, ids.length), Int32Array.from(ids), versionId, delta)
   }
 
   async #retract(ids: readonly number[]): Promise<void> {
@@ -190,5 +219,7 @@ export class ChangeLogFollower {
     const rows = await this.#db.selectFrom('known_hashes').where('id', 'in', [...ids]).where('algorithm', 'in', ['pdq', 'blockhash'])
       .select(['id', 'algorithm', 'hash']).execute()
     for (const r of rows) this.#index.retract(r.algorithm as PerceptualAlgorithm, bytesToWords([r.hash], 1), 0, r.id)
+    const videos = await this.#db.selectFrom('known_hashes').where('id', 'in', [...ids]).where('algorithm', '=', 'vpdq').select('id').execute()
+    for (const r of videos) this.#index.retractId('vpdq', r.id)
   }
 }

@@ -1,6 +1,6 @@
 import { type Kysely, type Database, type CopyFrom, type ListClassification, NonRetryableError, RetryableError, copyField, sql, withDefaults } from '@arachnid/core'
 import { recordChanges } from './change-log.js'
-import { type ListFormat, type ListRow, createLineParser } from './list-formats.js'
+import { type LineParser, type ListFormat, type ListRow, type ParsedLine, createLineParser } from './list-formats.js'
 
 export interface RejectedRow {
   readonly line: number
@@ -41,6 +41,8 @@ export interface ImportListOptions {
    * set with the import. Default: unchanged (a new list is `csam`).
    */
   readonly classification?: ListClassification
+  /** `vpdq` format: the name (external id) of a file's first video when it has no `# video: NAME` line. */
+  readonly videoName?: string
   /** Rows per INSERT statement (or per COPY). Default 20000. */
   readonly chunkRows?: number
   /**
@@ -90,6 +92,10 @@ class Columns {
   category: (string | null)[] = []
   externalId: (string | null)[] = []
   quality: (number | null)[] = []
+  /** Video entries: frames and qualities as hex, timestamps as a Postgres array literal; null otherwise. */
+  frames: (string | null)[] = []
+  qualities: (string | null)[] = []
+  timestamps: (string | null)[] = []
   get length(): number { return this.hex.length }
   push(row: ListRow): void {
     this.algorithm.push(row.algorithm)
@@ -97,7 +103,23 @@ class Columns {
     this.category.push(row.category)
     this.externalId.push(row.externalId)
     this.quality.push(row.quality)
+    this.frames.push(row.video ? Buffer.from(row.video.frames).toString('hex') : null)
+    this.qualities.push(row.video ? Buffer.from(row.video.qualities).toString('hex') : null)
+    this.timestamps.push(row.video ? `{${row.video.timestamps.join(',')}}` : null)
   }
+
+  slice(from: number, to: number): Columns {
+    const part = new Columns()
+    for (const key of ['algorithm', 'hex', 'category', 'externalId', 'quality', 'frames', 'qualities', 'timestamps'] as const) {
+      (part[key] as unknown[]) = this[key].slice(from, to)
+    }
+    return part
+  }
+}
+
+/** What a parser completes at the end of the file (the last video of a vPDQ file) goes where a line's row would. */
+function lastRow(parser: LineParser): ParsedLine {
+  return parser.finish() ?? undefined
 }
 
 /**
@@ -121,7 +143,7 @@ export async function importList(db: Kysely<Database>, options: ImportListOption
   if (o.mode === 'append' && active !== undefined) return appendRows(db, list.id, active, o)
 
   const rejected: RejectedRow[] = []
-  const parser = createLineParser(o.format)
+  const parser = createLineParser(o.format, { videoName: o.videoName })
   const last = await db.selectFrom('hash_list_versions').where('list_id', '=', list.id)
     .select((eb) => eb.fn.max('version').as('v')).executeTakeFirst()
   const versionNo = Number(last?.v ?? 0) + 1
@@ -152,7 +174,9 @@ export async function importList(db: Kysely<Database>, options: ImportListOption
       }
     }
     if (o.signal?.aborted) throw interrupted(o.name)
-    parser.finish()
+    const final = lastRow(parser)
+    if (final !== undefined && 'error' in final) rejected.push({ line: lineNo, reason: final.error })
+    else if (final !== undefined && !(o.strict && rejected.length > 0)) chunk.push(final)
     if (o.strict && rejected.length > 0) return await notApplied()
     imported += await insertRows(db, list.id, version.id, chunk, o.copyFrom)
     // Every row rejected is a wrong --format or a broken file far more often than a wish to empty the list.
@@ -232,7 +256,7 @@ async function appendRows(
   o: ResolvedOptions,
 ): Promise<ImportListResult> {
   const rejected: RejectedRow[] = []
-  const parser = createLineParser(o.format)
+  const parser = createLineParser(o.format, { videoName: o.videoName })
   const rows = new Columns()
   const seen = new Set<string>()
   let repeated = 0
@@ -253,7 +277,10 @@ async function appendRows(
     throw o.signal?.aborted ? interrupted(o.name) : error
   }
   if (o.signal?.aborted) throw interrupted(o.name)
-  parser.finish()
+  const final = lastRow(parser)
+  if (final !== undefined && 'error' in final) rejected.push({ line: lineNo, reason: final.error })
+  else if (final !== undefined && !seen.has(`${final.algorithm}:${final.hex}`)) rows.push(final)
+  else if (final !== undefined) repeated++
   const nothing = { list: o.name, listId, version: undefined, imported: 0, rejected, applied: false, repeated: 0, alreadyPresent: 0 }
   if (o.strict && rejected.length > 0) return nothing
   if (rows.length === 0 && rejected.length > 0) return nothing
@@ -264,12 +291,7 @@ async function appendRows(
     const ids: number[] = []
     let n = 0
     for (let i = 0; i < rows.length; i += o.chunkRows) {
-      const part = new Columns()
-      part.algorithm = rows.algorithm.slice(i, i + o.chunkRows)
-      part.hex = rows.hex.slice(i, i + o.chunkRows)
-      part.category = rows.category.slice(i, i + o.chunkRows)
-      part.externalId = rows.externalId.slice(i, i + o.chunkRows)
-      part.quality = rows.quality.slice(i, i + o.chunkRows)
+      const part = rows.slice(i, i + o.chunkRows)
       const inserted = await sql<{ first: number | null; last: number | null; n: number }>`
         with ins as (${insertSql(listId, active.id, part, active.id)} returning id)
         select min(id) as first, max(id) as last, count(*)::int as n from ins`.execute(trx)
@@ -310,9 +332,10 @@ function thresholds(o: ImportListOptions): { pdq_threshold?: number | null; bloc
 
 /** The INSERT of a chunk of rows; with `skipPresentIn`, rows whose algorithm and hash that version already holds are left out. */
 function insertSql(listId: number, versionId: number, rows: Columns, skipPresentIn?: number) {
-  return sql`insert into known_hashes (list_id, version_id, algorithm, hash, category, external_id, quality)
-    select ${listId}::int, ${versionId}::int, t.a, decode(t.h, 'hex'), t.c, t.e, t.q
-    from unnest(${rows.algorithm}::text[], ${rows.hex}::text[], ${rows.category}::text[], ${rows.externalId}::text[], ${rows.quality}::int[]) as t(a, h, c, e, q)
+  return sql`insert into known_hashes (list_id, version_id, algorithm, hash, category, external_id, quality, frames, frame_qualities, frame_timestamps)
+    select ${listId}::int, ${versionId}::int, t.a, decode(t.h, 'hex'), t.c, t.e, t.q, decode(t.f, 'hex'), decode(t.fq, 'hex'), t.ft::real[]
+    from unnest(${rows.algorithm}::text[], ${rows.hex}::text[], ${rows.category}::text[], ${rows.externalId}::text[], ${rows.quality}::int[],
+      ${rows.frames}::text[], ${rows.qualities}::text[], ${rows.timestamps}::text[]) as t(a, h, c, e, q, f, fq, ft)
     ${skipPresentIn === undefined ? sql`` : sql`where not exists (
       select 1 from known_hashes k where k.algorithm = t.a and k.hash = decode(t.h, 'hex') and k.version_id = ${skipPresentIn}::int)`}`
 }
@@ -324,10 +347,11 @@ async function insertRows(db: Kysely<Database>, listId: number, versionId: numbe
     const prefix = `${listId}\t${versionId}\t`
     const lines = function* () {
       for (let i = 0; i < rows.length; i++) {
-        yield `${prefix}${copyField(rows.algorithm[i])}\t\\\\x${rows.hex[i]}\t${copyField(rows.category[i])}\t${copyField(rows.externalId[i])}\t${copyField(rows.quality[i])}\n`
+        const video = rows.frames[i] === null ? '\\N\t\\N\t\\N' : `\\\\x${rows.frames[i]}\t\\\\x${rows.qualities[i]}\t${rows.timestamps[i]}`
+        yield `${prefix}${copyField(rows.algorithm[i])}\t\\\\x${rows.hex[i]}\t${copyField(rows.category[i])}\t${copyField(rows.externalId[i])}\t${copyField(rows.quality[i])}\t${video}\n`
       }
     }
-    await copy('copy known_hashes (list_id, version_id, algorithm, hash, category, external_id, quality) from stdin', lines())
+    await copy('copy known_hashes (list_id, version_id, algorithm, hash, category, external_id, quality, frames, frame_qualities, frame_timestamps) from stdin', lines())
     return rows.length
   }
   await insertSql(listId, versionId, rows).execute(db)

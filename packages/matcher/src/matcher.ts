@@ -1,5 +1,5 @@
 import { type Kysely, type Database, type ListClassification, SETTINGS, bytesToHex, withDefaults } from '@arachnid/core'
-import { type Algorithm, type PerceptualAlgorithm, isPerceptual, normaliseHash } from './algorithms.js'
+import { type Algorithm, type IndexKey, type PerceptualAlgorithm, isPerceptual, normaliseHash } from './algorithms.js'
 import { ChangeLogFollower } from './change-log-follower.js'
 import { type ExactProbe, lookupEntries } from './exact-lookup.js'
 import type { HammingIndexOptions } from './hamming-index.js'
@@ -24,6 +24,12 @@ export interface MatcherOptions {
   readonly backgroundLoadRows?: number
   /** Rows per page when loading a version (one query each, so PGlite's single connection keeps serving others). Default 100000. */
   readonly loadPageRows?: number
+  /**
+   * A video matches a video entry (`vpdq`) when at least this share of its distinct frames of good
+   * quality (>= pdqMinQuality) lie within the list's PDQ threshold of some frame of the known
+   * video (vPDQ's rule, on the query's side). Default 0.8.
+   */
+  readonly videoMatchShare?: number
   /** Index tuning (chunk bits of the multi-index hash, search threads); the defaults are what measured fastest. */
   readonly index?: HammingIndexOptions & PerceptualThreadOptions
 }
@@ -34,7 +40,7 @@ export interface MatcherOptions {
  */
 export const DEFAULT_MATCHER_OPTIONS: Required<MatcherOptions> = {
   blockhashThreshold: SETTINGS.blockhashThreshold.default, pdqThreshold: SETTINGS.pdqThreshold.default,
-  pdqMinQuality: SETTINGS.pdqMinQuality.default, refreshIntervalMs: 200,
+  pdqMinQuality: SETTINGS.pdqMinQuality.default, videoMatchShare: 0.8, refreshIntervalMs: 200,
   backgroundLoadRows: 100_000, loadPageRows: 100_000, index: {},
 }
 
@@ -50,6 +56,22 @@ export interface Probe {
    * smallest distance is reported, with `transform` its index in this array.
    */
   readonly dihedral?: readonly string[]
+  /**
+   * `vpdq` only: the video's frames (one per second, as the video hasher gives them). The probe's
+   * `hash` is not looked up (give the file's sha256, md5 and sha1 as exact probes of their own).
+   * Its frames match PDQ image entries (each a near match at the frames' timestamps) and video
+   * entries by vPDQ's rule (see `MatcherOptions.videoMatchShare`).
+   */
+  readonly frames?: readonly VideoFrameProbe[]
+}
+
+/** One frame of a video probe. */
+export interface VideoFrameProbe {
+  /** PDQ, 64 hex characters. */
+  readonly pdq: string
+  readonly quality: number
+  /** Seconds from the start of the video. */
+  readonly timestamp: number
 }
 
 export interface KnownMatch {
@@ -67,11 +89,15 @@ export interface KnownMatch {
   readonly classification?: ListClassification
   /** Which of the probe's dihedral hashes matched (index into `Probe.dihedral`); absent for the hash itself. */
   readonly transform?: number
+  /** A video probe's match: the timestamps (seconds, ascending) of its frames that lie within the threshold. */
+  readonly timestamps?: readonly number[]
+  /** A video probe matched to a video entry: the share of its distinct good frames that matched (0..1). */
+  readonly share?: number
 }
 
 /** What the matcher holds in memory, for monitoring and the benchmark. */
 export interface MatcherStats {
-  readonly entries: Readonly<Record<PerceptualAlgorithm, number>>
+  readonly entries: Readonly<Record<IndexKey, number>>
   readonly segments: number
   /** Bytes of hashes and index tables. */
   readonly indexBytes: number
@@ -117,7 +143,13 @@ export class Matcher {
     const results: KnownMatch[][] = probes.map(() => [])
     const exact: ExactProbe[] = []
     const perceptual: { index: number; algorithm: PerceptualAlgorithm; hexes: string[] }[] = []
+    const videos: { index: number; frames: DistinctFrame[] }[] = []
     probes.forEach((probe, index) => {
+      if (probe.algorithm === 'vpdq') {
+        const frames = distinctFrames(probe.frames ?? [], this.#options.pdqMinQuality)
+        if (frames.length > 0) videos.push({ index, frames })
+        return
+      }
       const norm = normaliseHash(probe.algorithm, probe.hash)
       if ('error' in norm) return
       if (isPerceptual(probe.algorithm)) {
@@ -145,6 +177,18 @@ export class Matcher {
       }
     }
 
+    // Video probes: where in the video (timestamps) each candidate matched, and a video entry's share.
+    const videoFound = new Map<number, Map<number, VideoHit>>()
+    if (videos.length > 0) {
+      if (perceptual.length === 0) await this.#follower.fresh()
+      const found = await this.#searchVideos(videos)
+      videos.forEach((v, k) => {
+        if (found[k]!.size === 0) return
+        videoFound.set(v.index, found[k]!)
+        candidates.set(v.index, new Map([...found[k]!].map(([id, hit]) => [id, { distance: hit.distance, transform: 0 }])))
+      })
+    }
+
     const ids = [...new Set([...candidates.values()].flatMap((m) => [...m.keys()]))]
     const rows = await lookupEntries(this.#db, exact, ids)
     const confirmed = new Map<number, (typeof rows)[number]>()
@@ -157,17 +201,58 @@ export class Matcher {
       } else confirmed.set(r.id, r)
     }
     for (const [i, found] of candidates) {
+      const video = videoFound.get(i)
       for (const [id, { distance, transform }] of found) {
         const r = confirmed.get(id)
         if (r === undefined) continue
+        const hit = video?.get(id)
         results[i]!.push({
           knownHashId: r.id, listId: r.listId, list: r.list, listVersion: r.version, algorithm: r.algorithm,
           hash: bytesToHex(r.hash), distance, category: r.category, externalId: r.externalId, classification: r.classification,
           ...(transform > 0 ? { transform: transform - 1 } : {}),
+          ...(hit ? { timestamps: hit.timestamps, ...(hit.share === undefined ? {} : { share: hit.share }) } : {}),
         })
       }
     }
     return results.map(nearestPerEntry)
+  }
+
+  /**
+   * Each video's candidates: PDQ image entries near any of its frames (the nearest distance, and
+   * the timestamps of every frame within the list's threshold), and video entries whose frames are
+   * near at least `videoMatchShare` of its distinct frames (vPDQ's rule; the distance reported is
+   * the largest of the matched frames' nearest distances). One batched search per index for every
+   * frame of every video.
+   */
+  async #searchVideos(videos: readonly { frames: DistinctFrame[] }[]): Promise<Map<number, VideoHit>[]> {
+    const flat = videos.flatMap((v) => v.frames.map((f) => [f.hex]))
+    const [images, known] = [await this.#index.searchMany('pdq', flat), await this.#index.searchMany('vpdq', flat)]
+    let k = 0
+    return videos.map((v) => {
+      const hits = new Map<number, VideoHit>()
+      const perVideo = new Map<number, { frames: number; distance: number; timestamps: number[] }>()
+      for (const frame of v.frames) {
+        for (const [id, c] of images[k]!) {
+          const hit = hits.get(id)
+          if (hit === undefined) hits.set(id, { distance: c.distance, timestamps: [...frame.timestamps] })
+          else { hit.distance = Math.min(hit.distance, c.distance); hit.timestamps.push(...frame.timestamps) }
+        }
+        for (const [id, c] of known[k]!) {
+          const a = perVideo.get(id) ?? { frames: 0, distance: 0, timestamps: [] }
+          a.frames++
+          a.distance = Math.max(a.distance, c.distance)
+          a.timestamps.push(...frame.timestamps)
+          perVideo.set(id, a)
+        }
+        k++
+      }
+      for (const [id, a] of perVideo) {
+        const share = a.frames / v.frames.length
+        if (share >= this.#options.videoMatchShare) hits.set(id, { distance: a.distance, timestamps: a.timestamps, share })
+      }
+      for (const hit of hits.values()) hit.timestamps.sort((x, y) => x - y)
+      return hits
+    })
   }
 
   /** Applies every change committed so far (loading new versions in full) before returning. */
@@ -183,6 +268,35 @@ export class Matcher {
   stats(): MatcherStats {
     return { ...this.#index.stats(), changeId: this.#follower.changeId, versionLoads: this.#follower.versionLoads }
   }
+}
+
+/** A distinct frame hash of a video probe, with every timestamp at which it occurs. */
+interface DistinctFrame {
+  readonly hex: string
+  readonly timestamps: number[]
+}
+
+interface VideoHit {
+  distance: number
+  timestamps: number[]
+  share?: number
+}
+
+/**
+ * A video's distinct frame hashes of at least the minimum quality (vPDQ compares distinct good
+ * frames only), with their timestamps; malformed frames are left out.
+ */
+export function distinctFrames(frames: readonly VideoFrameProbe[], minQuality: number): DistinctFrame[] {
+  const byHex = new Map<string, number[]>()
+  for (const f of frames) {
+    if (!(f.quality >= minQuality)) continue
+    const norm = normaliseHash('pdq', f.pdq)
+    if ('error' in norm) continue
+    const at = byHex.get(norm.hex)
+    if (at === undefined) byHex.set(norm.hex, [f.timestamp])
+    else at.push(f.timestamp)
+  }
+  return [...byHex].map(([hex, timestamps]) => ({ hex, timestamps }))
 }
 
 /**

@@ -1,4 +1,4 @@
-import { type PerceptualAlgorithm, PERCEPTUAL_ALGORITHMS } from './algorithms.js'
+import { type IndexKey, INDEX_KEYS } from './algorithms.js'
 import { hexToWords } from './hamming.js'
 import type { BatchHits } from './batched-search.js'
 import { HammingIndex, type HammingIndexOptions } from './hamming-index.js'
@@ -65,7 +65,7 @@ const MAX_SEGMENTS = 8
  */
 export class PerceptualIndex {
   readonly #options: PerceptualIndexOptions
-  readonly #segments = new Map<PerceptualAlgorithm, Segment[]>(PERCEPTUAL_ALGORITHMS.map((a) => [a, []]))
+  readonly #segments = new Map<IndexKey, Segment[]>(INDEX_KEYS.map((a) => [a, []]))
   /** Active version id -> its list, for every list whose version is loaded. */
   #live = new Map<number, LiveList>()
   #pool: HammingThreads | undefined
@@ -80,7 +80,7 @@ export class PerceptualIndex {
    * dihedral variants; '' for one that is malformed): known hash id -> nearest distance and which
    * hash found it.
    */
-  search(algorithm: PerceptualAlgorithm, hexes: readonly string[]): Map<number, Candidate> {
+  search(algorithm: IndexKey, hexes: readonly string[]): Map<number, Candidate> {
     const found = new Map<number, Candidate>()
     const max = this.#maxThreshold(algorithm)
     const words = new Uint32Array(8)
@@ -106,7 +106,7 @@ export class PerceptualIndex {
    * results for each, found batch-wise: one batched search per segment for every hash of every
    * probe, on worker threads for large segments.
    */
-  async searchMany(algorithm: PerceptualAlgorithm, probes: readonly (readonly string[])[]): Promise<Map<number, Candidate>[]> {
+  async searchMany(algorithm: IndexKey, probes: readonly (readonly string[])[]): Promise<Map<number, Candidate>[]> {
     const found = probes.map(() => new Map<number, Candidate>())
     const max = this.#maxThreshold(algorithm)
     if (max < 0) return found
@@ -181,7 +181,7 @@ export class PerceptualIndex {
    * leaves out entries already held (a concurrent full load may have read them) and, when small,
    * joins the tail segment.
    */
-  async add(algorithm: PerceptualAlgorithm, words: Uint32Array, ids: Int32Array, versionId: number, delta: boolean): Promise<void> {
+  async add(algorithm: IndexKey, words: Uint32Array, ids: Int32Array, versionId: number, delta: boolean): Promise<void> {
     if (delta) {
       const keep: number[] = []
       for (let j = 0; j < ids.length; j++) if (this.#find(algorithm, words, j * 8, ids[j]!) === undefined) keep.push(j)
@@ -211,16 +211,23 @@ export class PerceptualIndex {
   }
 
   /** Marks an entry (its id and hash, 8 words at `at`) dead: it is never returned again. */
-  retract(algorithm: PerceptualAlgorithm, words: Uint32Array, at: number, id: number): void {
+  retract(algorithm: IndexKey, words: Uint32Array, at: number, id: number): void {
     const held = this.#find(algorithm, words, at, id)
     if (held) held.segment.dead[held.position] = 1
   }
 
+  /** Marks every hash held under an id dead (a video entry's frames). */
+  retractId(algorithm: IndexKey, id: number): void {
+    for (const segment of this.#segments.get(algorithm)!) {
+      for (let j = 0; j < segment.ids.length; j++) if (segment.ids[j] === id) segment.dead[j] = 1
+    }
+  }
+
   /** Live entries per algorithm, segments, and bytes of hashes and index tables. */
-  stats(): { entries: Record<PerceptualAlgorithm, number>; segments: number; indexBytes: number } {
+  stats(): { entries: Record<IndexKey, number>; segments: number; indexBytes: number } {
     let indexBytes = 0
     let segments = 0
-    const entries = { blockhash: 0, pdq: 0 }
+    const entries = { blockhash: 0, pdq: 0, vpdq: 0 }
     for (const [algorithm, list] of this.#segments) {
       for (const s of list) {
         segments++
@@ -238,18 +245,19 @@ export class PerceptualIndex {
     return this.#pool
   }
 
-  #threshold(state: LiveList, algorithm: PerceptualAlgorithm): number {
-    return algorithm === 'pdq' ? state.pdqThreshold ?? this.#options.pdqThreshold : state.blockhashThreshold ?? this.#options.blockhashThreshold
+  #threshold(state: LiveList, algorithm: IndexKey): number {
+    // A video entry's frames are PDQ hashes: its list's PDQ threshold applies to each.
+    return algorithm === 'blockhash' ? state.blockhashThreshold ?? this.#options.blockhashThreshold : state.pdqThreshold ?? this.#options.pdqThreshold
   }
 
-  #maxThreshold(algorithm: PerceptualAlgorithm): number {
+  #maxThreshold(algorithm: IndexKey): number {
     let max = -1
     for (const state of this.#live.values()) max = Math.max(max, this.#threshold(state, algorithm))
     return max
   }
 
   /** Merges every segment but the largest into one, leaving out dead entries. */
-  async #merge(algorithm: PerceptualAlgorithm): Promise<void> {
+  async #merge(algorithm: IndexKey): Promise<void> {
     const segments = this.#segments.get(algorithm)!
     const largest = segments.reduce((a, b) => (b.ids.length > a.ids.length ? b : a))
     const rest = segments.filter((s) => s !== largest)
@@ -269,7 +277,7 @@ export class PerceptualIndex {
   }
 
   /** Where the entry with this id and hash is held, if it is. */
-  #find(algorithm: PerceptualAlgorithm, words: Uint32Array, at: number, id: number): { segment: Segment; position: number } | undefined {
+  #find(algorithm: IndexKey, words: Uint32Array, at: number, id: number): { segment: Segment; position: number } | undefined {
     let found: { segment: Segment; position: number } | undefined
     for (const segment of this.#segments.get(algorithm)!) {
       segment.index.search(words, at, 0, (j) => { if (segment.ids[j] === id) found = { segment, position: j } })

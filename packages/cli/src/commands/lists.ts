@@ -41,6 +41,19 @@ async function* fileLines(file: string, signal: AbortSignal): AsyncGenerator<str
   }
 }
 
+/** A known video's name from its vPDQ file's name: `clip.mp4.txt` -> `clip.mp4`. */
+function videoNameOf(file: string): string {
+  return path.basename(file).replace(/\.(txt|vpdq)$/i, '')
+}
+
+/** Several vPDQ files as one stream: each starts with the `# video: NAME` line that names its video. */
+async function* videoFileLines(files: readonly string[], signal: AbortSignal): AsyncGenerator<string, void, undefined> {
+  for (const file of files) {
+    yield `# video: ${videoNameOf(file)}`
+    yield* fileLines(file, signal)
+  }
+}
+
 const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`
 
 function importSummary(result: ImportListResult, o: { mode: ImportMode; format: ListFormat; strict: boolean; seconds: number }): string {
@@ -65,7 +78,7 @@ export function registerLists(program: Command): void {
   const lists = program.command('lists').description('known-hash lists: import, list, show, set, retract')
   lists.command('import')
     .description('import a new version of a list (active only once complete; the old one matches until then)')
-    .argument('<file>', 'list file (- for stdin)')
+    .argument('<files...>', 'list file (- for stdin); with --format vpdq, one file per known video (vPDQ\'s output), named by the file')
     .requiredOption('--name <name>', 'list name', text('--name'))
     .option('--format <format>', `${LIST_FORMATS.join(' | ')} (csv: "algorithm,hash[,category][,external_id]" with a header)`, choice('--format', LIST_FORMATS), 'csv')
     .option('--append', 'add the rows to the active version instead of making a new one (rows already there are not added again)')
@@ -74,10 +87,13 @@ export function registerLists(program: Command): void {
     .option('--blockhash-threshold <n>', 'this list\'s blockhash threshold (0 to 256)', threshold('--blockhash-threshold'))
     .option('--classification <c>', `what the list's entries are, as the matching service's Shield-compatible answers say: ${LIST_CLASSIFICATIONS.join(' | ')} (a new list: csam; an existing one keeps its own unless given)`, choice('--classification', LIST_CLASSIFICATIONS))
     .option('--json', 'print the result as JSON')
-    .action(async (file: string, options: { name: string; format: ListFormat; append?: boolean; strict?: boolean; pdqThreshold?: number; blockhashThreshold?: number; classification?: ListClassification; json?: boolean }) => {
+    .action(async (files: string[], options: { name: string; format: ListFormat; append?: boolean; strict?: boolean; pdqThreshold?: number; blockhashThreshold?: number; classification?: ListClassification; json?: boolean }) => {
       warnLargeThreshold('--pdq-threshold', options.pdqThreshold)
       warnLargeThreshold('--blockhash-threshold', options.blockhashThreshold)
-      await checkReadable(file)
+      if (files.length > 1 && options.format !== 'vpdq') throw new ConfigError(`one list file at a time (got ${files.length}); only --format vpdq takes several files, one per video`)
+      if (files.length > 1 && files.includes('-')) throw new ConfigError('- (stdin) cannot be given with other files')
+      for (const file of files) await checkReadable(file)
+      const file = files[0]!
       const mode: ImportMode = options.append ? 'append' : IMPORT_MODES[0]
       // Ctrl-C (or SIGTERM): stop between rows and undo, so an interrupted import leaves nothing
       // behind (no half-written version, no list it created); a second one leaves at once.
@@ -101,8 +117,9 @@ export function registerLists(program: Command): void {
         await withApp(loadConfig(), async (app) => {
           const started = performance.now()
           const result = await importList(app.database.db, {
-            name: options.name, lines: fileLines(file, stop.signal), format: options.format, mode, strict: options.strict,
-            source: file === '-' ? 'stdin' : path.basename(file), signal: stop.signal,
+            name: options.name, lines: files.length > 1 ? videoFileLines(files, stop.signal) : fileLines(file, stop.signal), format: options.format, mode, strict: options.strict,
+            source: files.length > 1 ? `${files.length} files` : file === '-' ? 'stdin' : path.basename(file), signal: stop.signal,
+            videoName: file === '-' ? undefined : videoNameOf(file),
             pdqThreshold: options.pdqThreshold, blockhashThreshold: options.blockhashThreshold, classification: options.classification, copyFrom: app.database.copyFrom,
           })
           const seconds = (performance.now() - started) / 1000

@@ -10,6 +10,7 @@ import { crawler } from './migrations/0007-crawler.js'
 import { notifierReview } from './migrations/0008-notifier-review.js'
 import { web } from './migrations/0009-web.js'
 import { api } from './migrations/0010-api.js'
+import { video } from './migrations/0011-video.js'
 
 /**
  * One set of migrations for both dialects, applied in name order. Each area adds its own file
@@ -25,6 +26,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0008_notifier_review': notifierReview,
   '0009_web': web,
   '0010_api': api,
+  '0011_video': video,
 }
 
 class InCodeMigrationProvider implements MigrationProvider {

@@ -50,6 +50,12 @@ export interface KnownHashTable {
   /** PDQ quality when the list gives it. */
   quality: ColumnType<number | null, number | null | undefined, number | null>
   retract_reason: ColumnType<string | null, string | null | undefined, string | null>
+  /** A video entry (`vpdq`): the PDQ of each frame, 32 bytes each; null for other entries. */
+  frames: ColumnType<Uint8Array | null, Uint8Array | null | undefined, Uint8Array | null>
+  /** A video entry: each frame's PDQ quality, one byte per frame. */
+  frame_qualities: ColumnType<Uint8Array | null, Uint8Array | null | undefined, Uint8Array | null>
+  /** A video entry: each frame's timestamp in seconds. */
+  frame_timestamps: ColumnType<number[] | null, number[] | null | undefined, number[] | null>
 }
 
 export const HASH_LIST_CHANGE_KINDS = ['activate', 'add', 'retract', 'settings'] as const

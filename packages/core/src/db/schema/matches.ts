@@ -24,6 +24,10 @@ export interface MatchTable {
   escalated_at: NullableTimestamp
   decided_by: ColumnType<number | null, number | null | undefined, number | null>
   decided_at: NullableTimestamp
+  /** A video's match: where in the video (seconds) the matching frames lie. */
+  timestamps: ColumnType<number[] | null, number[] | null | undefined, number[] | null>
+  /** A video matched to a video entry: the share of its distinct good frames that matched (0..1). */
+  share: ColumnType<number | null, number | null | undefined, number | null>
 }
 
 /** Matches of media against list entries, with the review policy's decision. */
