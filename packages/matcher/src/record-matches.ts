@@ -45,6 +45,7 @@ export async function recordMatches(
     media_id: item.mediaId, known_hash_id: m.knownHashId, list_id: m.listId, list_version: m.listVersion,
     algorithm: m.algorithm, distance: m.distance, category: m.category, external_id: m.externalId,
     status: decision.status, review_reason: decision.reason, job_id: item.jobId,
+    timestamps: m.timestamps === undefined ? null : [...m.timestamps], share: m.share ?? null,
   }))).onConflict((oc) => oc.columns(['media_id', 'known_hash_id']).doNothing())
     .returning(['id', 'media_id', 'known_hash_id', 'status', 'review_reason']).execute()
   const byKey = new Map(decided.map((x) => [`${x.item.mediaId}:${x.m.knownHashId}`, x.m] as const))

@@ -58,7 +58,8 @@ export function decideStatus(match: KnownMatch, context: MatchContext): { status
   const qualities = [context.mediaQuality, context.entryQuality]
   // Unknown content quality counts as low: a hash we cannot rate is not trusted to notify alone.
   if (context.mediaQuality === null || qualities.some((q) => q !== null && q < policy.minQuality)) return { status: 'pending', reason: 'low-quality' }
-  const limit = match.algorithm === 'pdq' ? policy.autoPdqDistance : policy.autoBlockhashDistance
+  // A video entry's distance is the farthest of its matched frames' PDQ distances.
+  const limit = match.algorithm === 'blockhash' ? policy.autoBlockhashDistance : policy.autoPdqDistance
   return match.distance <= limit ? { status: 'auto-confirmed', reason: 'near-close' } : { status: 'pending', reason: 'near' }
 }
 

@@ -6,6 +6,47 @@ export interface NoticeMatch {
   readonly distance: number
   readonly category: string | null
   readonly externalId: string | null
+  /** A video's match: where in the video (seconds) the matching frames lie. */
+  readonly timestamps?: readonly number[]
+  /** A video matched to a known video: the share of its frames that matched (0..1). */
+  readonly share?: number
+}
+
+/** Seconds as m:ss (or h:mm:ss), as a player shows them. */
+export function formatTimestamp(seconds: number): string {
+  const s = Math.max(0, Math.floor(seconds))
+  const h = Math.floor(s / 3600)
+  const m = Math.floor((s % 3600) / 60)
+  const ss = String(s % 60).padStart(2, '0')
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`
+}
+
+/**
+ * Where in a video a match lies, for people: consecutive seconds as ranges ("0:05-0:11, 0:20"),
+ * at most `max` ranges and then how many more.
+ */
+export function describeTimestamps(timestamps: readonly number[], max = 8): string {
+  const seconds = [...new Set(timestamps.map((t) => Math.floor(t)))].sort((a, b) => a - b)
+  const ranges: [number, number][] = []
+  for (const t of seconds) {
+    const last = ranges.at(-1)
+    if (last && t <= last[1] + 1) last[1] = t
+    else ranges.push([t, t])
+  }
+  const shown = ranges.slice(0, max).map(([a, b]) => (a === b ? formatTimestamp(a) : `${formatTimestamp(a)}-${formatTimestamp(b)}`))
+  return shown.join(', ') + (ranges.length > max ? ` and ${ranges.length - max} more` : '')
+}
+
+/** One matched list as a notice names it: list, algorithm, distance, and where in a video. */
+function describeMatch(m: NoticeMatch, details: boolean): string {
+  const extras = [
+    `${m.algorithm}, distance ${m.distance}`,
+    ...(m.share !== undefined ? [`${Math.round(m.share * 100)}% of the video's frames`] : []),
+    ...(details && m.category ? [`category ${m.category}`] : []),
+    ...(details && m.externalId ? [`entry ${m.externalId}`] : []),
+  ]
+  const at = m.timestamps && m.timestamps.length > 0 ? ` at ${describeTimestamps(m.timestamps)} in the video` : ''
+  return `${m.list} (${extras.join(', ')})${at}`
 }
 
 export interface NoticeIncident {
@@ -76,7 +117,11 @@ export function xarfReport(incident: NoticeIncident, reporter: Reporter): Record
     detection_method: detectionMethod(incident.matches),
     // A fixed order: the stored incident may come back from jsonb with its keys reordered.
     hash_values: HASH_ORDER.filter((algorithm) => incident.hashes[algorithm]).map((algorithm) => ({ algorithm, value: incident.hashes[algorithm]! })),
-    matched_lists: incident.matches.map((m) => ({ list: m.list, algorithm: m.algorithm, distance: m.distance, reference: m.externalId })),
+    matched_lists: incident.matches.map((m) => ({
+      list: m.list, algorithm: m.algorithm, distance: m.distance, reference: m.externalId,
+      ...(m.timestamps && m.timestamps.length > 0 ? { video_timestamps: [...m.timestamps] } : {}),
+      ...(m.share !== undefined ? { video_match_share: m.share } : {}),
+    })),
     evidence_source: 'automated_crawler',
     confidence: incident.matches.some((m) => m.distance === 0) ? 1.0 : 0.9,
     tags: ['priority:critical'],
@@ -150,7 +195,7 @@ export function composeNotice(incidents: readonly NoticeIncident[], provider: { 
   ]
   for (const incident of incidents) {
     const hashLines = HASH_ORDER.filter((k) => incident.hashes[k]).map((k) => `  ${k.padEnd(9)} ${incident.hashes[k]}`)
-    const matchLines = incident.matches.map((m) => `  ${m.list} (${m.algorithm}, distance ${m.distance}${m.category ? `, category ${m.category}` : ''}${m.externalId ? `, entry ${m.externalId}` : ''})`)
+    const matchLines = incident.matches.map((m) => `  ${describeMatch(m, true)}`)
     lines.push(
       `Reference:     ${incident.reference}`,
       `Media URL:     ${incident.mediaUrl}`,
@@ -170,7 +215,7 @@ export function composeNotice(incidents: readonly NoticeIncident[], provider: { 
       `<tr><th align="left">Detected at</th><td>${escapeHtml(incident.detectedAt.toISOString())}</td></tr>`,
       `<tr><th align="left">Seen on pages</th><td>${incident.pageUrls.map(escapeHtml).join('<br>') || '(linked directly)'}</td></tr>`,
       ...HASH_ORDER.filter((k) => incident.hashes[k]).map((k) => `<tr><th align="left">${escapeHtml(k)}</th><td><code>${escapeHtml(String(incident.hashes[k]))}</code></td></tr>`),
-      `<tr><th align="left">Matched lists</th><td>${incident.matches.map((m) => escapeHtml(`${m.list} (${m.algorithm}, distance ${m.distance})`)).join('<br>')}</td></tr>`,
+      `<tr><th align="left">Matched lists</th><td>${incident.matches.map((m) => escapeHtml(describeMatch(m, false))).join('<br>')}</td></tr>`,
       '</table>',
     )
   }

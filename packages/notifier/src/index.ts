@@ -1,6 +1,6 @@
 export { ProviderDirectory, setProviderRule, parsePattern, parseProviderRule, type Provider, type ProviderRuleInput } from './provider-directory.js'
 export {
-  composeNotice, xarfReport, noticeKey, referenceFor, EMAIL_KINDS, type ComposedEmail, type ComposeOptions, type EmailKind, type NoticeIncident,
+  composeNotice, xarfReport, noticeKey, referenceFor, describeTimestamps, formatTimestamp, EMAIL_KINDS, type ComposedEmail, type ComposeOptions, type EmailKind, type NoticeIncident,
   type NoticeMatch, type NoticeTemplates, type Reporter,
 } from './compose-notice.js'
 export { createNotices, listNotices, flagReupload, DEFAULT_CREATE_OPTIONS, type CreateNoticesOptions, type CreateNoticesResult, type NoticeListing, type NoticeRequest } from './create-notices.js'

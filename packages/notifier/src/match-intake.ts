@@ -88,8 +88,11 @@ export class MatchIntake {
    */
   async confirmed(mediaId: number, matchIds: readonly number[]): Promise<CreateNoticesResult> {
     const matches = matchIds.length === 0 ? [] : await this.#db.selectFrom('matches as m').innerJoin('hash_lists as l', 'l.id', 'm.list_id')
-      .where('m.id', 'in', [...matchIds]).select(['l.name', 'm.algorithm', 'm.distance', 'm.category', 'm.external_id']).orderBy('m.distance').execute()
-    const noticed = matches.map((m) => ({ list: m.name, algorithm: m.algorithm, distance: m.distance, category: m.category, externalId: m.external_id }))
+      .where('m.id', 'in', [...matchIds]).select(['l.name', 'm.algorithm', 'm.distance', 'm.category', 'm.external_id', 'm.timestamps', 'm.share']).orderBy('m.distance').execute()
+    const noticed = matches.map((m) => ({
+      list: m.name, algorithm: m.algorithm, distance: m.distance, category: m.category, externalId: m.external_id,
+      ...(m.timestamps ? { timestamps: m.timestamps.map(Number) } : {}), ...(m.share === null ? {} : { share: Number(m.share) }),
+    }))
     return this.#notify(await storedNoticeRequests(this.#db, mediaId, noticed, null))
   }
 
@@ -112,7 +115,10 @@ export class MatchIntake {
 }
 
 function noticeMatch(m: KnownMatch): NoticeRequest['matches'][number] {
-  return { list: m.list, algorithm: m.algorithm, distance: m.distance, category: m.category, externalId: m.externalId }
+  return {
+    list: m.list, algorithm: m.algorithm, distance: m.distance, category: m.category, externalId: m.externalId,
+    ...(m.timestamps ? { timestamps: m.timestamps } : {}), ...(m.share === undefined ? {} : { share: m.share }),
+  }
 }
 
 /** The notice requests for a stored media: one per URL it was fetched from, with the evidence of its latest successful fetch. */
