@@ -1,5 +1,6 @@
 import { Prng } from './prng.js'
-import type { MediaRef, Ref, SitePlan, UrlStyle } from './site-plan.js'
+import type { MediaRef, Ref, SitePlan, UrlStyle, VideoRef } from './site-plan.js'
+import { VIDEO_MIME_TYPES } from './site-manifest.js'
 
 const WORDS = [
   'river', 'garden', 'lantern', 'harbour', 'meadow', 'orchard', 'pebble', 'compass', 'window', 'valley',
@@ -15,9 +16,14 @@ export function renderPage(plan: SitePlan, index: number): string {
   const url = (style: UrlStyle, path: string): string => formatUrl(plan.baseUrl, page.path, style, path)
   const imageUrl = (ref: Ref): string => url(ref.style, plan.images[ref.image]?.path ?? '/')
   const pageUrl = (target: number, style: UrlStyle): string => url(style, plan.pages[target]?.path ?? '/')
+  const videoUrl = (ref: VideoRef): string => url(ref.style, plan.videos[ref.video]?.path ?? '/')
+  const videoType = (ref: VideoRef): string => VIDEO_MIME_TYPES[plan.videos[ref.video]?.format ?? 'mp4']
 
   const head: string[] = [`<meta charset="utf-8">`, `<title>${escapeHtml(page.title)}</title>`]
   if (page.ogImage !== undefined) head.push(`<meta property="og:image" content="${escapeHtml(url('absolute', plan.images[page.ogImage.image]?.path ?? '/'))}">`)
+  if (page.ogVideo !== undefined) {
+    head.push(`<meta property="og:video" content="${escapeHtml(videoUrl(page.ogVideo))}">`, `<meta property="og:video:type" content="${videoType(page.ogVideo)}">`)
+  }
 
   const nav: string[] = []
   if (page.parent !== undefined) nav.push(link(pageUrl(page.parent, 'relative'), 'Up'))
@@ -35,7 +41,7 @@ export function renderPage(plan: SitePlan, index: number): string {
   const body: string[] = []
   for (const media of page.media) {
     body.push(paragraph(rng))
-    body.push(renderMedia(media, imageUrl))
+    body.push(renderMedia(media, imageUrl, videoUrl, videoType))
   }
   body.push(paragraph(rng))
 
@@ -55,7 +61,7 @@ export function renderPage(plan: SitePlan, index: number): string {
   ].join('\n')
 }
 
-function renderMedia(media: MediaRef, imageUrl: (ref: Ref) => string): string {
+function renderMedia(media: MediaRef, imageUrl: (ref: Ref) => string, videoUrl: (ref: VideoRef) => string, videoType: (ref: VideoRef) => string): string {
   switch (media.kind) {
     case 'img':
       return `<img src="${imageUrl(media.src)}" alt="">`
@@ -69,6 +75,15 @@ function renderMedia(media: MediaRef, imageUrl: (ref: Ref) => string): string {
       return `<p><a href="${imageUrl(media.href)}">Full size</a></p>`
     case 'poster':
       return `<video controls preload="none" poster="${imageUrl(media.src)}"></video>`
+    case 'video':
+      switch (media.form) {
+        case 'video-src':
+          return `<video controls preload="none" src="${videoUrl(media.src)}"></video>`
+        case 'video-source':
+          return `<video controls preload="none"><source src="${videoUrl(media.src)}" type="${videoType(media.src)}"></video>`
+        case 'video-link':
+          return `<p><a href="${videoUrl(media.src)}">Watch the video</a></p>`
+      }
   }
 }
 

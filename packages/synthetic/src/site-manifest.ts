@@ -41,6 +41,51 @@ export interface SiteImage {
   readonly referencedBy: readonly ReferenceKind[]
 }
 
+/** The video containers the synthetic site serves, with their MIME types (the file extension is the format's name). */
+export const VIDEO_FORMATS = ['mp4', 'webm'] as const
+
+export type VideoFormat = (typeof VIDEO_FORMATS)[number]
+
+export const VIDEO_MIME_TYPES: Readonly<Record<VideoFormat, string>> = {
+  mp4: 'video/mp4',
+  webm: 'video/webm',
+}
+
+/**
+ * What a video on the site is: 'known' (its original is on the known list; its mirror, a
+ * byte-identical copy at another URL, is 'known' too, with `duplicateOf` set) or 'unrelated'
+ * (distinct, matching nothing).
+ */
+export const VIDEO_KINDS = ['known', 'unrelated'] as const
+
+export type VideoKind = (typeof VIDEO_KINDS)[number]
+
+/**
+ * How a page references a video, named as the crawler's discovery sources are: `<video src>`,
+ * `<video><source src>`, `<meta property="og:video">`, `<a href>` to the file. On a site with at
+ * least one video every kind appears.
+ */
+export const VIDEO_REFERENCE_KINDS = ['video-src', 'video-source', 'og-video', 'video-link'] as const
+
+export type VideoReferenceKind = (typeof VIDEO_REFERENCE_KINDS)[number]
+
+export interface SiteVideo {
+  /** Absolute URL the video is served at (its path ends in `.mp4` or `.webm`). */
+  readonly url: string
+  readonly kind: VideoKind
+  /** Id of the base video: its own id, or the original's for a mirror (the `id` that {@link SyntheticSite.knownVideos} yields for known ones). */
+  readonly baseId: number
+  readonly format: VideoFormat
+  /** Content-Type served (the video source is asked for this format). */
+  readonly contentType: string
+  /** Set on a mirror: this URL serves byte for byte the same as the URL given. */
+  readonly duplicateOf?: string
+  /** Absolute URLs of the pages that reference it, in page order. */
+  readonly pages: readonly string[]
+  /** How those pages reference it (each kind once). */
+  readonly referencedBy: readonly VideoReferenceKind[]
+}
+
 export interface SiteManifest {
   /** `http://host:port`, without a trailing slash. */
   readonly baseUrl: string
@@ -48,6 +93,8 @@ export interface SiteManifest {
   readonly pages: readonly string[]
   /** Every image URL served. */
   readonly images: readonly SiteImage[]
+  /** Every video URL served (none unless {@link SiteOptions.videos} asks for some); originals first, then mirrors. */
+  readonly videos: readonly SiteVideo[]
   /** Off-site links present on the pages (`*.invalid` pages, never resolvable, and images on 127.0.0.2); a same-site crawler must not follow the pages. */
   readonly externalLinks: readonly string[]
 }

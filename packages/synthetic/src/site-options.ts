@@ -1,3 +1,26 @@
+import { VIDEO_FORMATS } from './site-manifest.js'
+import type { VideoFormat } from './site-manifest.js'
+
+/** What the site asks a {@link VideoSource} for: one distinct benign video, deterministic from `seed`. */
+export interface VideoSpec {
+  /** Seed of this video (follows from the site seed and the video id): the same spec must give the same bytes. */
+  readonly seed: number
+  /** Container the site serves it as (its URL ends in `.${format}`). */
+  readonly format: VideoFormat
+}
+
+/** The bytes of one video and the Content-Type to serve them with. */
+export interface VideoBytes {
+  readonly bytes: Uint8Array
+  readonly contentType: string
+}
+
+/**
+ * Makes the bytes of base video `id` (0 to `videos - 1`). The site calls it at most once per id
+ * (mirrors share their original's bytes), on first request, and keeps the result in memory.
+ */
+export type VideoSource = (id: number, spec: VideoSpec) => Promise<VideoBytes>
+
 /** How the synthetic site is built and served. Every field is optional; see {@link DEFAULT_SITE_OPTIONS}. */
 export interface SiteOptions {
   /** Seed of everything on the site: the same seed gives byte-identical pages and images (up to the base URL). Default 1. */
@@ -24,9 +47,20 @@ export interface SiteOptions {
   readonly cacheBytes?: number
   /** Delay before every response, in milliseconds, to make the site behave like a slow remote host. Default 0. */
   readonly latencyMs?: number
+  /**
+   * Distinct base videos; each known one also gets a mirror (same bytes, second URL). Default 0:
+   * no video, and every page and image is exactly what it is without this option.
+   */
+  readonly videos?: number
+  /** Share of the base videos that are "known" (rounded; 0.5 of 1 video is 1). Default 0.5. */
+  readonly knownVideoFraction?: number
+  /** Containers of the base videos, taken in turn. Default ['mp4', 'webm']. */
+  readonly videoFormats?: readonly VideoFormat[]
+  /** Makes the video bytes; required when `videos` > 0. */
+  readonly videoSource?: VideoSource
 }
 
-export type ResolvedSiteOptions = Required<SiteOptions>
+export type ResolvedSiteOptions = Required<Omit<SiteOptions, 'videoSource'>> & Pick<SiteOptions, 'videoSource'>
 
 export const DEFAULT_SITE_OPTIONS = {
   seed: 1,
@@ -41,6 +75,9 @@ export const DEFAULT_SITE_OPTIONS = {
   oversizedBytes: 40 * 1024 * 1024,
   cacheBytes: 64 * 1024 * 1024,
   latencyMs: 0,
+  videos: 0,
+  knownVideoFraction: 0.5,
+  videoFormats: ['mp4', 'webm'],
 } as const satisfies ResolvedSiteOptions
 
 /** Fills in defaults and rejects values that cannot make a site. */
@@ -58,6 +95,12 @@ export function resolveSiteOptions(options: SiteOptions = {}): ResolvedSiteOptio
   integer('cacheBytes', o.cacheBytes, 0)
   if (!(o.knownFraction >= 0 && o.knownFraction <= 1)) throw new RangeError(`SiteOptions.knownFraction must be in [0, 1], got ${o.knownFraction}`)
   if (!(o.latencyMs >= 0)) throw new RangeError(`SiteOptions.latencyMs must be >= 0, got ${o.latencyMs}`)
+  integer('videos', o.videos, 0)
+  if (!(o.knownVideoFraction >= 0 && o.knownVideoFraction <= 1)) throw new RangeError(`SiteOptions.knownVideoFraction must be in [0, 1], got ${o.knownVideoFraction}`)
+  if (o.videoFormats.length === 0 || o.videoFormats.some((f) => !VIDEO_FORMATS.includes(f))) {
+    throw new RangeError(`SiteOptions.videoFormats must be a non-empty list of ${VIDEO_FORMATS.join(', ')}, got ${o.videoFormats.join(', ')}`)
+  }
+  if (o.videos > 0 && o.videoSource === undefined) throw new RangeError('SiteOptions.videos needs a videoSource to make the video bytes')
   const [w, h] = o.imageSize
   integer('imageSize', w, 16)
   integer('imageSize', h, 16)

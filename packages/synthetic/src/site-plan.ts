@@ -3,7 +3,8 @@ import type { Alteration } from './alter-image.js'
 import { IMAGE_EXTENSIONS, IMAGE_MIME_TYPES } from './image-format.js'
 import type { ImageFormat } from './image-format.js'
 import { Prng, mixSeed } from './prng.js'
-import type { BadReason, ImageKind, ReferenceKind, SiteImage, SiteManifest } from './site-manifest.js'
+import { VIDEO_MIME_TYPES, VIDEO_REFERENCE_KINDS } from './site-manifest.js'
+import type { BadReason, ImageKind, ReferenceKind, SiteImage, SiteManifest, SiteVideo, VideoFormat, VideoKind, VideoReferenceKind } from './site-manifest.js'
 import type { ResolvedSiteOptions } from './site-options.js'
 
 /** Children per page in the link tree: 200 pages are 3 levels deep, 5,000 pages 5. */
@@ -47,12 +48,33 @@ export interface Ref {
   readonly image: number
 }
 
+export interface PlannedVideo {
+  readonly path: string
+  readonly kind: VideoKind
+  /** The base video's id (the original's for a mirror): what the site asks its video source for. */
+  readonly baseId: number
+  readonly format: VideoFormat
+  /** Seed the video source is given for this base video. */
+  readonly seed: number
+  /** Index into the plan's videos of the original, on a mirror. */
+  readonly duplicateOf?: number
+  readonly pages: Set<number>
+  readonly referencedBy: Set<VideoReferenceKind>
+}
+
+export interface VideoRef {
+  readonly style: UrlStyle
+  /** Index into the plan's videos. */
+  readonly video: number
+}
+
 export type MediaRef =
   | { readonly kind: 'img'; readonly src: Ref }
   | { readonly kind: 'srcset'; readonly src: Ref; readonly large: Ref; readonly widths: boolean }
   | { readonly kind: 'picture'; readonly webp: Ref; readonly fallback: Ref }
   | { readonly kind: 'link'; readonly href: Ref }
   | { readonly kind: 'poster'; readonly src: Ref }
+  | { readonly kind: 'video'; readonly form: 'video-src' | 'video-source' | 'video-link'; readonly src: VideoRef }
 
 export interface PageLink {
   readonly style: UrlStyle
@@ -68,6 +90,7 @@ export interface PlannedPage {
   readonly externalLinks: string[]
   readonly media: MediaRef[]
   ogImage: Ref | undefined
+  ogVideo: VideoRef | undefined
   /** Seed of the filler text. */
   readonly textSeed: number
 }
@@ -77,6 +100,10 @@ export interface SitePlan {
   readonly baseUrl: string
   readonly pages: readonly PlannedPage[]
   readonly images: readonly PlannedImage[]
+  /** Base videos (index = id) first, then their mirrors. */
+  readonly videos: readonly PlannedVideo[]
+  /** Ids of the known base videos, ascending; `videos[id]` is the original. */
+  readonly knownVideoIds: readonly number[]
   /** Index into `pages` of `/bad.html`, when bad inputs are on. */
   readonly badPage: number | undefined
   /** Base image ids of the known images, ascending; `images[id]` is the original. */
@@ -94,10 +121,12 @@ export function planSite(options: ResolvedSiteOptions, baseUrl: string): SitePla
   const pages = planPages(options, rng)
   const { images, knownIds } = planImages(options, rng)
   placeImages(pages, images, rng)
+  // Videos draw from their own stream, so asking for some leaves every image and link as it was.
+  const { videos, knownVideoIds } = planVideos(options, pages, new Prng(mixSeed(options.seed, 0x71de0)))
   let badPage: number | undefined
   if (options.badInputs) badPage = addBadInputs(options, pages, images)
-  const manifest = buildManifest(baseUrl, pages, images)
-  return { options, baseUrl, pages, images, badPage, knownIds, manifest }
+  const manifest = buildManifest(baseUrl, pages, images, videos)
+  return { options, baseUrl, pages, images, videos, knownVideoIds, badPage, knownIds, manifest }
 }
 
 function planPages(options: ResolvedSiteOptions, rng: Prng): PlannedPage[] {
@@ -113,7 +142,7 @@ function planPages(options: ResolvedSiteOptions, rng: Prng): PlannedPage[] {
     const title = i === 0 ? 'Synthetic site' : parent === 0 ? `Section ${i}` : `Article ${i}`
     const children: number[] = []
     for (let c = i * PAGE_FANOUT + 1; c <= i * PAGE_FANOUT + PAGE_FANOUT && c < options.pages; c++) children.push(c)
-    pages.push({ path, title, parent, children, crossLinks: [], externalLinks: [], media: [], ogImage: undefined, textSeed: mixSeed(options.seed, 4, i) })
+    pages.push({ path, title, parent, children, crossLinks: [], externalLinks: [], media: [], ogImage: undefined, ogVideo: undefined, textSeed: mixSeed(options.seed, 4, i) })
   }
   let external = 0
   for (const [i, page] of pages.entries()) {
@@ -288,6 +317,60 @@ function placeImages(pages: PlannedPage[], images: PlannedImage[], rng: Prng): v
   }
 }
 
+/**
+ * Plans the videos (known ones with a mirror each) and places them on pages: references go round
+ * the four forms in turn, and there are at least four, so a site with one video still shows every
+ * form a crawler must find.
+ */
+function planVideos(options: ResolvedSiteOptions, pages: PlannedPage[], rng: Prng): { videos: PlannedVideo[]; knownVideoIds: number[] } {
+  const n = options.videos
+  if (n === 0) return { videos: [], knownVideoIds: [] }
+  const knownCount = Math.min(n, Math.round(n * options.knownVideoFraction))
+  const knownVideoIds = rng.shuffle(Array.from({ length: n }, (_, i) => i)).slice(0, knownCount).sort((a, b) => a - b)
+  const known = new Set(knownVideoIds)
+  const numbers = rng.shuffle(Array.from({ length: n }, (_, i) => i))
+  const width = Math.max(5, String(n).length)
+  const videos: PlannedVideo[] = []
+  for (let id = 0; id < n; id++) {
+    const format = options.videoFormats[id % options.videoFormats.length] as VideoFormat
+    videos.push({
+      path: `/video/${String(numbers[id]).padStart(width, '0')}.${format}`,
+      kind: known.has(id) ? 'known' : 'unrelated',
+      baseId: id,
+      format,
+      seed: mixSeed(options.seed, 6, id),
+      pages: new Set(),
+      referencedBy: new Set(),
+    })
+  }
+  for (const id of knownVideoIds) {
+    const original = videos[id] as PlannedVideo
+    videos.push({ ...original, path: `/mirror${original.path}`, duplicateOf: id, pages: new Set(), referencedBy: new Set() })
+  }
+
+  const order = rng.shuffle(videos.map((_, i) => i))
+  const refs = Math.max(order.length, VIDEO_REFERENCE_KINDS.length)
+  for (let k = 0; k < refs; k++) {
+    const index = order[k % order.length] as number
+    const video = videos[index] as PlannedVideo
+    let form = VIDEO_REFERENCE_KINDS[k % VIDEO_REFERENCE_KINDS.length] as VideoReferenceKind
+    let p = rng.int(0, pages.length - 1)
+    if (form === 'og-video') {
+      // One og:video per page: the next page without one, or an inline video if all have one.
+      let free = -1
+      for (let step = 0; step < pages.length && free < 0; step++) if ((pages[(p + step) % pages.length] as PlannedPage).ogVideo === undefined) free = (p + step) % pages.length
+      if (free < 0) form = 'video-src'
+      else p = free
+    }
+    const page = pages[p] as PlannedPage
+    video.pages.add(p)
+    video.referencedBy.add(form)
+    if (form === 'og-video') page.ogVideo = { video: index, style: 'absolute' }
+    else page.media.push({ kind: 'video', form, src: { video: index, style: pickStyle(rng) } })
+  }
+  return { videos, knownVideoIds }
+}
+
 function addBadInputs(options: ResolvedSiteOptions, pages: PlannedPage[], images: PlannedImage[]): number {
   const index = pages.length
   const page: PlannedPage = {
@@ -299,6 +382,7 @@ function addBadInputs(options: ResolvedSiteOptions, pages: PlannedPage[], images
     externalLinks: [],
     media: [],
     ogImage: undefined,
+    ogVideo: undefined,
     textSeed: mixSeed(options.seed, 5),
   }
   pages.push(page)
@@ -326,7 +410,7 @@ function addBadInputs(options: ResolvedSiteOptions, pages: PlannedPage[], images
   return index
 }
 
-function buildManifest(baseUrl: string, pages: readonly PlannedPage[], images: readonly PlannedImage[]): SiteManifest {
+function buildManifest(baseUrl: string, pages: readonly PlannedPage[], images: readonly PlannedImage[], videos: readonly PlannedVideo[]): SiteManifest {
   const pageUrls = pages.map((p) => baseUrl + p.path)
   return {
     baseUrl,
@@ -346,6 +430,16 @@ function buildManifest(baseUrl: string, pages: readonly PlannedPage[], images: r
       }
       return entry
     }),
+    videos: videos.map((video): SiteVideo => ({
+      url: baseUrl + video.path,
+      kind: video.kind,
+      baseId: video.baseId,
+      format: video.format,
+      contentType: VIDEO_MIME_TYPES[video.format],
+      ...(video.duplicateOf === undefined ? {} : { duplicateOf: baseUrl + (videos[video.duplicateOf] as PlannedVideo).path }),
+      pages: [...video.pages].sort((a, b) => a - b).map((p) => pageUrls[p] as string),
+      referencedBy: [...video.referencedBy].sort(),
+    })),
     externalLinks: pages.flatMap((p) => p.externalLinks),
   }
 }

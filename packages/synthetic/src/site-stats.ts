@@ -18,7 +18,9 @@ export interface SiteStats {
   readonly maxConcurrent: number
   /** Images generated so far (cache misses). */
   readonly imagesGenerated: number
-  /** Forget everything counted so far (the cache of images stays). */
+  /** Base videos made so far (each at most once per site: they stay in memory). */
+  readonly videosGenerated: number
+  /** Forget everything counted so far (the cache of images and videos stays). */
   reset(): void
 }
 
@@ -32,9 +34,12 @@ export class SiteStatsRecorder implements SiteStats {
   #maxConcurrent = 0
   readonly #imagesGenerated: () => number
   #generatedAtReset = 0
+  readonly #videosGenerated: () => number
+  #videosAtReset = 0
 
-  constructor(imagesGenerated: () => number) {
+  constructor(imagesGenerated: () => number, videosGenerated: () => number = () => 0) {
     this.#imagesGenerated = imagesGenerated
+    this.#videosGenerated = videosGenerated
   }
 
   get requests(): number {
@@ -61,6 +66,10 @@ export class SiteStatsRecorder implements SiteStats {
     return this.#imagesGenerated() - this.#generatedAtReset
   }
 
+  get videosGenerated(): number {
+    return this.#videosGenerated() - this.#videosAtReset
+  }
+
   reset(): void {
     this.#requests = 0
     this.#bytesServed = 0
@@ -68,6 +77,7 @@ export class SiteStatsRecorder implements SiteStats {
     this.#byStatus = new Map()
     this.#maxConcurrent = this.#concurrent
     this.#generatedAtReset = this.#imagesGenerated()
+    this.#videosAtReset = this.#videosGenerated()
   }
 
   started(path: string): void {

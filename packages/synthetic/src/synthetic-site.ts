@@ -7,9 +7,9 @@ import { ImageStore } from './image-store.js'
 import { renderPage } from './render-page.js'
 import type { SiteManifest } from './site-manifest.js'
 import { resolveSiteOptions } from './site-options.js'
-import type { SiteOptions } from './site-options.js'
+import type { SiteOptions, VideoSource } from './site-options.js'
 import { planSite } from './site-plan.js'
-import type { SitePlan } from './site-plan.js'
+import type { PlannedVideo, SitePlan } from './site-plan.js'
 import { SiteStatsRecorder } from './site-stats.js'
 import type { SiteStats } from './site-stats.js'
 
@@ -23,6 +23,17 @@ export interface KnownImage {
   readonly bytes: Uint8Array
 }
 
+/** One of the original known videos, as a test needs it to build its known-hash list. */
+export interface KnownVideo {
+  /** Base video id (the `baseId` of its mirror). */
+  readonly id: number
+  /** Where the site serves it. */
+  readonly url: string
+  /** Its bytes, exactly as served. */
+  readonly bytes: Uint8Array
+  readonly contentType: string
+}
+
 /** A running synthetic website. */
 export interface SyntheticSite {
   readonly manifest: SiteManifest
@@ -30,21 +41,90 @@ export interface SyntheticSite {
   knownImages(): AsyncIterable<KnownImage>
   /** The bytes served at `url` (absolute, or a path), without going through HTTP. Throws for a URL that is not an image of the site. */
   imageBytes(url: string): Promise<Uint8Array>
+  /** The original known videos' bytes in id order (made on first use, then kept in memory). */
+  knownVideos(): AsyncIterable<KnownVideo>
+  /** The bytes served at `url` (absolute, or a path), without going through HTTP. Throws for a URL that is not a video of the site. */
+  videoBytes(url: string): Promise<Uint8Array>
   /** Live counters of what was served. */
   readonly stats: SiteStats
   /** Stops listening and drops open connections. */
   close(): Promise<void>
 }
 
-type Route = { readonly type: 'page'; readonly index: number } | { readonly type: 'image'; readonly index: number } | { readonly type: 'robots' }
+type Route =
+  | { readonly type: 'page'; readonly index: number }
+  | { readonly type: 'image'; readonly index: number }
+  | { readonly type: 'video'; readonly index: number }
+  | { readonly type: 'robots' }
+
+interface SiteState {
+  readonly plan: SitePlan
+  readonly store: ImageStore
+  readonly videos: VideoStore
+  readonly routes: Map<string, Route>
+  readonly stats: SiteStatsRecorder
+}
+
+/** A video body with its type and entity tag. */
+interface VideoBody {
+  readonly bytes: Uint8Array
+  readonly contentType: string
+  readonly etag: string
+}
+
+/**
+ * Asks the video source for each base video once, on first request, and keeps every body in
+ * memory for the life of the site (videos are few and costly to make; mirrors share their
+ * original's body). A failed generation is forgotten, so the next request tries again.
+ */
+class VideoStore {
+  readonly #plan: SitePlan
+  readonly #source: VideoSource | undefined
+  readonly #bodies = new Map<number, Promise<VideoBody>>()
+  #generated = 0
+
+  constructor(plan: SitePlan, source: VideoSource | undefined) {
+    this.#plan = plan
+    this.#source = source
+  }
+
+  get generated(): number {
+    return this.#generated
+  }
+
+  body(index: number): Promise<VideoBody> {
+    const video = this.#plan.videos[index]
+    if (video === undefined) return Promise.reject(new RangeError(`no video ${index}`))
+    let pending = this.#bodies.get(video.baseId)
+    if (pending === undefined) {
+      pending = this.#make(video)
+      pending.catch(() => this.#bodies.delete(video.baseId))
+      this.#bodies.set(video.baseId, pending)
+    }
+    return pending
+  }
+
+  async #make(video: PlannedVideo): Promise<VideoBody> {
+    if (this.#source === undefined) throw new Error('the site has videos but no videoSource')
+    const made = await this.#source(video.baseId, { seed: video.seed, format: video.format })
+    if (!(made?.bytes instanceof Uint8Array) || made.bytes.length === 0 || typeof made.contentType !== 'string') {
+      throw new TypeError(`videoSource gave no bytes or no contentType for video ${video.baseId}`)
+    }
+    this.#generated++
+    // Our own copy: the caller may reuse its buffer.
+    const bytes = new Uint8Array(made.bytes)
+    return { bytes, contentType: made.contentType, etag: `"${createHash('sha256').update(bytes).digest('base64url').slice(0, 27)}"` }
+  }
+}
 
 const ROBOTS_TXT = new TextEncoder().encode('User-agent: *\nAllow: /\n')
 const NOT_FOUND = new TextEncoder().encode('not found\n')
 
 /**
  * Starts a deterministic synthetic website on loopback: HTML pages linking to each other and to
- * generated benign images (known ones, altered copies of them, unrelated ones, and bad inputs).
- * Images are made in memory on first request; nothing touches the disk.
+ * generated benign images (known ones, altered copies of them, unrelated ones, and bad inputs),
+ * and, when asked, benign videos (known ones with a mirror each, and unrelated ones) served with
+ * HTTP range support. Media are made in memory on first request; nothing touches the disk.
  *
  * @example
  * const site = await startSyntheticSite({ seed: 7, pages: 50, images: 100 })
@@ -58,7 +138,7 @@ const NOT_FOUND = new TextEncoder().encode('not found\n')
  */
 export async function startSyntheticSite(options: SiteOptions = {}): Promise<SyntheticSite> {
   const resolved = resolveSiteOptions(options)
-  let state: { plan: SitePlan; store: ImageStore; routes: Map<string, Route>; stats: SiteStatsRecorder } | undefined
+  let state: SiteState | undefined
   const server = createServer((req, res) => {
     if (state === undefined) {
       res.writeHead(503).end()
@@ -79,9 +159,11 @@ export async function startSyntheticSite(options: SiteOptions = {}): Promise<Syn
   const routes = new Map<string, Route>()
   for (const [index, page] of plan.pages.entries()) routes.set(page.path, { type: 'page', index })
   for (const [index, image] of plan.images.entries()) routes.set(image.path, { type: 'image', index })
+  for (const [index, video] of plan.videos.entries()) routes.set(video.path, { type: 'video', index })
   routes.set('/robots.txt', { type: 'robots' })
-  const stats = new SiteStatsRecorder(() => store.generated)
-  state = { plan, store, routes, stats }
+  const videos = new VideoStore(plan, resolved.videoSource)
+  const stats = new SiteStatsRecorder(() => store.generated, () => videos.generated)
+  state = { plan, store, videos, routes, stats }
 
   let closed: Promise<void> | undefined
   return {
@@ -97,6 +179,17 @@ export async function startSyntheticSite(options: SiteOptions = {}): Promise<Syn
       const route = routes.get(new URL(url, baseUrl).pathname)
       if (route?.type !== 'image') throw new RangeError(`not an image of the site: ${url}`)
       return (await store.body(route.index)).bytes.slice()
+    },
+    async *knownVideos(): AsyncGenerator<KnownVideo> {
+      for (const id of plan.knownVideoIds) {
+        const body = await videos.body(id)
+        yield { id, url: baseUrl + (plan.videos[id]?.path ?? ''), bytes: body.bytes.slice(), contentType: body.contentType }
+      }
+    },
+    async videoBytes(url: string): Promise<Uint8Array> {
+      const route = routes.get(new URL(url, baseUrl).pathname)
+      if (route?.type !== 'video') throw new RangeError(`not a video of the site: ${url}`)
+      return (await videos.body(route.index)).bytes.slice()
     },
     close(): Promise<void> {
       closed ??= new Promise<void>((resolve, reject) => {
@@ -118,12 +211,8 @@ function listen(server: Server, port: number, host: string): Promise<void> {
   })
 }
 
-async function handle(
-  state: { plan: SitePlan; store: ImageStore; routes: Map<string, Route>; stats: SiteStatsRecorder },
-  req: IncomingMessage,
-  res: ServerResponse,
-): Promise<void> {
-  const { plan, store, routes, stats } = state
+async function handle(state: SiteState, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { plan, store, videos, routes, stats } = state
   const path = new URL(req.url ?? '/', 'http://site.invalid').pathname
   stats.started(path)
   res.once('close', () => stats.finished(res.statusCode))
@@ -176,7 +265,58 @@ async function handle(
       send(200, type, body.bytes, body.etag)
       return
     }
+    case 'video':
+      sendRanged(req, res, await videos.body(route.index), (n) => stats.wrote(path, n))
+      return
   }
+}
+
+/**
+ * Reads a `Range` header against a body of `total` bytes: one byte range (`bytes=a-b`, `bytes=a-`,
+ * `bytes=-n`) as [first, last] inclusive; 'unsatisfiable' when it starts past the end (416);
+ * undefined to serve the whole body, as RFC 9110 lets a server do for several ranges, other units
+ * or a malformed header.
+ */
+export function parseRange(header: string | undefined, total: number): readonly [number, number] | 'unsatisfiable' | undefined {
+  if (header === undefined) return undefined
+  const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header)
+  if (m === null) return undefined
+  const [, first = '', last = ''] = m
+  if (first === '' && last === '') return undefined
+  if (first === '') {
+    const suffix = Number(last)
+    return suffix === 0 || total === 0 ? 'unsatisfiable' : [Math.max(0, total - suffix), total - 1]
+  }
+  const start = Number(first)
+  if (last !== '' && Number(last) < start) return undefined
+  if (start >= total) return 'unsatisfiable'
+  return [start, last === '' ? total - 1 : Math.min(Number(last), total - 1)]
+}
+
+/** Serves a video as players and crawlers expect: Accept-Ranges, 206 with Content-Range for a range, 416 past the end; If-Range and If-None-Match by ETag. */
+function sendRanged(req: IncomingMessage, res: ServerResponse, body: VideoBody, wrote: (bytes: number) => void): void {
+  const total = body.bytes.length
+  if (req.headers['if-none-match'] === body.etag) {
+    res.writeHead(304, { ETag: body.etag, 'Accept-Ranges': 'bytes' }).end()
+    return
+  }
+  // If-Range: the range only applies to the version the client already holds part of.
+  const ifRange = req.headers['if-range']
+  const range = ifRange === undefined || ifRange === body.etag ? parseRange(req.headers.range, total) : undefined
+  if (range === 'unsatisfiable') {
+    res.writeHead(416, { 'Content-Range': `bytes */${total}`, 'Accept-Ranges': 'bytes', 'Content-Length': 0 }).end()
+    return
+  }
+  const [start, end] = range ?? [0, total - 1]
+  const headers: Record<string, string | number> = { 'Content-Type': body.contentType, 'Content-Length': end - start + 1, 'Accept-Ranges': 'bytes', ETag: body.etag }
+  if (range !== undefined) headers['Content-Range'] = `bytes ${start}-${end}/${total}`
+  res.writeHead(range === undefined ? 200 : 206, headers)
+  if (req.method === 'HEAD') {
+    res.end()
+    return
+  }
+  res.end(body.bytes.subarray(start, end + 1))
+  wrote(end - start + 1)
 }
 
 /** Streams the oversized body with backpressure, and stops as soon as the client goes away. */
