@@ -43,7 +43,7 @@ export const DEFAULT_REMOTE_MATCHER_OPTIONS = {
 interface Prepared {
   /** Index in the caller's probes. */
   readonly at: number
-  readonly wire: { algorithm: Algorithm; hash: string; quality?: number; dihedral?: string[] }
+  readonly wire: { algorithm: Algorithm; hash: string; quality?: number; dihedral?: string[]; frames?: { pdq: string; quality: number; timestamp: number }[] }
   /** Wire dihedral position -> the caller's (malformed dihedral hashes are not sent). */
   readonly dihedralAt: readonly number[]
   /** Hashes this probe counts for against the service's limit. */
@@ -273,6 +273,12 @@ export class RemoteMatcher implements MatchService {
         hash: str('hash'), distance: int('distance'), category: nullable('category'), externalId: nullable('externalId'),
         ...(classification === null ? {} : { classification: classification as ListClassification }),
       }
+      if (Array.isArray(x.timestamps)) {
+        if (!x.timestamps.every((t) => typeof t === 'number')) throw this.#protocol('a match whose timestamps are not numbers')
+        const share = x.share === undefined || x.share === null ? undefined : typeof x.share === 'number' ? x.share : Number.NaN
+        if (Number.isNaN(share)) throw this.#protocol('a match whose share is not a number')
+        return { ...match, timestamps: x.timestamps as number[], ...(share === undefined ? {} : { share }) }
+      }
       if (x.transform === undefined || x.transform === null) return match
       const transform = probe.dihedralAt[int('transform')]
       if (transform === undefined) throw this.#protocol('a match whose transform names no dihedral hash sent')
@@ -317,6 +323,15 @@ class TooLarge extends Error {}
 
 /** The probe as the batch endpoint takes it; undefined for a malformed one (it matches nothing, as in process). */
 function prepare(probe: Probe, at: number): Prepared | undefined {
+  if (probe.algorithm === 'vpdq') {
+    // As in process: malformed frames and frames under no quality are left for the service to judge; none at all matches nothing.
+    const frames = (probe.frames ?? []).flatMap((f) => {
+      const n = normaliseHash('pdq', f.pdq)
+      return 'error' in n ? [] : [{ pdq: n.hex, quality: f.quality, timestamp: f.timestamp }]
+    })
+    if (frames.length === 0) return undefined
+    return { at, wire: { algorithm: 'vpdq', hash: /^[0-9a-f]{64}$/i.test(probe.hash) ? probe.hash.toLowerCase() : '', frames }, dihedralAt: [], weight: frames.length }
+  }
   if (!isAlgorithm(probe.algorithm)) return undefined
   const norm = normaliseHash(probe.algorithm, probe.hash)
   if ('error' in norm) return undefined

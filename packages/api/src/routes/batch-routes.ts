@@ -2,14 +2,23 @@ import { HttpError } from '@arachnid/web'
 import type { FastifyPluginAsync } from 'fastify'
 import { chargeOrRefuse } from '../api-app.js'
 import type { ApiContext } from '../api-context.js'
-import { matchParsed, parseProbe } from '../batch-format.js'
+import { matchParsed, parseProbe, probeWeight } from '../batch-format.js'
 import { verdictOf } from '../shield.js'
 
 const probeSchema = {
-  description: '"algorithm:hex" (sha256, md5, sha1, pdq, blockhash), or {"algorithm", "hash", "quality"?: 0-100, "dihedral"?: [pdq hex, ...]}',
+  description: '"algorithm:hex" (sha256, md5, sha1, pdq, blockhash), or {"algorithm", "hash", "quality"?: 0-100, "dihedral"?: [pdq hex, ...]}, or a video: {"algorithm": "vpdq", "hash"?: sha256 hex, "frames": [{"pdq", "quality", "timestamp"}, ...]}',
   anyOf: [
     { type: 'string' },
-    { type: 'object', properties: { algorithm: { type: 'string' }, hash: { type: 'string' }, quality: { type: 'number' }, dihedral: { type: 'array', items: { type: 'string' } } } },
+    {
+      type: 'object',
+      properties: {
+        algorithm: { type: 'string' }, hash: { type: 'string' }, quality: { type: 'number' }, dihedral: { type: 'array', items: { type: 'string' } },
+        frames: {
+          type: 'array', description: 'vpdq only: one PDQ per second of the video, as `arachnid hash --json` prints them',
+          items: { type: 'object', properties: { pdq: { type: 'string' }, quality: { type: 'number' }, timestamp: { type: 'number' } } },
+        },
+      },
+    },
   ],
 }
 
@@ -20,6 +29,8 @@ const matchSchema = {
     category: { type: ['string', 'null'] }, version: { type: 'integer' }, listId: { type: 'integer' }, knownHashId: { type: 'integer' },
     externalId: { type: ['string', 'null'] }, classification: { type: 'string', enum: ['csam', 'harmful-abusive-material'] },
     transform: { type: 'integer', description: 'which of the dihedral hashes matched (index into "dihedral"); absent for the hash itself' },
+    timestamps: { type: 'array', items: { type: 'number' }, description: 'a video probe: the timestamps (seconds) of its frames that matched' },
+    share: { type: 'number', description: 'a video probe matched to a known video: the share of its distinct frames of quality >= 50 that matched' },
   },
 }
 
@@ -49,11 +60,16 @@ export const batchRoutes: FastifyPluginAsync<ApiContext> = async (app, context) 
   }, async (request, reply) => {
     const { probes } = request.body as { probes: unknown[] }
     if (probes.length > context.maxBatch) throw new HttpError(413, 'TOO_MANY_PROBES', `${probes.length} probes in one call: at most ${context.maxBatch} (ARACHNID_API_MAX_BATCH)`)
-    await chargeOrRefuse(context, request, reply, probes.length)
+    const parsed = probes.map(parseProbe)
+    // Every hash costs one (a video's frames each): a video probe is not one cheap lookup.
+    const weight = parsed.reduce((n, p) => n + probeWeight(p), 0)
+    // As many hashes as the largest batch of images with their 8 dihedral hashes each.
+    if (weight > context.maxBatch * 9) throw new HttpError(413, 'TOO_MANY_PROBES', `${weight} hashes (video frames and dihedral hashes included) in one call: at most ${context.maxBatch * 9}`)
+    await chargeOrRefuse(context, request, reply, weight)
     // Counted once charged: a refused call checked nothing.
     const tally = request.tally!
-    tally.hashes = probes.length
-    const results = await matchParsed(context.matcher, probes.map(parseProbe))
+    tally.hashes = weight
+    const results = await matchParsed(context.matcher, parsed)
     for (const r of results) {
       if ('error' in r) tally.malformed++
       else {
