@@ -2,8 +2,8 @@ import { VIDEO_FORMATS } from './site-manifest.js'
 import type { VideoFormat } from './site-manifest.js'
 
 /** What the site asks a {@link VideoSource} for: one distinct benign video, deterministic from `seed`. */
-export interface VideoSpec {
-  /** Seed of this video (follows from the site seed and the video id): the same spec must give the same bytes. */
+export interface VideoRequest {
+  /** Seed of this video (follows from the site seed and the video id): the same request must give the same bytes. */
   readonly seed: number
   /** Container the site serves it as (its URL ends in `.${format}`). */
   readonly format: VideoFormat
@@ -19,7 +19,7 @@ export interface VideoBytes {
  * Makes the bytes of base video `id` (0 to `videos - 1`). The site calls it at most once per id
  * (mirrors share their original's bytes), on first request, and keeps the result in memory.
  */
-export type VideoSource = (id: number, spec: VideoSpec) => Promise<VideoBytes>
+export type VideoSource = (id: number, request: VideoRequest) => Promise<VideoBytes>
 
 /** How the synthetic site is built and served. Every field is optional; see {@link DEFAULT_SITE_OPTIONS}. */
 export interface SiteOptions {
