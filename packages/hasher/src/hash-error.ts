@@ -1,7 +1,13 @@
 import { ArachnidError, type ArachnidErrorOptions } from '@arachnid/core/errors'
 
 /** Stable codes recorded with an input that could not be hashed. New codes are only ever added. */
-export const HASH_ERROR_CODES = ['EMPTY', 'TOO_LARGE', 'UNSUPPORTED_FORMAT', 'CORRUPT', 'TIMEOUT', 'UNSAFE_SVG', 'CLOSED', 'INTERNAL'] as const
+export const HASH_ERROR_CODES = [
+  'EMPTY', 'TOO_LARGE', 'UNSUPPORTED_FORMAT', 'CORRUPT', 'TIMEOUT', 'UNSAFE_SVG', 'CLOSED', 'INTERNAL',
+  // Video (@arachnid/video): no video stream in the container; longer than the duration bound;
+  // more decoded frames than the frame bound; more streams than the stream bound; no usable
+  // ffmpeg/ffprobe on this machine (the bytes may hash elsewhere or later: retryable).
+  'NO_VIDEO_STREAM', 'TOO_LONG', 'TOO_MANY_FRAMES', 'TOO_MANY_STREAMS', 'FFMPEG_UNAVAILABLE',
+] as const
 export type HashErrorCode = (typeof HASH_ERROR_CODES)[number]
 
 /**
@@ -69,5 +75,12 @@ export function hashErrorFromJSON(json: { code: HashErrorCode; message: string }
     case 'CLOSED':
     case 'INTERNAL':
       return new HasherUnavailableError(json.code, json.message)
+    case 'NO_VIDEO_STREAM':
+    case 'TOO_LONG':
+    case 'TOO_MANY_FRAMES':
+    case 'TOO_MANY_STREAMS':
+      return new HashError(json.code, json.message, { retryable: false })
+    case 'FFMPEG_UNAVAILABLE':
+      return new HashError(json.code, json.message, { retryable: true })
   }
 }
