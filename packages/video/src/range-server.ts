@@ -1,29 +1,39 @@
 import { randomBytes } from 'node:crypto'
-import http from 'node:http'
-import type { AddressInfo } from 'node:net'
+import Fastify, { type FastifyInstance } from 'fastify'
 
 /**
  * Serves in-memory buffers to ffmpeg over HTTP on loopback, with Range support, for containers
  * that must be read with seeks (an MP4 whose index follows its data) without writing the bytes
  * anywhere: 127.0.0.1, a random port, one unguessable path (192 random bits) per buffer, GET and
- * HEAD only, and the path is forgotten as soon as its video is done.
+ * HEAD only, and the path is forgotten as soon as its video is done. Fastify, like every server
+ * of the project.
  */
 export class RangeServer {
-  readonly #server: http.Server
+  readonly #app: FastifyInstance
   readonly #buffers = new Map<string, Uint8Array>()
   #port: Promise<number> | undefined
 
   constructor() {
-    this.#server = http.createServer((req, res) => this.#serve(req, res))
     // ffmpeg reconnects for each seek; idle keep-alive sockets must not hold close() up.
-    this.#server.keepAliveTimeout = 1000
+    this.#app = Fastify({ logger: false, keepAliveTimeout: 1000, forceCloseConnections: true })
+    this.#app.get<{ Params: { token: string } }>('/:token', async (req, reply) => {
+      const bytes = this.#buffers.get(req.params.token)
+      if (bytes === undefined) return reply.code(404).send()
+      const total = bytes.length
+      const range = parseRange(req.headers.range, total)
+      reply.header('accept-ranges', 'bytes').type('application/octet-stream')
+      if (range === 'unsatisfiable') return reply.code(416).header('content-range', `bytes */${total}`).send()
+      const [start, end] = range ?? [0, total - 1]
+      if (range !== undefined) reply.code(206).header('content-range', `bytes ${start}-${end}/${total}`)
+      return reply.send(Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start + 1))
+    })
   }
 
   /** Registers `bytes`; returns the URL to give ffmpeg and a function that forgets them. */
   async add(bytes: Uint8Array): Promise<{ url: string; remove: () => void }> {
-    this.#port ??= new Promise<number>((resolve, reject) => {
-      this.#server.once('error', reject)
-      this.#server.listen(0, '127.0.0.1', () => resolve((this.#server.address() as AddressInfo).port))
+    this.#port ??= this.#app.listen({ host: '127.0.0.1', port: 0 }).then(() => {
+      const address = this.#app.server.address()
+      return typeof address === 'object' && address !== null ? address.port : 0
     })
     const port = await this.#port
     const token = randomBytes(24).toString('base64url')
@@ -35,33 +45,7 @@ export class RangeServer {
     this.#buffers.clear()
     if (this.#port === undefined) return
     this.#port = undefined
-    await new Promise<void>((resolve) => {
-      this.#server.close(() => resolve())
-      this.#server.closeAllConnections()
-    })
-  }
-
-  #serve(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const bytes = this.#buffers.get((req.url ?? '').slice(1))
-    if (bytes === undefined || (req.method !== 'GET' && req.method !== 'HEAD')) {
-      res.writeHead(404, { 'content-length': 0 }).end()
-      return
-    }
-    const total = bytes.length
-    const range = parseRange(req.headers.range, total)
-    const headers: http.OutgoingHttpHeaders = { 'accept-ranges': 'bytes', 'content-type': 'application/octet-stream' }
-    if (range === 'unsatisfiable') {
-      res.writeHead(416, { ...headers, 'content-range': `bytes */${total}`, 'content-length': 0 }).end()
-      return
-    }
-    const [start, end] = range ?? [0, total - 1]
-    headers['content-length'] = end - start + 1
-    if (range !== undefined) headers['content-range'] = `bytes ${start}-${end}/${total}`
-    res.writeHead(range === undefined ? 200 : 206, headers)
-    // A client that goes away (ffmpeg seeking, or killed) just ends the response.
-    res.on('error', () => {})
-    if (req.method === 'HEAD') res.end()
-    else res.end(bytes.subarray(start, end + 1))
+    await this.#app.close()
   }
 }
 
