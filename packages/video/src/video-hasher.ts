@@ -102,7 +102,9 @@ export class VideoHasher {
         sha1: createHash('sha1').update(bytes).digest('hex'),
         sha256: createHash('sha256').update(bytes).digest('hex'),
         bytes: bytes.length,
-        durationSeconds: Number.isFinite(probe.durationSeconds) ? probe.durationSeconds : last === undefined ? 0 : last.timestamp,
+        // A streamed container (fragmented MP4, live Matroska) may declare nothing, or ffprobe's estimate
+        // from the first packets: the frames decoded are the better lower bound then.
+        durationSeconds: Math.max(Number.isFinite(probe.durationSeconds) ? probe.durationSeconds : 0, last?.timestamp ?? 0),
         width: probe.width,
         height: probe.height,
         frameRate: probe.frameRate,

@@ -22,7 +22,7 @@ export interface VideoHashes {
   sha256: string
   /** Length of the input in bytes. */
   bytes: number
-  /** Declared duration in seconds, or, when the container declares none, the time of the frames decoded. */
+  /** Seconds: the declared duration (ffprobe's; an estimate for a streamed container), or the last hashed frame's time if later. */
   durationSeconds: number
   width: number
   height: number
