@@ -2,16 +2,24 @@ import { jaroszWindowSize, pdqBitsToHex, pdqDct, pdqQuality } from '../../src/pd
 import type { Pixels } from '../../src/pixels.js'
 
 /**
- * PDQ the straightforward way, following the reference step by step: a full-size float luma
- * image, two rounds of box filtering along rows then columns over the whole image (running sums,
- * truncated windows at the edges), then sampling 64x64. The benchmark's baseline, and a test
- * oracle for the folded-weights version in src/pdq-hash.ts.
+ * PDQ the straightforward way, following the C++ reference step by step in its float32
+ * arithmetic: a full-size float32 luma image, two rounds of box filtering along rows then columns
+ * over the whole image (running sums in float32: add the entering sample, subtract the leaving one,
+ * divide by the window's count), then sampling 64x64. The benchmark's baseline, and the test oracle
+ * for both modes of src/pdq-hash.ts (`exact` must equal it bit for bit).
  */
-export function naivePdq(pixels: Pixels): { hash: string; quality: number } {
+export function naivePdqDownsample(pixels: Pixels): Float64Array {
   const { width, height, channels, data } = pixels
+  const f32 = Math.fround
   let a = new Float32Array(width * height)
   let b = new Float32Array(width * height)
-  for (let i = 0, p = 0; i < width * height; i++, p += channels) a[i] = 0.299 * data[p]! + 0.587 * data[p + 1]! + 0.114 * data[p + 2]!
+  const [cr, cg, cb] = [f32(0.299), f32(0.587), f32(0.114)]
+  for (let i = 0, p = 0; i < width * height; i++, p += channels) a[i] = f32(f32(f32(cr * data[p]!) + f32(cg * data[p + 1]!)) + f32(cb * data[p + 2]!))
+  const down = new Float64Array(64 * 64)
+  if (width === 64 && height === 64) {
+    down.set(a) // the reference takes a 64x64 image as its own downsample
+    return down
+  }
   const rowWindow = jaroszWindowSize(width)
   const colWindow = jaroszWindowSize(height)
   for (let pass = 0; pass < 2; pass++) {
@@ -20,27 +28,43 @@ export function naivePdq(pixels: Pixels): { hash: string; quality: number } {
     for (let c = 0; c < width; c++) box(a, b, c, width, height, colWindow)
     ;[a, b] = [b, a]
   }
-  const down = new Float64Array(64 * 64)
   for (let i = 0; i < 64; i++) {
     const r = Math.floor(((i + 0.5) * height) / 64)
     for (let j = 0; j < 64; j++) down[i * 64 + j] = a[r * width + Math.floor(((j + 0.5) * width) / 64)]!
   }
+  return down
+}
+
+export function naivePdq(pixels: Pixels): { hash: string; quality: number } {
+  const down = naivePdqDownsample(pixels)
   return { hash: pdqBitsToHex(pdqDct(down)), quality: pdqQuality(down) }
 }
 
-/** Centred running-sum box filter of one row or column, window truncated at the ends. */
+/** Centred running-sum box filter of one row or column in float32, window truncated at the ends, as the reference's four phases. */
 function box(input: Float32Array, output: Float32Array, start: number, stride: number, length: number, window: number): void {
   const half = Math.floor((window + 2) / 2)
-  const before = window - half // inputs left of the output index
-  const after = half - 1 // inputs right of it
   let sum = 0
-  let lo = 0
-  let hi = -1
-  for (let o = 0; o < length; o++) {
-    const wantHi = Math.min(length - 1, o + after)
-    const wantLo = Math.max(0, o - before)
-    while (hi < wantHi) sum += input[start + ++hi * stride]!
-    while (lo < wantLo) sum -= input[start + lo++ * stride]!
-    output[start + o * stride] = sum / (hi - lo + 1)
+  let count = 0
+  let ri = start
+  let li = start
+  let oi = start
+  for (let k = 0; k < half - 1; k++, ri += stride) {
+    sum = Math.fround(sum + input[ri]!)
+    count++
+  }
+  for (let k = 0; k < window - half + 1; k++, ri += stride, oi += stride) {
+    sum = Math.fround(sum + input[ri]!)
+    count++
+    output[oi] = sum / count
+  }
+  for (let k = 0; k < length - window; k++, ri += stride, li += stride, oi += stride) {
+    sum = Math.fround(sum + input[ri]!)
+    sum = Math.fround(sum - input[li]!)
+    output[oi] = sum / count
+  }
+  for (let k = 0; k < half - 1; k++, li += stride, oi += stride) {
+    sum = Math.fround(sum - input[li]!)
+    count--
+    output[oi] = sum / count
   }
 }
