@@ -3,6 +3,7 @@ import sharp from 'sharp'
 import { afterAll, describe, expect, it } from 'vitest'
 import { hammingDistance, HashError, hashImage, pdqHash, type ImageHashes } from '../src/index.js'
 import { expectedCsv, fixture, PDQ_FIXTURES } from './support/fixtures.js'
+import { storedPixels } from './support/pdq-scenes.js'
 import { texturedPixels } from './support/textured-image.js'
 
 /** The README's rule: within 10 bits of the C++ reference where quality >= 80. */
@@ -90,6 +91,18 @@ describe('PDQ against the C++ reference', () => {
     expect(hammingDistance(stored.hash, cpp)).toBeLessThanOrEqual(CPP_TOLERANCE)
     expect(hammingDistance(ours.pdq, oriented)).toBeLessThanOrEqual(CPP_TOLERANCE)
     if (tag !== 1) expect(hammingDistance(ours.pdq, stored.hash)).toBeGreaterThan(31)
+  })
+})
+
+describe('PDQ on lossless fixtures, where no JPEG decoder stands between us and the C++ values', () => {
+  // The int64 table of the same README was computed on the full image (the photo-hasher column of
+  // pen-and-coaster.png is 4 bits from it: that tool shrinks images over 512 to 512x512 first).
+  it.each(['data/reg-test-input/pen-and-coaster.png', 'data/misc-images/c.png'])('%s: the int64 table bit for bit, in every mode', async (path) => {
+    const pixels = await storedPixels(fixture(`pdq/${path}`))
+    const int64 = int64ByPath.get(path) ?? ''
+    expect(int64).toHaveLength(64)
+    for (const options of [{}, { exact: false }, { exact: true }]) expect(pdqHash(pixels, options).hash, JSON.stringify(options)).toBe(int64)
+    expect((await hashFile(path)).pdq).toBe(int64)
   })
 })
 
