@@ -1,4 +1,5 @@
 import type { Alteration } from './alter-image.js'
+import type { VideoAlteration } from './generate-video.js'
 import type { ImageFormat } from './image-format.js'
 
 /** What an image on the site is, for a test to check what the crawler and matcher made of it. */
@@ -53,10 +54,11 @@ export const VIDEO_MIME_TYPES: Readonly<Record<VideoFormat, string>> = {
 
 /**
  * What a video on the site is: 'known' (its original is on the known list; its mirror, a
- * byte-identical copy at another URL, is 'known' too, with `duplicateOf` set) or 'unrelated'
- * (distinct, matching nothing).
+ * byte-identical copy at another URL, is 'known' too, with `duplicateOf` set), 'altered' (a
+ * re-encoded, scaled, trimmed or letterboxed copy of a known one, which should still match it the
+ * vPDQ way) or 'unrelated' (distinct, matching nothing).
  */
-export const VIDEO_KINDS = ['known', 'unrelated'] as const
+export const VIDEO_KINDS = ['known', 'altered', 'unrelated'] as const
 
 export type VideoKind = (typeof VIDEO_KINDS)[number]
 
@@ -73,8 +75,10 @@ export interface SiteVideo {
   /** Absolute URL the video is served at (its path ends in `.mp4` or `.webm`). */
   readonly url: string
   readonly kind: VideoKind
-  /** Id of the base video: its own id, or the original's for a mirror (the `id` that {@link SyntheticSite.knownVideos} yields for known ones). */
+  /** Id of the base video: its own id, or the known original's for a mirror or an altered copy (the `id` that {@link SyntheticSite.knownVideos} yields). */
   readonly baseId: number
+  /** Only for 'altered'. */
+  readonly alteration?: VideoAlteration
   readonly format: VideoFormat
   /** Content-Type served (the video source is asked for this format). */
   readonly contentType: string
@@ -93,7 +97,7 @@ export interface SiteManifest {
   readonly pages: readonly string[]
   /** Every image URL served. */
   readonly images: readonly SiteImage[]
-  /** Every video URL served (none unless {@link SiteOptions.videos} asks for some); originals first, then mirrors. */
+  /** Every video URL served (none unless {@link SiteOptions.videos} asks for some): the base videos in id order, then altered copies, then mirrors. */
   readonly videos: readonly SiteVideo[]
   /** Off-site links present on the pages (`*.invalid` pages, never resolvable, and images on 127.0.0.2); a same-site crawler must not follow the pages. */
   readonly externalLinks: readonly string[]

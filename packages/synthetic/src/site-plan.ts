@@ -1,4 +1,5 @@
 import { ALTERATIONS } from './alter-image.js'
+import type { VideoAlteration } from './generate-video.js'
 import type { Alteration } from './alter-image.js'
 import { IMAGE_EXTENSIONS, IMAGE_MIME_TYPES } from './image-format.js'
 import type { ImageFormat } from './image-format.js'
@@ -18,6 +19,12 @@ const FORMAT_WEIGHTS: readonly (readonly [ImageFormat, number])[] = [
 ]
 
 const MEDIA_DIRS = ['/media/', '/uploads/2024/', '/static/img/'] as const
+
+/**
+ * What altered copies of known videos get, in turn: generate-video's alterations made through
+ * pipes only ('moov-at-end' needs a seekable file, and the site writes nothing to disk).
+ */
+export const SITE_VIDEO_ALTERATIONS = ['low-bitrate', 'half-scale', 'trim', 'letterbox', 'webm'] as const satisfies readonly VideoAlteration[]
 
 /** Where a link or media reference points, written the way the page writes it. */
 export const URL_STYLES = ['root', 'relative', 'absolute'] as const
@@ -51,11 +58,13 @@ export interface Ref {
 export interface PlannedVideo {
   readonly path: string
   readonly kind: VideoKind
-  /** The base video's id (the original's for a mirror): what the site asks its video source for. */
+  /** The base video's id (the known original's for a mirror or an altered copy): what the site asks its video source for. */
   readonly baseId: number
   readonly format: VideoFormat
-  /** Seed the video source is given for this base video. */
+  /** Seed the video source is given for this video. */
   readonly seed: number
+  /** Only on an altered copy (whose original is `videos[baseId]`). */
+  readonly alteration?: VideoAlteration
   /** Index into the plan's videos of the original, on a mirror. */
   readonly duplicateOf?: number
   readonly pages: Set<number>
@@ -100,7 +109,7 @@ export interface SitePlan {
   readonly baseUrl: string
   readonly pages: readonly PlannedPage[]
   readonly images: readonly PlannedImage[]
-  /** Base videos (index = id) first, then their mirrors. */
+  /** Base videos (index = id) first, then altered copies of the known ones, then mirrors of the known ones. */
   readonly videos: readonly PlannedVideo[]
   /** Ids of the known base videos, ascending; `videos[id]` is the original. */
   readonly knownVideoIds: readonly number[]
@@ -318,7 +327,7 @@ function placeImages(pages: PlannedPage[], images: PlannedImage[], rng: Prng): v
 }
 
 /**
- * Plans the videos (known ones with a mirror each) and places them on pages: references go round
+ * Plans the videos (known ones with altered copies and a mirror each) and places them on pages: references go round
  * the four forms in turn, and there are at least four, so a site with one video still shows every
  * form a crawler must find.
  */
@@ -328,13 +337,16 @@ function planVideos(options: ResolvedSiteOptions, pages: PlannedPage[], rng: Prn
   const knownCount = Math.min(n, Math.round(n * options.knownVideoFraction))
   const knownVideoIds = rng.shuffle(Array.from({ length: n }, (_, i) => i)).slice(0, knownCount).sort((a, b) => a - b)
   const known = new Set(knownVideoIds)
-  const numbers = rng.shuffle(Array.from({ length: n }, (_, i) => i))
-  const width = Math.max(5, String(n).length)
+  // Served numbers are shuffled so that a URL says nothing about what the video is.
+  const alteredCount = knownCount * options.alteredPerKnownVideo
+  const numbers = rng.shuffle(Array.from({ length: n + alteredCount }, (_, i) => i))
+  const width = Math.max(5, String(numbers.length).length)
+  const pathFor = (k: number, format: VideoFormat): string => `/video/${String(numbers[k]).padStart(width, '0')}.${format}`
   const videos: PlannedVideo[] = []
   for (let id = 0; id < n; id++) {
     const format = options.videoFormats[id % options.videoFormats.length] as VideoFormat
     videos.push({
-      path: `/video/${String(numbers[id]).padStart(width, '0')}.${format}`,
+      path: pathFor(id, format),
       kind: known.has(id) ? 'known' : 'unrelated',
       baseId: id,
       format,
@@ -342,6 +354,22 @@ function planVideos(options: ResolvedSiteOptions, pages: PlannedPage[], rng: Prn
       pages: new Set(),
       referencedBy: new Set(),
     })
+  }
+  for (const [k, id] of knownVideoIds.entries()) {
+    for (let j = 0; j < options.alteredPerKnownVideo; j++) {
+      const alteration = SITE_VIDEO_ALTERATIONS[(k + j) % SITE_VIDEO_ALTERATIONS.length] as VideoAlteration
+      const format: VideoFormat = alteration === 'webm' ? 'webm' : 'mp4'
+      videos.push({
+        path: pathFor(videos.length, format),
+        kind: 'altered',
+        baseId: id,
+        format,
+        alteration,
+        seed: mixSeed(options.seed, 7, id, j),
+        pages: new Set(),
+        referencedBy: new Set(),
+      })
+    }
   }
   for (const id of knownVideoIds) {
     const original = videos[id] as PlannedVideo
@@ -436,6 +464,7 @@ function buildManifest(baseUrl: string, pages: readonly PlannedPage[], images: r
       baseId: video.baseId,
       format: video.format,
       contentType: VIDEO_MIME_TYPES[video.format],
+      ...(video.alteration === undefined ? {} : { alteration: video.alteration }),
       ...(video.duplicateOf === undefined ? {} : { duplicateOf: baseUrl + (videos[video.duplicateOf] as PlannedVideo).path }),
       pages: [...video.pages].sort((a, b) => a - b).map((p) => pageUrls[p] as string),
       referencedBy: [...video.referencedBy].sort(),

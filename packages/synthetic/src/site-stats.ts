@@ -18,7 +18,7 @@ export interface SiteStats {
   readonly maxConcurrent: number
   /** Images generated so far (cache misses). */
   readonly imagesGenerated: number
-  /** Base videos made so far (each at most once per site: they stay in memory). */
+  /** Videos made so far, altered copies included (each at most once per site: they stay in memory). */
   readonly videosGenerated: number
   /** Forget everything counted so far (the cache of images and videos stays). */
   reset(): void

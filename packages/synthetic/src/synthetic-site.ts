@@ -25,7 +25,7 @@ export interface KnownImage {
 
 /** One of the original known videos, as a test needs it to build its known-hash list. */
 export interface KnownVideo {
-  /** Base video id (the `baseId` of its mirror). */
+  /** Base video id (the `baseId` of its mirror and altered copies). */
   readonly id: number
   /** Where the site serves it. */
   readonly url: string
@@ -41,7 +41,7 @@ export interface SyntheticSite {
   knownImages(): AsyncIterable<KnownImage>
   /** The bytes served at `url` (absolute, or a path), without going through HTTP. Throws for a URL that is not an image of the site. */
   imageBytes(url: string): Promise<Uint8Array>
-  /** The original known videos' bytes in id order (made on first use, then kept in memory). */
+  /** The original known videos' bytes in id order (made on first use, then kept in memory; altered copies are not among them). */
   knownVideos(): AsyncIterable<KnownVideo>
   /** The bytes served at `url` (absolute, or a path), without going through HTTP. Throws for a URL that is not a video of the site. */
   videoBytes(url: string): Promise<Uint8Array>
@@ -73,17 +73,18 @@ interface VideoBody {
 }
 
 /**
- * Asks the video source for each base video once, on first request, and keeps every body in
- * memory for the life of the site (videos are few and costly to make; mirrors share their
- * original's body). A failed generation is forgotten, so the next request tries again.
+ * Asks the video source for each distinct video once, on first request, and keeps every body in
+ * memory for the life of the site (videos are few and costly to make; a mirror shares its
+ * original's body, an altered copy is made from it). A failed generation is forgotten, so the next
+ * request tries again.
  */
 class VideoStore {
   readonly #plan: SitePlan
-  readonly #source: VideoSource | undefined
+  readonly #source: VideoSource
   readonly #bodies = new Map<number, Promise<VideoBody>>()
   #generated = 0
 
-  constructor(plan: SitePlan, source: VideoSource | undefined) {
+  constructor(plan: SitePlan, source: VideoSource) {
     this.#plan = plan
     this.#source = source
   }
@@ -95,20 +96,25 @@ class VideoStore {
   body(index: number): Promise<VideoBody> {
     const video = this.#plan.videos[index]
     if (video === undefined) return Promise.reject(new RangeError(`no video ${index}`))
-    let pending = this.#bodies.get(video.baseId)
+    const key = video.duplicateOf ?? index
+    let pending = this.#bodies.get(key)
     if (pending === undefined) {
-      pending = this.#make(video)
-      pending.catch(() => this.#bodies.delete(video.baseId))
-      this.#bodies.set(video.baseId, pending)
+      pending = this.#make(this.#plan.videos[key] as PlannedVideo)
+      pending.catch(() => this.#bodies.delete(key))
+      this.#bodies.set(key, pending)
     }
     return pending
   }
 
   async #make(video: PlannedVideo): Promise<VideoBody> {
-    if (this.#source === undefined) throw new Error('the site has videos but no videoSource')
-    const made = await this.#source(video.baseId, { seed: video.seed, format: video.format })
+    const original = video.alteration === undefined ? undefined : (await this.body(video.baseId)).bytes
+    const made = await this.#source(video.baseId, {
+      seed: video.seed,
+      format: video.format,
+      ...(video.alteration === undefined ? {} : { alteration: video.alteration, original: (original as Uint8Array).slice() }),
+    })
     if (!(made?.bytes instanceof Uint8Array) || made.bytes.length === 0 || typeof made.contentType !== 'string') {
-      throw new TypeError(`videoSource gave no bytes or no contentType for video ${video.baseId}`)
+      throw new TypeError(`videoSource gave no bytes or no contentType for ${video.path}`)
     }
     this.#generated++
     // Our own copy: the caller may reuse its buffer.

@@ -1,21 +1,24 @@
+import { existsSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Prng, resolveSiteOptions, startSyntheticSite } from '../src/index.js'
 import type { SyntheticSite } from '../src/index.js'
 import { VIDEO_REFERENCE_KINDS } from '../src/site-manifest.js'
 import type { SiteVideo, VideoReferenceKind } from '../src/site-manifest.js'
+import { DEFAULT_SITE_OPTIONS, generatedVideos } from '../src/site-options.js'
 import type { VideoSource } from '../src/site-options.js'
-import { planSite } from '../src/site-plan.js'
+import { SITE_VIDEO_ALTERATIONS, planSite } from '../src/site-plan.js'
 import { parseRange } from '../src/synthetic-site.js'
 import { renderPage } from '../src/render-page.js'
 
 /**
- * Stand-in video bytes: a container signature then seeded noise, distinct per seed. The site does
- * not look inside them; what a real video is, generate-video's tests say.
+ * Stand-in video bytes: a container signature then seeded noise, distinct per seed (an altered
+ * copy: the original reversed). The site does not look inside them; the last suite uses ffmpeg.
  */
 function fakeSource(calls: number[] = []): VideoSource {
-  return async (id, { seed, format }) => {
+  return async (id, { seed, format, alteration, original }) => {
     calls.push(id)
     await new Promise((resolve) => setTimeout(resolve, 5))
+    if (alteration !== undefined) return { bytes: (original as Uint8Array).slice().reverse(), contentType: `video/${format}` }
     const rng = new Prng(seed)
     const bytes = new Uint8Array(4000 + id * 37)
     for (let i = 0; i < bytes.length; i++) bytes[i] = rng.int(0, 255)
@@ -46,25 +49,30 @@ describe('synthetic site videos', () => {
     await site?.close()
   })
 
-  it('lists known videos with a mirror each and distinct unrelated ones, in both containers', () => {
+  it('lists known videos with an altered copy and a mirror each, and distinct unrelated ones, in both containers', () => {
     const { videos, baseUrl } = site.manifest
-    // 3 videos, half known (rounded up): 2 known + their 2 mirrors + 1 unrelated.
-    expect(videos.map((v) => [v.kind, v.baseId, v.format, v.duplicateOf !== undefined])).toEqual([
-      [videos[0]?.kind, 0, 'mp4', false], [videos[1]?.kind, 1, 'webm', false], [videos[2]?.kind, 2, 'mp4', false],
-      ['known', videos[3]?.baseId, videos[3]?.format, true], ['known', videos[4]?.baseId, videos[4]?.format, true],
-    ])
-    expect(videos.slice(0, 3).filter((v) => v.kind === 'known').map((v) => v.baseId)).toEqual(videos.slice(3).map((v) => v.baseId))
+    // 3 videos, half known (rounded up): 2 known + 1 unrelated, then 2 altered copies, then 2 mirrors.
+    expect(videos).toHaveLength(7)
+    expect(videos.slice(0, 3).map((v) => [v.baseId, v.format])).toEqual([[0, 'mp4'], [1, 'webm'], [2, 'mp4']])
+    const knownIds = videos.slice(0, 3).filter((v) => v.kind === 'known').map((v) => v.baseId)
+    expect(knownIds).toHaveLength(2)
     expect(videos.filter((v) => v.kind === 'unrelated')).toHaveLength(1)
-    for (const mirror of videos.slice(3)) {
+    expect(videos.slice(3, 5).map((v) => [v.kind, v.baseId, v.alteration, v.format])).toEqual([
+      ['altered', knownIds[0], 'low-bitrate', 'mp4'], ['altered', knownIds[1], 'half-scale', 'mp4'],
+    ])
+    for (const mirror of videos.slice(5)) {
+      expect(mirror.kind).toBe('known')
       const original = videos[mirror.baseId] as SiteVideo
       expect(mirror.duplicateOf).toBe(original.url)
       expect(mirror.url).toBe(original.url.replace(baseUrl, `${baseUrl}/mirror`))
     }
+    expect(videos.slice(5).map((v) => v.baseId)).toEqual(knownIds)
     for (const v of videos) {
       expect(v.url).toMatch(new RegExp(`^${baseUrl}/(mirror/)?video/\\d{5}\\.${v.format}$`))
       expect(v.contentType).toBe(`video/${v.format}`)
       expect(v.pages.length).toBeGreaterThan(0)
     }
+    expect(new Set(videos.map((v) => v.url)).size).toBe(7)
   })
 
   it('references every video from its pages in the forms the manifest says, every form at least once', async () => {
@@ -99,16 +107,19 @@ describe('synthetic site videos', () => {
     }))
     for (const [i, v] of site.manifest.videos.entries()) {
       if (v.duplicateOf !== undefined) expect(bodies[i]?.equals(bodies[v.baseId] as Buffer)).toBe(true)
+      if (v.alteration !== undefined) expect(bodies[i]?.equals(Buffer.from(bodies[v.baseId] as Buffer).reverse())).toBe(true)
       expect(Buffer.from(await site.videoBytes(v.url)).equals(bodies[i] as Buffer)).toBe(true)
     }
     expect(new Set(bodies.slice(0, 3).map((b) => b.toString('base64'))).size).toBe(3)
-    expect(calls.sort()).toEqual([0, 1, 2])
-    expect(site.stats.videosGenerated).toBe(3)
+    // Each base video once, each altered copy once (asked under its original's id); mirrors never.
+    const knownIds = site.manifest.videos.filter((v) => v.alteration !== undefined).map((v) => v.baseId)
+    expect(calls.sort()).toEqual([0, 1, 2, ...knownIds].sort())
+    expect(site.stats.videosGenerated).toBe(5)
     const known = []
     for await (const video of site.knownVideos()) known.push(video)
     expect(known.map((k) => k.url)).toEqual(site.manifest.videos.filter((v) => v.kind === 'known' && v.duplicateOf === undefined).map((v) => v.url))
     expect(known.every((k, i) => Buffer.from(k.bytes).equals(bodies[k.id] as Buffer) && k.contentType === site.manifest.videos[k.id]?.contentType && i >= 0)).toBe(true)
-    expect(calls).toHaveLength(3)
+    expect(calls).toHaveLength(5)
     await expect(site.videoBytes('/media/nope.mp4')).rejects.toThrow(RangeError)
   })
 
@@ -152,7 +163,7 @@ describe('video options', () => {
     expect(without.manifest.videos).toEqual([])
     expect(withVideos.manifest.images).toEqual(without.manifest.images)
     expect(withVideos.manifest.pages).toEqual(without.manifest.pages)
-    expect(withVideos.manifest.videos).toHaveLength(6 + 3)
+    expect(withVideos.manifest.videos).toHaveLength(6 + 3 + 3)
     // A page without videos renders exactly as before.
     for (const [i] of without.pages.entries()) {
       const page = withVideos.pages[i]
@@ -169,8 +180,10 @@ describe('video options', () => {
     expect(c.videos.map((v) => v.seed)).not.toEqual(a.videos.map((v) => v.seed))
   })
 
-  it('refuses videos without a source, and unknown containers', () => {
-    expect(() => resolveSiteOptions({ videos: 1 })).toThrow(/videoSource/)
+  it('make videos with ffmpeg unless told otherwise, and refuse unknown containers', () => {
+    expect(typeof DEFAULT_SITE_OPTIONS.videoSource).toBe('function')
+    expect(() => resolveSiteOptions({ videos: 1, videoSource: 'ffmpeg' as never })).toThrow(/videoSource/)
+    expect(() => resolveSiteOptions({ videos: 1, alteredPerKnownVideo: -1 })).toThrow(/alteredPerKnownVideo/)
     expect(() => resolveSiteOptions({ videos: -1, videoSource: fakeSource() })).toThrow(RangeError)
     expect(() => resolveSiteOptions({ videos: 1, videoSource: fakeSource(), videoFormats: [] })).toThrow(/videoFormats/)
     expect(() => resolveSiteOptions({ videos: 1, videoSource: fakeSource(), videoFormats: ['avi' as never] })).toThrow(/videoFormats/)
@@ -182,6 +195,12 @@ describe('video options', () => {
     expect(plan.manifest.videos).toHaveLength(1)
     expect(plan.manifest.videos[0]?.kind).toBe('unrelated')
     expect(plan.manifest.videos[0]?.referencedBy).toEqual([...VIDEO_REFERENCE_KINDS].sort())
+    const altered = planSite(resolveSiteOptions({ pages: 3, images: 0, videos: 4, knownVideoFraction: 1, alteredPerKnownVideo: 2, videoSource: fakeSource() }), 'http://127.0.0.1:1')
+    expect(altered.manifest.videos.filter((v) => v.kind === 'altered').map((v) => [v.alteration, v.format])).toEqual(
+      [0, 1, 2, 3].flatMap((k) => [0, 1].map((j) => SITE_VIDEO_ALTERATIONS[(k + j) % SITE_VIDEO_ALTERATIONS.length]))
+        .map((a) => [a, a === 'webm' ? 'webm' : 'mp4']),
+    )
+    expect(SITE_VIDEO_ALTERATIONS).not.toContain('moov-at-end')
     const crowded = planSite(resolveSiteOptions({ pages: 1, images: 0, badInputs: false, videos: 5, videoSource: fakeSource() }), 'http://127.0.0.1:1')
     const html = renderPage(crowded, 0)
     expect(html.match(/property="og:video"/g)).toHaveLength(1)
@@ -219,4 +238,35 @@ describe('video options', () => {
       await site.close()
     }
   })
+})
+
+const FFMPEG = '/usr/bin/ffmpeg'
+
+describe.skipIf(!existsSync(FFMPEG))('synthetic site videos made by ffmpeg', () => {
+  it('serves real MP4 and WebM videos, an altered copy made from the original, once each, with ranges', async () => {
+    const site = await startSyntheticSite({ seed: 2, pages: 3, images: 0, badInputs: false, videos: 2, videoSource: generatedVideos({ width: 160, height: 96, seconds: 4 }) })
+    try {
+      const { videos } = site.manifest
+      expect(videos.map((v) => [v.kind, v.format, v.alteration ?? null, v.duplicateOf !== undefined])).toEqual([
+        [videos[0]?.kind, 'mp4', null, false], [videos[1]?.kind, 'webm', null, false], ['altered', 'mp4', 'low-bitrate', false], ['known', videos[3]?.format, null, true],
+      ])
+      const bodies = await Promise.all(videos.map(async (v) => {
+        const res = await fetch(v.url)
+        expect(res.status, v.url).toBe(200)
+        expect(res.headers.get('content-type')).toBe(v.contentType)
+        return Buffer.from(await res.arrayBuffer())
+      }))
+      const isMp4 = (b: Buffer) => b.subarray(4, 8).toString('latin1') === 'ftyp'
+      const isWebm = (b: Buffer) => b.readUInt32BE(0) === 0x1a45dfa3
+      for (const [i, v] of videos.entries()) expect(v.format === 'mp4' ? isMp4(bodies[i] as Buffer) : isWebm(bodies[i] as Buffer), v.url).toBe(true)
+      expect(bodies[2]?.equals(bodies[videos[2]?.baseId as number] as Buffer)).toBe(false)
+      expect(bodies[3]?.equals(bodies[videos[3]?.baseId as number] as Buffer)).toBe(true)
+      expect(site.stats.videosGenerated).toBe(3)
+      const part = await fetch(videos[0]?.url as string, { headers: { range: 'bytes=0-1023' } })
+      expect(part.status).toBe(206)
+      expect(Buffer.from(await part.arrayBuffer()).equals((bodies[0] as Buffer).subarray(0, 1024))).toBe(true)
+    } finally {
+      await site.close()
+    }
+  }, 60_000)
 })
