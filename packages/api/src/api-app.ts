@@ -11,13 +11,25 @@ import { shieldRoutes } from './routes/shield-routes.js'
 /** A body must keep coming at this rate at least (on top of the base time), or it is a 408. */
 const MIN_BODY_BYTES_PER_SECOND = 64 * 1024
 
+/** The largest body /v1/media/ reads for a Content-Type: an image's bound, a video's, or the larger for an unnamed type. */
+export function mediaBodyLimit(contentType: string | undefined, limits: { readonly maxMediaBytes: number; readonly maxVideoBytes: number }): number {
+  const type = (contentType ?? '').toLowerCase()
+  if (type.startsWith('image/')) return limits.maxMediaBytes
+  if (type.startsWith('video/')) return limits.maxVideoBytes
+  return Math.max(limits.maxMediaBytes, limits.maxVideoBytes)
+}
+
 /**
  * What a refusal says in `detail`: Shield's clients print it, so the words are for a person
  * calling the API (the framework's own words are about forms and JSON in general).
  */
-export function detailOf(problem: Problem, request: FastifyRequest): string {
+export function detailOf(problem: Problem, request: FastifyRequest, limits?: { readonly maxMediaBytes: number; readonly maxVideoBytes: number }): string {
   switch (problem.code) {
-    case 'TOO_LARGE': return `request body too large: at most ${request.routeOptions.bodyLimit ?? 'the limit'} bytes on ${request.routeOptions.url ?? 'this endpoint'}`
+    case 'TOO_LARGE': {
+      // /v1/media/ bounds each media type on its own: an image's bytes, a video's, and either for octet-stream.
+      const limit = request.routeOptions.config.endpoint === 'v1/media' && limits ? mediaBodyLimit(request.headers['content-type'], limits) : request.routeOptions.bodyLimit
+      return `request body too large: at most ${limit ?? 'the limit'} bytes on ${request.routeOptions.url ?? 'this endpoint'}`
+    }
     case 'UNSUPPORTED_MEDIA_TYPE': return request.routeOptions.config.endpoint === 'v1/media'
       ? `unsupported Content-Type ${JSON.stringify(String(request.headers['content-type'] ?? '(none)').slice(0, 100))}: send the media's own type (image/jpeg, image/png...) or application/octet-stream`
       : `unsupported Content-Type ${JSON.stringify(String(request.headers['content-type'] ?? '(none)').slice(0, 100))}: send application/json`
@@ -134,7 +146,7 @@ export async function chargeOrRefuse(context: ApiContext, request: FastifyReques
 export async function buildApiApp(context: ApiContext, logger: Logger | undefined): Promise<FastifyInstance> {
   const app = await createWebApp({
     logger,
-    errorShape: (problem, request) => ({ detail: detailOf(problem, request) }),
+    errorShape: (problem, request) => ({ detail: detailOf(problem, request, context) }),
     bodyLimit: context.jsonBodyLimit,
     openapi: {
       title: 'Arachnid matching service', version: '1',

@@ -1,6 +1,7 @@
 import type { Database, Kysely, Logger } from '@arachnid/core'
 import type { ImageHasher } from '@arachnid/hasher'
 import type { Matcher } from '@arachnid/matcher'
+import type { VideoHashes } from '@arachnid/video'
 import type { BoundedFetcher, FetchOptions } from '@arachnid/net'
 import type { AuditWriter, Caller, TokenBuckets, UserDirectory } from './access.js'
 import type { ApiMetrics } from './api-metrics.js'
@@ -11,6 +12,8 @@ export interface ApiContext {
   /** The service's matcher, as the routes use it (match calls are counted; see ApiServer). */
   readonly matcher: Pick<Matcher, 'match' | 'stats'>
   readonly hasher: ImageHasher
+  /** Hashes uploaded and fetched videos (ffmpeg, in memory). */
+  readonly videoHasher: { hash(bytes: Uint8Array): Promise<VideoHashes> }
   readonly fetcher: BoundedFetcher
   readonly fetchOptions: FetchOptions
   readonly users: UserDirectory
@@ -22,6 +25,8 @@ export interface ApiContext {
   readonly ready: () => boolean
   readonly maxBatch: number
   readonly maxMediaBytes: number
+  /** Bytes of one video (its own bound, above an image's). */
+  readonly maxVideoBytes: number
   /** Largest JSON body, in bytes, on the batch endpoint (the others take less). */
   readonly jsonBodyLimit: number
   /** A body must arrive within this long (plus time for its size): slower is a 408. */

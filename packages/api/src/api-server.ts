@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net'
 import { type Database, type Kysely, type Logger, SETTINGS, withDefaults } from '@arachnid/core'
 import { Hasher } from '@arachnid/hasher'
+import { VideoHasher } from '@arachnid/video'
 import { Matcher } from '@arachnid/matcher'
 import { CoalescingMatcher } from './coalescing-matcher.js'
 import { AddressGuard, BoundedFetcher } from '@arachnid/net'
@@ -22,6 +23,12 @@ export interface ApiServerOptions {
   readonly defaultQuota?: number
   /** Bytes of one media (a larger /v1/media/ body is a 413 before it is read). Default ARACHNID_MAX_MEDIA_BYTES's. */
   readonly maxMediaBytes?: number
+  /** Bytes of one video on /v1/media/ and /v1/url/. Default ARACHNID_MAX_VIDEO_BYTES's. */
+  readonly maxVideoBytes?: number
+  /** Wall time to decode one video (ffmpeg is killed after it). Default ARACHNID_VIDEO_TIMEOUT_MS's. */
+  readonly videoTimeoutMs?: number
+  /** Seconds of one video at most (longer ones are refused, TOO_LONG). Default ARACHNID_MAX_VIDEO_SECONDS's. */
+  readonly maxVideoSeconds?: number
   /** Pixels of one image, checked from its header before decoding. Default ARACHNID_MAX_PIXELS's. */
   readonly maxPixels?: number
   /** Time for one /v1/url/ fetch, in ms. Default ARACHNID_REQUEST_TIMEOUT_MS's. */
@@ -46,6 +53,9 @@ export const DEFAULT_API_SERVER_OPTIONS = {
   defaultRate: SETTINGS.apiRate.default,
   defaultQuota: SETTINGS.apiDailyQuota.default,
   maxMediaBytes: SETTINGS.maxMediaBytes.default,
+  maxVideoBytes: SETTINGS.maxVideoBytes.default,
+  videoTimeoutMs: SETTINGS.videoTimeoutMs.default,
+  maxVideoSeconds: SETTINGS.maxVideoSeconds.default,
   maxPixels: SETTINGS.maxPixels.default,
   fetchTimeoutMs: SETTINGS.requestTimeoutMs.default,
   maxRedirects: SETTINGS.maxRedirects.default,
@@ -79,15 +89,17 @@ export class ApiServer {
   readonly loaded: Promise<void>
   readonly #app: FastifyInstance
   readonly #hasher: Hasher
+  readonly #videoHasher: VideoHasher
   readonly #fetcher: BoundedFetcher
   readonly #audit: AuditWriter
   readonly #timers: NodeJS.Timeout[] = []
   #closed = false
 
-  private constructor(parts: { app: FastifyInstance; metrics: ApiMetrics; hasher: Hasher; fetcher: BoundedFetcher; audit: AuditWriter; loaded: Promise<void>; timers: NodeJS.Timeout[] }) {
+  private constructor(parts: { app: FastifyInstance; metrics: ApiMetrics; hasher: Hasher; videoHasher: VideoHasher; fetcher: BoundedFetcher; audit: AuditWriter; loaded: Promise<void>; timers: NodeJS.Timeout[] }) {
     this.#app = parts.app
     this.metrics = parts.metrics
     this.#hasher = parts.hasher
+    this.#videoHasher = parts.videoHasher
     this.#fetcher = parts.fetcher
     this.#audit = parts.audit
     this.loaded = parts.loaded
@@ -102,6 +114,8 @@ export class ApiServer {
     let ready = false
     const metrics = new ApiMetrics(matcher, () => ready)
     const hasher = new Hasher({ maxBytes: o.maxMediaBytes, maxPixels: o.maxPixels, dihedral: true })
+    // Videos are decoded by Debian's ffmpeg (one at a time: each ffmpeg uses several threads).
+    const videoHasher = new VideoHasher({ maxBytes: o.maxVideoBytes, maxPixels: o.maxPixels, maxWallMs: o.videoTimeoutMs, maxDurationSeconds: o.maxVideoSeconds })
     const fetcher = new BoundedFetcher(options.guard ?? new AddressGuard())
     const users = new UserDirectory(options.db, { rate: o.defaultRate, quota: o.defaultQuota })
     const audit = new AuditWriter(options.db, logger)
@@ -110,11 +124,15 @@ export class ApiServer {
     // Calls that arrive while the index is searching are answered together in its next pass.
     const coalescing = new CoalescingMatcher(matcher)
     const app = await buildApiApp({
-      db: options.db, matcher: { match: (probes) => coalescing.match(probes), stats: () => matcher.stats() }, hasher, fetcher, users, audit, metrics, logger,
+      db: options.db, matcher: { match: (probes) => coalescing.match(probes), stats: () => matcher.stats() }, hasher, videoHasher, fetcher, users, audit, metrics, logger,
       buckets: new TokenBuckets(),
-      fetchOptions: { maxBytes: o.maxMediaBytes, timeoutMs: o.fetchTimeoutMs, maxRedirects: o.maxRedirects },
+      fetchOptions: {
+        maxBytes: o.maxMediaBytes, timeoutMs: o.fetchTimeoutMs, maxRedirects: o.maxRedirects,
+        // A video's own bound when the server says video/* (the bytes decide what it is once here).
+        maxBytesFor: (headers) => (String(headers['content-type'] ?? '').toLowerCase().startsWith('video/') ? Math.max(o.maxMediaBytes, o.maxVideoBytes) : o.maxMediaBytes),
+      },
       ready: () => ready,
-      maxBatch: o.maxBatch, maxMediaBytes: o.maxMediaBytes,
+      maxBatch: o.maxBatch, maxMediaBytes: o.maxMediaBytes, maxVideoBytes: o.maxVideoBytes,
       jsonBodyLimit: Math.max(64 * 1024, o.maxBatch * o.jsonBytesPerProbe),
       bodyTimeoutMs: o.bodyTimeoutMs, authFailureRate: o.authFailureRate,
       maxInFlight: o.maxInFlight, inFlight: { count: 0 },
@@ -148,7 +166,7 @@ export class ApiServer {
       if (ready) users.reload().catch((error: unknown) => logger?.warn({ err: error }, 'reading the API users failed; the next read tries again'))
     }, o.housekeepingMs))
     for (const t of timers) t.unref()
-    const server = new ApiServer({ app, metrics, hasher, fetcher, audit, loaded, timers })
+    const server = new ApiServer({ app, metrics, hasher, videoHasher, fetcher, audit, loaded, timers })
     server.#stopLoading = () => { closed = true }
     return server
   }
@@ -203,6 +221,7 @@ export class ApiServer {
     await this.#app.close()
     await this.#audit.flush()
     await this.#hasher.close()
+    await this.#videoHasher.close()
     this.#fetcher.close()
   }
 }

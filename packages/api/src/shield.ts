@@ -86,7 +86,8 @@ export function detailsOf(m: KnownMatch, upload: { readonly sha1?: string; reado
   const sha1 = m.algorithm === 'sha1' ? m.hash : exact ? upload.sha1 : undefined
   const sha256 = m.algorithm === 'sha256' ? m.hash : exact ? upload.sha256 : undefined
   return {
-    timestamp: 0,
+    // A video's match: the first moment of the upload at which it matched (0 for a still image).
+    timestamp: m.timestamps?.[0] ?? 0,
     sha1_base32: sha1 ? base32(Buffer.from(sha1, 'hex')) : '',
     sha256_hex: sha256 ? sha256.toUpperCase() : '',
     classification: classificationOf(m),

@@ -46,6 +46,12 @@ export interface CrawlSession {
 export async function openCrawlSession(app: App): Promise<CrawlSession> {
   const { config, database, matcher, logger } = app
   const hasher = new Hasher({ maxBytes: config.maxMediaBytes, maxPixels: config.maxPixels, dihedral: true })
+  // Videos are decoded by Debian's ffmpeg, one at a time per worker (ffmpeg uses several threads of its own).
+  const { VideoHasher } = await import('@arachnid/video')
+  const videoHasher = new VideoHasher({
+    maxBytes: config.maxVideoBytes, maxPixels: config.maxPixels, maxWallMs: config.videoTimeoutMs,
+    maxFrames: config.maxVideoFrames, maxDurationSeconds: config.maxVideoSeconds,
+  })
   const delivery = await app.delivery()
   const stats = { delivered: 0, retrying: 0, unassigned: 0 }
   let delivering: Promise<void> = Promise.resolve()
@@ -75,10 +81,11 @@ export async function openCrawlSession(app: App): Promise<CrawlSession> {
   return {
     stats,
     deliver,
-    deps: { db: database.db, hasher, matcher, logger, intake },
+    deps: { db: database.db, hasher, videoHasher, matcher, logger, intake },
     async close() {
       await delivering
       await hasher.close()
+      await videoHasher.close()
     },
   }
 }

@@ -4,12 +4,12 @@ import type { MatchService } from '@arachnid/matcher'
 import { AddressGuard, BoundedFetcher } from '@arachnid/net'
 import { type CrawlJobOptions, type ResolvedCrawlOptions, type WorkerOverrides, attachedCrawlOptions, resolveCrawlOptions } from './crawl-options.js'
 import { type FailedRequest, type FetchedPage, createPageCrawler } from './crawler-factory.js'
-import { looksLikeImageUrl } from './discover.js'
+import { looksLikeImageUrl, looksLikeVideoUrl } from './discover.js'
 import { DEFAULT_FRONTIER_OPTIONS, PostgresFrontier, workerId } from './frontier.js'
 import { HostClock } from './host-clock.js'
 import { CrawlJobStore } from './job-store.js'
 import { summarizeJob, type JobSummary } from './job-summary.js'
-import { type MatchIntake, type MediaCounters, MediaPipeline } from './media-pipeline.js'
+import { type MatchIntake, type MediaCounters, MediaPipeline, type VideoHasherLike } from './media-pipeline.js'
 import { RobotsPolicy } from './robots-policy.js'
 import { JobRobotsStore } from './robots-store.js'
 import { DEFAULT_DENY_LIST } from './url-policy.js'
@@ -17,6 +17,8 @@ import { DEFAULT_DENY_LIST } from './url-policy.js'
 export interface CrawlDependencies {
   readonly db: Kysely<Database>
   readonly hasher: ImageHasher
+  /** Hashes the videos found (ffmpeg through the video package). Without it a video is recorded as UNSUPPORTED_FORMAT. */
+  readonly videoHasher?: VideoHasherLike
   readonly matcher: MatchService
   /** Where Crawlee's log goes too. Without it, Crawlee logs nothing. */
   readonly logger?: Logger
@@ -139,8 +141,9 @@ export class CrawlJob {
   async #seed(): Promise<void> {
     const { pages, media } = this.#parts()
     const seeds = this.#options.seeds
-    await media.register(null, seeds.filter(looksLikeImageUrl).map((url) => ({ url, via: 'link' as const })))
-    await pages.add(seeds.filter((s) => !looksLikeImageUrl(s)).map((url) => ({ url, depth: 0, reported: this.#options.reported })))
+    const isMedia = (url: string) => looksLikeImageUrl(url) || looksLikeVideoUrl(url)
+    await media.register(null, seeds.filter(isMedia).map((url) => ({ url, via: 'link' as const })))
+    await pages.add(seeds.filter((s) => !isMedia(s)).map((url) => ({ url, depth: 0, reported: this.#options.reported })))
   }
 
   /** The job's frontier, media pipeline, robots.txt policy and politeness clock, for one run of this worker. */
@@ -156,7 +159,7 @@ export class CrawlJob {
       urlPolicy,
     }, robots, this.#worker)
     const media = new MediaPipeline({ ...this.#deps, fetcher, clock }, this.id, {
-      maxMediaBytes: o.maxMediaBytes, requestTimeoutMs: o.requestTimeoutMs, maxRedirects: o.maxRedirects, concurrency: o.mediaConcurrency,
+      maxMediaBytes: o.maxMediaBytes, maxVideoBytes: o.maxVideoBytes, requestTimeoutMs: o.requestTimeoutMs, maxRedirects: o.maxRedirects, concurrency: o.mediaConcurrency,
       batchSize: o.matchBatchSize, leaseMs: o.leaseMs, maxLeases: DEFAULT_FRONTIER_OPTIONS.maxLeases, urlPolicy,
     }, this.#worker, this.counters)
     return { pages, media, clock }

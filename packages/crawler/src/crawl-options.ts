@@ -26,6 +26,8 @@ export interface CrawlJobOptions {
   readonly politenessDelayMs?: number
   /** Bytes per media response (setting ARACHNID_MAX_MEDIA_BYTES). */
   readonly maxMediaBytes?: number
+  /** Bytes per video response (setting ARACHNID_MAX_VIDEO_BYTES). */
+  readonly maxVideoBytes?: number
   /** Bytes per HTML page (setting ARACHNID_MAX_PAGE_BYTES). */
   readonly maxPageBytes?: number
   /** Time per request, pages and media (setting ARACHNID_REQUEST_TIMEOUT_MS). */
@@ -62,7 +64,7 @@ export type ResolvedCrawlOptions = Omit<Required<CrawlJobOptions>, 'name' | 'den
 /** The defaults, in one place: the limits that are settings come from `SETTINGS`, the rest are the crawler's own. */
 export const DEFAULT_CRAWL_OPTIONS: Omit<ResolvedCrawlOptions, 'seeds'> = {
   reported: false, maxPages: SETTINGS.maxPages.default, maxDepth: SETTINGS.maxDepth.default, maxPagesPerHost: 10_000, maxPerHost: 8,
-  politenessDelayMs: 0, maxMediaBytes: SETTINGS.maxMediaBytes.default, maxPageBytes: SETTINGS.maxPageBytes.default,
+  politenessDelayMs: 0, maxMediaBytes: SETTINGS.maxMediaBytes.default, maxVideoBytes: SETTINGS.maxVideoBytes.default, maxPageBytes: SETTINGS.maxPageBytes.default,
   requestTimeoutMs: SETTINGS.requestTimeoutMs.default, maxRedirects: SETTINGS.maxRedirects.default,
   pageConcurrency: SETTINGS.pageConcurrency.default, mediaConcurrency: SETTINGS.mediaConcurrency.default,
   matchBatchSize: SETTINGS.matchBatchSize.default, allowPrivate: SETTINGS.allowPrivate.default, allowAddresses: [], sameSite: true,

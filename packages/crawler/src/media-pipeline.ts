@@ -1,12 +1,28 @@
 import { createHash } from 'node:crypto'
-import { CriticalError, type Database, type Kysely, type Logger, describeError, hexToBytes, sql } from '@arachnid/core'
+import { CriticalError, type Database, type Kysely, type Logger, NonRetryableError, describeError, hexToBytes, sql } from '@arachnid/core'
 import type { ImageHasher, ImageHashes } from '@arachnid/hasher'
 import { type KnownMatch, type MatchService, type Probe, recordMatches } from '@arachnid/matcher'
+import { type VideoHashes, looksLikeVideo } from '@arachnid/video'
 import type { DiscoveredMedia } from './discover.js'
 import { recordSkips } from './frontier.js'
 import type { HostClock } from './host-clock.js'
 import { type BoundedFetcher, evidenceHeaders } from '@arachnid/net'
 import { DEFAULT_URL_POLICY, refuseMediaUrl, type SkipReason, type UrlPolicyOptions } from './url-policy.js'
+
+/** What hashing a media gives: an image's hashes, or a video's (its file hashes and one PDQ per second). */
+export type MediaHashes = ImageHashes | VideoHashes
+
+export function isVideoHashes(hashes: MediaHashes): hashes is VideoHashes {
+  return hashes.format === 'video' && Array.isArray(hashes.frames) && 'durationSeconds' in hashes
+}
+
+/** Hashes a video's bytes in memory (the video package's VideoHasher, with ffmpeg). */
+export interface VideoHasherLike {
+  hash(bytes: Uint8Array): Promise<VideoHashes>
+}
+
+/** The file extensions of video URLs, for choosing a fetch's byte bound before the bytes say what they are. */
+const VIDEO_URL = /\.(mp4|m4v|webm|mov|mkv|avi|mpg|mpeg|ts|m2ts|flv|ogv|3gp)$/i
 
 /** A media URL whose content matched, handed to the match intake. */
 export interface MatchedMedia {
@@ -18,7 +34,7 @@ export interface MatchedMedia {
   readonly serverIp: string | null
   readonly pageUrls: readonly string[]
   readonly detectedAt: Date
-  readonly hashes: ImageHashes
+  readonly hashes: MediaHashes
   readonly matches: readonly KnownMatch[]
 }
 
@@ -47,6 +63,11 @@ export interface MediaCounters {
 
 export interface MediaPipelineOptions {
   readonly maxMediaBytes: number
+  /**
+   * Bytes allowed for a video (a response whose Content-Type is video/*, or whose URL ends in a
+   * video extension); other media stay within maxMediaBytes. Default: maxMediaBytes.
+   */
+  readonly maxVideoBytes?: number
   readonly requestTimeoutMs: number
   readonly maxRedirects: number
   /** Media fetched and hashed at once by this worker. */
@@ -62,6 +83,8 @@ export interface MediaPipelineOptions {
 export interface MediaPipelineDeps {
   readonly db: Kysely<Database>
   readonly hasher: ImageHasher
+  /** Hashes videos. Without it a video fails as the image hasher fails it (UNSUPPORTED_FORMAT). */
+  readonly videoHasher?: VideoHasherLike
   readonly matcher: MatchService
   readonly fetcher: BoundedFetcher
   readonly logger?: Logger
@@ -72,7 +95,7 @@ export interface MediaPipelineDeps {
 }
 
 interface Leased { id: number; url: string; attempts: number }
-interface Hashed { fetchId: number; mediaId: number; url: string; finalUrl: string; serverIp: string | null; hashes: ImageHashes }
+interface Hashed { fetchId: number; mediaId: number; url: string; finalUrl: string; serverIp: string | null; hashes: MediaHashes }
 
 const EXACT = new Set(['sha256', 'md5', 'sha1'])
 
@@ -88,7 +111,7 @@ export class MediaPipeline {
   readonly #jobId: number
   readonly #options: MediaPipelineOptions
   readonly #worker: string
-  readonly #knownContent = new Map<string, Promise<{ mediaId: number; hashes: ImageHashes }>>()
+  readonly #knownContent = new Map<string, Promise<{ mediaId: number; hashes: MediaHashes }>>()
 
   constructor(deps: MediaPipelineDeps, jobId: number, options: MediaPipelineOptions, worker: string, counters: MediaCounters) {
     this.#deps = deps
@@ -234,7 +257,12 @@ export class MediaPipeline {
     const beforeRequest = clock ? (url: URL) => clock.turn(url) : undefined
     let fetched
     try {
-      fetched = await this.#deps.fetcher.fetch(task.url, { maxBytes: o.maxMediaBytes, timeoutMs: o.requestTimeoutMs, maxRedirects: o.maxRedirects, beforeRequest })
+      const maxVideoBytes = this.#deps.videoHasher ? o.maxVideoBytes ?? o.maxMediaBytes : o.maxMediaBytes
+      fetched = await this.#deps.fetcher.fetch(task.url, {
+        maxBytes: o.maxMediaBytes, timeoutMs: o.requestTimeoutMs, maxRedirects: o.maxRedirects, beforeRequest,
+        // A video has its own bound, chosen from what the server says it is (or the URL's extension).
+        maxBytesFor: (headers, url) => (isVideoResponse(headers['content-type'], url) ? maxVideoBytes : o.maxMediaBytes),
+      })
     } catch (error) {
       const { code, message } = describeError(error)
       const response = (error as { response?: { statusCode: number; url: string; ip?: string; headers: Record<string, string> } }).response
@@ -257,11 +285,11 @@ export class MediaPipeline {
     let pending = this.#knownContent.get(sha256)
     const first = pending === undefined
     if (pending === undefined) {
-      pending = this.#hashAndStore(fetched.body)
+      pending = this.#hashAndStore(fetched.body, evidence.content_type ?? undefined)
       this.#knownContent.set(sha256, pending)
       pending.catch(() => this.#knownContent.delete(sha256))
     }
-    let known: { mediaId: number; hashes: ImageHashes }
+    let known: { mediaId: number; hashes: MediaHashes }
     try {
       known = await pending
     } catch (error) {
@@ -277,12 +305,38 @@ export class MediaPipeline {
     return { fetchId: task.id, mediaId: known.mediaId, url: task.url, finalUrl: fetched.url, serverIp: fetched.ip ?? null, hashes: known.hashes }
   }
 
-  async #hashAndStore(bytes: Buffer): Promise<{ mediaId: number; hashes: ImageHashes }> {
+  async #hashAndStore(bytes: Buffer, contentType: string | undefined): Promise<{ mediaId: number; hashes: MediaHashes }> {
+    const video = this.#deps.videoHasher
+    if (video !== undefined && looksLikeVideo(bytes, contentType)) {
+      if (this.#options.maxVideoBytes !== undefined && bytes.length > this.#options.maxVideoBytes) {
+        throw new NonRetryableError('TOO_LARGE', `video of ${bytes.length} bytes exceeds ${this.#options.maxVideoBytes}`)
+      }
+      return this.#storeVideo(await video.hash(bytes))
+    }
+    if (bytes.length > this.#options.maxMediaBytes) {
+      // Fetched within the video bound (the server said video/*), but not a video.
+      throw new NonRetryableError('TOO_LARGE', `${bytes.length} bytes of what is not a video exceeds ${this.#options.maxMediaBytes}`)
+    }
     const hashes = await this.#deps.hasher.hash(bytes)
     const media = await this.#deps.db.insertInto('media').values({
       sha256: hexToBytes(hashes.sha256), md5: hexToBytes(hashes.md5), sha1: hexToBytes(hashes.sha1),
       blockhash: hexToBytes(hashes.blockhash), pdq: hexToBytes(hashes.pdq), pdq_quality: hashes.pdqQuality,
       width: hashes.width, height: hashes.height, format: hashes.format, bytes: hashes.bytes,
+    }).onConflict((oc) => oc.column('sha256').doUpdateSet((eb) => ({ sha256: eb.ref('excluded.sha256') })))
+      .returning('id').executeTakeFirstOrThrow()
+    return { mediaId: media.id, hashes }
+  }
+
+  /** A video's row: its file hashes, duration and frames (one PDQ per second with quality and timestamp), never its bytes. */
+  async #storeVideo(hashes: VideoHashes): Promise<{ mediaId: number; hashes: MediaHashes }> {
+    const frames = Buffer.concat(hashes.frames.map((f) => Buffer.from(f.pdq, 'hex')))
+    const qualities = hashes.frames.map((f) => f.quality)
+    const media = await this.#deps.db.insertInto('media').values({
+      sha256: hexToBytes(hashes.sha256), md5: hexToBytes(hashes.md5), sha1: hexToBytes(hashes.sha1),
+      blockhash: null, pdq: null, pdq_quality: videoQuality(qualities),
+      width: hashes.width, height: hashes.height, format: hashes.container.split(',')[0] ?? 'video', bytes: hashes.bytes,
+      kind: 'video', duration_seconds: hashes.durationSeconds, frames, frame_qualities: Uint8Array.from(qualities),
+      frame_timestamps: hashes.frames.map((f) => f.timestamp),
     }).onConflict((oc) => oc.column('sha256').doUpdateSet((eb) => ({ sha256: eb.ref('excluded.sha256') })))
       .returning('id').executeTakeFirstOrThrow()
     return { mediaId: media.id, hashes }
@@ -303,6 +357,12 @@ export class MediaPipeline {
     const owner: number[] = []
     batch.forEach((item, i) => {
       const h = item.hashes
+      if (isVideoHashes(h)) {
+        // The file exactly, then its frames: near image entries, and known videos by vPDQ's rule.
+        for (const algorithm of ['sha256', 'md5', 'sha1'] as const) { probes.push({ algorithm, hash: h[algorithm] }); owner.push(i) }
+        probes.push({ algorithm: 'vpdq', hash: h.sha256, frames: h.frames }); owner.push(i)
+        return
+      }
       for (const algorithm of ['sha256', 'md5', 'sha1', 'blockhash'] as const) { probes.push({ algorithm, hash: h[algorithm] }); owner.push(i) }
       // Rotated and mirrored copies match through the dihedral hashes, when the hasher gives them.
       probes.push({ algorithm: 'pdq', hash: h.pdq, quality: h.pdqQuality, dihedral: h.pdqDihedral }); owner.push(i)
@@ -337,6 +397,22 @@ export class MediaPipeline {
       else this.counters.nearMatches++
     }
   }
+}
+
+/** Whether a response is to be read as a video: its Content-Type says video/*, or its URL ends in a video extension. */
+function isVideoResponse(contentType: string | string[] | undefined, url: URL): boolean {
+  const type = (Array.isArray(contentType) ? contentType[0] : contentType)?.toLowerCase() ?? ''
+  return type.startsWith('video/') || VIDEO_URL.test(url.pathname)
+}
+
+/**
+ * A video's PDQ quality, for the review policy (which holds low-quality content for an analyst): the
+ * median of its frames' qualities; null when it has no frame.
+ */
+function videoQuality(qualities: readonly number[]): number | null {
+  if (qualities.length === 0) return null
+  const sorted = [...qualities].sort((a, b) => a - b)
+  return sorted[Math.floor((sorted.length - 1) / 2)]!
 }
 
 /** The host (with a port that is not the scheme's default) a URL is fetched from: the politeness clock's key. */

@@ -12,6 +12,11 @@ export const EVIDENCE_HEADERS = ['content-type', 'content-length', 'etag', 'last
 export interface FetchOptions {
   /** Bytes of body allowed; more is TOO_LARGE. */
   readonly maxBytes: number
+  /**
+   * The bound for this response instead, chosen from its headers and final URL once they arrive
+   * (a video's own bound for `video/*`, say); before any body byte is read.
+   */
+  readonly maxBytesFor?: (headers: http.IncomingHttpHeaders, url: URL) => number
   /** Whole-request deadline, headers and body together, in ms. */
   readonly timeoutMs: number
   readonly maxRedirects: number
@@ -92,7 +97,7 @@ export class BoundedFetcher {
         statusMessage: response.statusMessage,
         headers: response.headers,
         ip: response.socket?.remoteAddress,
-        stream: this.#bound(response, options.maxBytes, deadline),
+        stream: this.#bound(response, options.maxBytesFor?.(response.headers, current) ?? options.maxBytes, deadline),
       }
     }
   }

@@ -1,9 +1,10 @@
 import { ArachnidError } from '@arachnid/core'
 import { HashError, type ImageHashes } from '@arachnid/hasher'
 import type { KnownMatch, Probe } from '@arachnid/matcher'
+import { looksLikeVideo } from '@arachnid/video'
 import { HttpError } from '@arachnid/web'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
-import { chargeOrRefuse } from '../api-app.js'
+import { chargeOrRefuse, mediaBodyLimit } from '../api-app.js'
 import type { ApiContext, Tally } from '../api-context.js'
 import { type ScannedMedia, pdqFromBase64, scannedMedia, scannedPdqHash } from '../shield.js'
 
@@ -38,6 +39,11 @@ function hashFailure(error: unknown): never {
     case 'UNSUPPORTED_FORMAT': case 'CORRUPT': case 'UNSAFE_SVG':
       throw new HttpError(422, error.code, `the media could not be decoded (${error.code}: ${error.message})`)
     case 'TIMEOUT': throw new HttpError(503, 'TIMEOUT', 'decoding the media took too long; try again later')
+    // A video beyond its bounds (too long, too many frames or streams) or with nothing to hash.
+    case 'TOO_LONG': case 'TOO_MANY_FRAMES': case 'TOO_MANY_STREAMS':
+      throw new HttpError(413, error.code, `the video is beyond this service's bounds (${error.code}: ${error.message})`)
+    case 'NO_VIDEO_STREAM': throw new HttpError(422, error.code, `the media could not be decoded (${error.code}: ${error.message})`)
+    case 'FFMPEG_UNAVAILABLE': throw new HttpError(503, error.code, 'this service cannot decode video now (ffmpeg is unavailable)')
     default: throw error
   }
 }
@@ -62,7 +68,28 @@ function count(tally: Tally, c: string): void {
  * Media are hashed in memory with the project's hasher and never stored.
  */
 export const shieldRoutes: FastifyPluginAsync<ApiContext> = async (app, context) => {
-  const scan = async (request: FastifyRequest, bytes: Uint8Array): Promise<ScannedMedia> => {
+  /** A video: its file hashes exactly, and its frames (one per second) near image entries and known videos. */
+  const scanVideo = async (request: FastifyRequest, bytes: Uint8Array): Promise<ScannedMedia> => {
+    if (bytes.length > context.maxVideoBytes) throw new HttpError(413, 'TOO_LARGE', `a video of ${bytes.length} bytes: at most ${context.maxVideoBytes} (ARACHNID_MAX_VIDEO_BYTES)`)
+    let hashes
+    try {
+      hashes = await context.videoHasher.hash(bytes)
+    } catch (error) {
+      hashFailure(error)
+    }
+    const probes: Probe[] = [
+      { algorithm: 'sha256', hash: hashes.sha256 }, { algorithm: 'md5', hash: hashes.md5 }, { algorithm: 'sha1', hash: hashes.sha1 },
+      { algorithm: 'vpdq', hash: hashes.sha256, frames: hashes.frames },
+    ]
+    const found: KnownMatch[] = (await context.matcher.match(probes)).flat()
+    const result = scannedMedia({ sha1: hashes.sha1, sha256: hashes.sha256, bytes: hashes.bytes }, found)
+    count(request.tally!, result.classification)
+    return result
+  }
+
+  const scan = async (request: FastifyRequest, bytes: Uint8Array, contentType?: string): Promise<ScannedMedia> => {
+    if (looksLikeVideo(bytes, contentType)) return scanVideo(request, bytes)
+    if (bytes.length > context.maxMediaBytes) throw new HttpError(413, 'TOO_LARGE', `${bytes.length} bytes of what is not a video: at most ${context.maxMediaBytes} (ARACHNID_MAX_MEDIA_BYTES)`)
     let hashes: ImageHashes
     try {
       hashes = await context.hasher.hash(bytes)
@@ -83,16 +110,19 @@ export const shieldRoutes: FastifyPluginAsync<ApiContext> = async (app, context)
   // Raw media: a scope of its own, where the media types are read as bytes (up to ARACHNID_MAX_MEDIA_BYTES).
   await app.register(async (media) => {
     // Wrapped in an object: the body is then one field, not a Buffer whose bytes look like fields.
-    for (const type of ['application/octet-stream', /^image\//, /^video\//]) {
-      media.addContentTypeParser(type, { parseAs: 'buffer' }, (_request, body, done) => done(null, { bytes: body }))
+    for (const [type, bodyLimit] of [
+      ['application/octet-stream', mediaBodyLimit(undefined, context)], [/^image\//, context.maxMediaBytes], [/^video\//, context.maxVideoBytes],
+    ] as const) {
+      media.addContentTypeParser(type, { parseAs: 'buffer', bodyLimit }, (_request, body, done) => done(null, { bytes: body }))
     }
     for (const [url, hide] of both('/v1/media/')) {
       media.post(url, {
-        bodyLimit: context.maxMediaBytes,
+        // A video may be larger than an image: the bytes say which it is, and each has its bound.
+        bodyLimit: mediaBodyLimit(undefined, context),
         config: { endpoint: 'v1/media', matching: true },
         schema: {
-          hide, summary: 'Scan an image: the raw bytes, with its Content-Type (Arachnid Shield v1)',
-          consumes: ['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'application/octet-stream'],
+          hide, summary: 'Scan an image or a video: the raw bytes, with its Content-Type (Arachnid Shield v1); a video\'s near_match_details give where in it each match lies',
+          consumes: ['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'video/mp4', 'video/webm', 'video/quicktime', 'video/x-matroska', 'application/octet-stream'],
           response: { 200: scannedMediaSchema },
         },
       }, async (request, reply) => {
@@ -101,7 +131,7 @@ export const shieldRoutes: FastifyPluginAsync<ApiContext> = async (app, context)
         if (body.bytes.length === 0) throw new HttpError(400, 'EMPTY', 'the body is empty: send the media\'s bytes')
         await chargeOrRefuse(context, request, reply, 1)
         request.tally!.media = 1
-        return scan(request, body.bytes)
+        return scan(request, body.bytes, request.headers['content-type'])
       })
     }
   })
@@ -119,13 +149,14 @@ export const shieldRoutes: FastifyPluginAsync<ApiContext> = async (app, context)
       const { url } = request.body as { url: string }
       await chargeOrRefuse(context, request, reply, 1)
       request.tally!.media = 1
-      let bytes: Buffer
+      let fetched
       try {
-        bytes = (await context.fetcher.fetch(url, context.fetchOptions)).body
+        fetched = await context.fetcher.fetch(url, context.fetchOptions)
       } catch (error) {
         fetchFailure(error)
       }
-      return scan(request, bytes)
+      const type = fetched.headers['content-type']
+      return scan(request, fetched.body, Array.isArray(type) ? type[0] : type)
     })
   }
 

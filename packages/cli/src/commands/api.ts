@@ -11,7 +11,7 @@ export function apiServerOptions(config: Config, db: Kysely<Database>, matcher: 
   return {
     db, matcher, logger,
     maxBatch: config.apiMaxBatch, defaultRate: config.apiRate, defaultQuota: config.apiDailyQuota,
-    maxMediaBytes: config.maxMediaBytes, maxPixels: config.maxPixels,
+    maxMediaBytes: config.maxMediaBytes, maxVideoBytes: config.maxVideoBytes, videoTimeoutMs: config.videoTimeoutMs, maxVideoSeconds: config.maxVideoSeconds, maxPixels: config.maxPixels,
     fetchTimeoutMs: config.requestTimeoutMs, maxRedirects: config.maxRedirects,
     guard: new AddressGuard({ allowPrivate: config.allowPrivate }),
   }

@@ -80,7 +80,7 @@ export function registerCrawl(program: Command): void {
       if (bad.length > 0) throw new ConfigError(`not http(s) URLs: ${bad.join(', ')}`)
       const jobOptions: CrawlJobOptions = {
         seeds, name: options.name, maxPages: config.maxPages, maxDepth: config.maxDepth, allowPrivate: config.allowPrivate,
-        allowAddresses: options.allow, maxMediaBytes: config.maxMediaBytes, maxPageBytes: config.maxPageBytes,
+        allowAddresses: options.allow, maxMediaBytes: config.maxMediaBytes, maxVideoBytes: config.maxVideoBytes, maxPageBytes: config.maxPageBytes,
         requestTimeoutMs: config.requestTimeoutMs, maxRedirects: config.maxRedirects, pageConcurrency: config.pageConcurrency,
         mediaConcurrency: config.mediaConcurrency, matchBatchSize: config.matchBatchSize, reported: options.reported,
         robots: options.robots, politenessDelayMs: options.politenessMs, maxPerHost: options.maxPerHost,
