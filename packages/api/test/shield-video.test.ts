@@ -41,6 +41,9 @@ describe.runIf(haveFfmpeg).each(dialects)('Shield /v1/media/ with video on %s', 
     // The second half alone matches too, and says it starts where the trimmed copy starts (at 0 of the upload).
     const trimmed = await alterVideo(original, 'trim')
     expect((await upload(trimmed, 'application/octet-stream')).json()).toMatchObject({ classification: 'harmful-abusive-material' })
+    // A letterboxed copy matches through its frames with the bars cut off.
+    const letterboxed = await alterVideo(original, 'letterbox')
+    expect((await upload(letterboxed)).json()).toMatchObject({ classification: 'harmful-abusive-material', match_type: 'near' })
   })
 
   it('finds nothing in a distinct video, and bounds a video by its own limit', async () => {

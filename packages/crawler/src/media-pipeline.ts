@@ -361,6 +361,8 @@ export class MediaPipeline {
         // The file exactly, then its frames: near image entries, and known videos by vPDQ's rule.
         for (const algorithm of ['sha256', 'md5', 'sha1'] as const) { probes.push({ algorithm, hash: h[algorithm] }); owner.push(i) }
         probes.push({ algorithm: 'vpdq', hash: h.sha256, frames: h.frames }); owner.push(i)
+        // A letterboxed copy matches by its frames with the bars cut off (vPDQ's own frames do not).
+        if (h.unbarredFrames) { probes.push({ algorithm: 'vpdq', hash: h.sha256, frames: h.unbarredFrames }); owner.push(i) }
         return
       }
       for (const algorithm of ['sha256', 'md5', 'sha1', 'blockhash'] as const) { probes.push({ algorithm, hash: h[algorithm] }); owner.push(i) }

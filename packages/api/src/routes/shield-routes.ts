@@ -80,6 +80,8 @@ export const shieldRoutes: FastifyPluginAsync<ApiContext> = async (app, context)
     const probes: Probe[] = [
       { algorithm: 'sha256', hash: hashes.sha256 }, { algorithm: 'md5', hash: hashes.md5 }, { algorithm: 'sha1', hash: hashes.sha1 },
       { algorithm: 'vpdq', hash: hashes.sha256, frames: hashes.frames },
+      // A letterboxed copy matches by its frames with the bars cut off (vPDQ's own frames do not).
+      ...(hashes.unbarredFrames ? [{ algorithm: 'vpdq' as const, hash: hashes.sha256, frames: hashes.unbarredFrames }] : []),
     ]
     const found: KnownMatch[] = (await context.matcher.match(probes)).flat()
     const result = scannedMedia({ sha1: hashes.sha1, sha256: hashes.sha256, bytes: hashes.bytes }, found)
