@@ -1,4 +1,5 @@
 import { type Chunk, chunkRadii, chunkValue } from './hamming-index.js'
+import { nativeKernel } from './native/index.js'
 
 /**
  * The plain typed arrays of a `HammingIndex` (in SharedArrayBuffers when it is large), all that a
@@ -40,9 +41,35 @@ const POSITION_BIN_SHIFT = 6
  * per chunk table, the ball keys of all the probes are bucket-sorted by key so the table is read in
  * memory order, the candidates of every table are then bucket-sorted by entry position, and each is
  * verified by a popcount that gives up once past the threshold. Same results as one search per
- * probe (the multi-index hashing argument is unchanged), far fewer cache misses.
+ * probe (the multi-index hashing argument is unchanged), far fewer cache misses. Indexed tables are
+ * searched by the native kernel when it was built (`searchTablesNative`, identical results), else
+ * here in TypeScript (`searchTablesTypeScript`).
  */
 export function searchTables(tables: HammingTables, probes: Uint32Array, count: number, threshold: number): BatchHits {
+  if (nativeKernel !== undefined && tables.chunks.length > 0 && Number.isInteger(threshold) && threshold >= 0 && threshold <= 256 && tables.size > 0) {
+    return searchTablesNative(tables, probes, count, threshold)
+  }
+  return searchTablesTypeScript(tables, probes, count, threshold)
+}
+
+/**
+ * `searchTables` by the native kernel (packages/matcher/native, C++ built at install): the same
+ * algorithm (per chunk table, the probes' ball keys bucket-sorted and the table swept in key
+ * order), each candidate verified as it is found with its hash prefetched (no sort by position),
+ * and the popcount instruction. Same hits, same order. Throws when the kernel was not built.
+ */
+export function searchTablesNative(tables: HammingTables, probes: Uint32Array, count: number, threshold: number): BatchHits {
+  if (nativeKernel === undefined) throw new Error('the native Hamming kernel is not loaded')
+  if (threshold < 0 || tables.size === 0 || count === 0) return new HitList().finish()
+  if (tables.chunks.length === 0) return searchTablesTypeScript(tables, probes, count, threshold)
+  const chunks = new Uint32Array(tables.chunks.length * 2)
+  tables.chunks.forEach((c, k) => { chunks[2 * k] = c.start; chunks[2 * k + 1] = c.bits })
+  const [hitProbes, positions, distances] = nativeKernel.search(tables.words, tables.offsets, tables.positions, chunks, probes, count, threshold)
+  return { length: hitProbes.length, probes: hitProbes, positions, distances }
+}
+
+/** `searchTables` in TypeScript alone (the path without the native kernel). */
+export function searchTablesTypeScript(tables: HammingTables, probes: Uint32Array, count: number, threshold: number): BatchHits {
   const out = new HitList()
   if (threshold < 0 || tables.size === 0) return out.finish()
   for (let from = 0; from < count; from += SUB_BATCH) {

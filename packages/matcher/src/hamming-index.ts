@@ -1,5 +1,6 @@
 import { type BatchHits, type HammingTables, searchTables } from './batched-search.js'
 import { popcount32 } from './hamming.js'
+import { adviseHugePages } from './native/index.js'
 
 /** One slice of the 256 bits: `bits` bits starting at bit `start` (bit 0 = most significant bit of word 0). */
 export interface Chunk {
@@ -64,10 +65,12 @@ export class HammingIndex {
     for (const chunk of index.#chunks) {
       const buckets = 2 ** chunk.bits
       const offsets = new Uint32Array(new SharedArrayBuffer((buckets + 1) * 4))
+      adviseHugePages(offsets)
       for (let j = 0; j < size; j++) offsets[chunkValue(words, j * 8, chunk) + 1]!++
       for (let b = 0; b < buckets; b++) offsets[b + 1]! += offsets[b]!
       const fill = offsets.slice(0, buckets)
       const positions = new Uint32Array(new SharedArrayBuffer(size * 4))
+      adviseHugePages(positions)
       for (let j = 0; j < size; j++) positions[fill[chunkValue(words, j * 8, chunk)]!++] = j
       index.#offsets.push(offsets)
       index.#positions.push(positions)
@@ -201,6 +204,8 @@ export function chunkRadii(m: number, threshold: number): number[] {
 /** A copy of `words` in a SharedArrayBuffer. */
 function shared(words: Uint32Array): Uint32Array {
   const copy = new Uint32Array(new SharedArrayBuffer(words.byteLength))
+  // Before the first write: the pages are then faulted in as huge pages where the kernel allows.
+  adviseHugePages(copy)
   copy.set(words)
   return copy
 }
