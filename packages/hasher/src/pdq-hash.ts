@@ -19,7 +19,7 @@ import { assertPixels, type Pixels } from './pixels.js'
  *   (Math.fround, Float32Array), its running-sum box filter with the same adds, subtracts and
  *   divisions in the same order, streamed row by row (no full-size float image) and, in the second
  *   row pass, dividing only at the 64 kept columns. The 64x64 buffer, the DCT and so the hash and
- *   quality are bit-identical to pdqHash256FromFloatLuma's on the same pixels. About 4-5x the
+ *   quality are bit-identical to pdqHash256FromFloatLuma's on the same pixels. About 5-7x the
  *   folded version's time (every sample goes through four float32 dependency chains).
  *
  * The quality metric and the DCT always use the reference's float32 arithmetic (they are cheap).
@@ -55,7 +55,7 @@ export interface PdqOptions {
   readonly dihedral?: boolean
   /**
    * true: blur and decimate with the C++ reference's float32 arithmetic and summation order, for a
-   * hash and quality bit-identical to its own on the same pixels; about 5x the folded time.
+   * hash and quality bit-identical to its own on the same pixels; about 5-7x the folded time.
    * false: folded weights only (fastest; a few bits off on images whose DCT has many coefficients
    * at rounding-noise distance from the median, e.g. thin or mirror-symmetric images).
    * Default (undefined): folded, redone exactly when two or more coefficients lie within 0.01 of
