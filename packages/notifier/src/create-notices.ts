@@ -100,7 +100,11 @@ export async function createNotices(
       reference, mediaUrl: request.url, finalUrl: request.finalUrl, pageUrls: request.pageUrls,
       serverIp: request.serverIp, detectedAt: request.detectedAt,
       hashes: { sha256: request.hashes.sha256, md5: request.hashes.md5, sha1: request.hashes.sha1, blockhash: request.hashes.blockhash, pdq: request.hashes.pdq },
-      matches: request.matches.map((m) => ({ list: m.list, algorithm: m.algorithm, distance: m.distance, category: m.category, externalId: m.externalId })),
+      matches: request.matches.map((m) => ({
+        list: m.list, algorithm: m.algorithm, distance: m.distance, category: m.category, externalId: m.externalId,
+        // Where in a video the match lies, so every reminder says it too.
+        ...(m.timestamps && m.timestamps.length > 0 ? { timestamps: [...m.timestamps] } : {}), ...(m.share === undefined ? {} : { share: m.share }),
+      })),
     }
     const outcome = await db.transaction().execute(async (trx) => {
       const notice = await trx.insertInto('notices').values({
