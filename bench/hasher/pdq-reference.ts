@@ -1,8 +1,8 @@
 /**
  * PDQ against the C++ reference on identical pixels: the conformance scenes
  * (packages/hasher/test/support/pdq-scenes.ts) and the PDQ fixtures, decoded once here and fed
- * as raw RGB to a driver built from facebook/ThreatExchange pdq/cpp (see README.md, "PDQ against
- * the C++ reference"; the driver source is bench/hasher/pdq-reference-driver.cpp).
+ * as raw RGB to a driver of ours built against facebook/ThreatExchange pdq/cpp outside the
+ * repository (see README.md, "PDQ against the C++ reference"; neither is kept here).
  *
  *   pnpm tsx bench/hasher/pdq-reference.ts --driver /tmp/pdqref/driver --cli-driver /tmp/pdqref/driver-cimg [--write] [--commit SHA]
  *
@@ -136,7 +136,7 @@ if (cli !== undefined) {
 if (write) {
   if (core === undefined || cli === undefined) throw new Error('--write needs --driver and --cli-driver')
   const lines = [
-    `# C++ reference at ThreatExchange commit ${refCommit} (pdq/cpp, g++ -O3, x86-64) on scenes from packages/synthetic renderPixels with the seeds, sizes and noise of packages/hasher/test/support/pdq-scenes.ts, fed as raw RGB by bench/hasher/pdq-reference-driver.cpp; made by bench/hasher/pdq-reference.ts --write. pdq_hex, quality: fillFloatLumaFromRGB then pdqHash256FromFloatLuma on the pixels as rendered; cli_pdq_hex, cli_quality: the same after pdq-photo-hasher's CImg resize to 512x512 (nearest neighbour) of images over 512 on a side`,
+    `# C++ reference at ThreatExchange commit ${refCommit} (pdq/cpp, g++ -O3, x86-64) on scenes from packages/synthetic renderPixels with the seeds, sizes and noise of packages/hasher/test/support/pdq-scenes.ts, fed as raw RGB by a driver of ours built outside the repository; made by bench/hasher/pdq-reference.ts --write. pdq_hex, quality: fillFloatLumaFromRGB then pdqHash256FromFloatLuma on the pixels as rendered; cli_pdq_hex, cli_quality: the same after pdq-photo-hasher's CImg resize to 512x512 (nearest neighbour) of images over 512 on a side`,
     'scene,pixels_sha256_16,pdq_hex,quality,cli_pdq_hex,cli_quality',
     ...scenes.map((s, i) => `${s.name},${pixelDigest(s.pixels)},${core.scenes[i]!.hash},${core.scenes[i]!.quality},${cli.scenes[i]!.hash},${cli.scenes[i]!.quality}`),
   ]
