@@ -49,6 +49,26 @@
   const evidence = document.getElementById('evidence')
   const previewBox = document.getElementById('preview-box')
 
+  // Seconds as a player shows them (m:ss or h:mm:ss); consecutive seconds as ranges.
+  const playerTime = (seconds) => {
+    const s = Math.max(0, Math.floor(seconds))
+    const h = Math.floor(s / 3600)
+    const m = Math.floor((s % 3600) / 60)
+    const ss = String(s % 60).padStart(2, '0')
+    return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`
+  }
+  const describeTimes = (times) => {
+    const seconds = [...new Set(times.map((t) => Math.floor(t)))].sort((a, b) => a - b)
+    const ranges = []
+    for (const t of seconds) {
+      const last = ranges[ranges.length - 1]
+      if (last && t <= last[1] + 1) last[1] = t
+      else ranges.push([t, t])
+    }
+    const shown = ranges.slice(0, 8).map(([a, b]) => (a === b ? playerTime(a) : `${playerTime(a)}-${playerTime(b)}`))
+    return shown.join(', ') + (ranges.length > 8 ? ` and ${ranges.length - 8} more` : '')
+  }
+
   const renderEvidence = (item) => {
     evidence.replaceChildren()
     evidence.className = ''
@@ -60,7 +80,8 @@
       else dd.textContent = value ?? '-'
       dl.append(dd)
     }
-    add('Media', `#${item.mediaId}, ${item.format ?? '?'} ${item.width ?? '?'}x${item.height ?? '?'}, ${item.bytes} bytes, PDQ quality ${item.pdqQuality ?? '-'}`)
+    const length = item.kind === 'video' ? `video of ${item.durationSeconds == null ? '?' : playerTime(item.durationSeconds)}, ` : ''
+    add('Media', `#${item.mediaId}, ${length}${item.format ?? '?'} ${item.width ?? '?'}x${item.height ?? '?'}, ${item.bytes} bytes, ${item.kind === 'video' ? 'median frame ' : ''}PDQ quality ${item.pdqQuality ?? '-'}`)
     add('Provider', item.provider ? `${item.provider.name} <${item.provider.abuseEmail}> (${item.provider.matchedBy})` : '(not known yet)')
     for (const [name, value] of Object.entries(item.hashes)) add(name, el('code', value ?? '-'))
     evidence.append(el('h2', `Media #${item.mediaId}`), dl)
@@ -75,11 +96,17 @@
     evidence.append(fetches, el('h3', 'Matches'))
     const table = el('table', null, { id: 'matches' })
     const head = el('tr')
-    for (const h of ['list', 'algorithm', 'distance', 'entry', 'category', 'external id', 'status', 'why']) head.append(el('th', h))
+    const video = item.kind === 'video'
+    for (const h of ['list', 'algorithm', 'distance', ...(video ? ['where in the video'] : []), 'entry', 'category', 'external id', 'status', 'why']) head.append(el('th', h))
     table.append(head)
     for (const m of item.matches) {
       const tr = el('tr')
       tr.append(el('td', `${m.list} v${m.listVersion} (${m.listMode})`), el('td', m.algorithm), el('td', m.distance))
+      if (video) {
+        const where = el('td', m.timestamps && m.timestamps.length > 0 ? describeTimes(m.timestamps) : '-')
+        if (m.share != null) where.append(el('div', `${Math.round(m.share * 100)}% of its frames`, { class: 'muted' }))
+        tr.append(where)
+      }
       const entry = el('td')
       entry.append(el('code', m.entryHash))
       tr.append(entry, el('td', m.category ?? '-'), el('td', m.externalId ?? '-'), el('td', m.status + (m.escalatedAt ? ' (escalated)' : '')), el('td', m.reason ?? '-'))
@@ -164,7 +191,8 @@
     const img = el('img', null, { alt: `preview of media ${row.dataset.mediaId}${obscure ? ' (blurred, greyscale)' : ''}`, id: 'preview-image' })
     img.src = url
     img.addEventListener('load', () => URL.revokeObjectURL(url))
-    previewBox.replaceChildren(img, el('p', response.headers.get('x-arachnid-same-content') === 'true' ? 'The source still serves the matched content.' : 'The source now serves different content.', { class: 'muted' }))
+    const frameAt = response.headers.get('x-arachnid-frame-at')
+    previewBox.replaceChildren(img, el('p', (frameAt === null ? '' : `The frame at ${playerTime(Number(frameAt))} of the video, where the match lies. `) + (response.headers.get('x-arachnid-same-content') === 'true' ? 'The source still serves the matched content.' : 'The source now serves different content.'), { class: 'muted' }))
   }
 
   for (const button of document.querySelectorAll('button[data-decision]')) button.addEventListener('click', () => decideCurrent(button.dataset.decision))

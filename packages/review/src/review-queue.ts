@@ -179,10 +179,17 @@ export interface MatchEvidence {
   readonly decidedAt: Date | null
   readonly jobId: number | null
   readonly createdAt: Date
+  /** A video's match: where in it (seconds) the matching frames lie. */
+  readonly timestamps: readonly number[] | null
+  /** A video matched to a known video: the share of its frames that matched. */
+  readonly share: number | null
 }
 
 export interface ItemEvidence {
   readonly mediaId: number
+  readonly kind: 'image' | 'video'
+  /** A video's length in seconds. */
+  readonly durationSeconds: number | null
   readonly hashes: { readonly sha256: string; readonly md5: string; readonly sha1: string; readonly blockhash: string | null; readonly pdq: string | null }
   readonly pdqQuality: number | null
   readonly width: number | null
@@ -213,7 +220,7 @@ export async function itemEvidence(db: Kysely<Database>, mediaId: number): Promi
     .innerJoin('known_hashes as k', 'k.id', 'm.known_hash_id').leftJoin('analysts as a', 'a.id', 'm.decided_by')
     .where('m.media_id', '=', mediaId)
     .select(['m.id', 'l.name', 'l.id as list_id', 'm.list_version', 'l.review_mode', 'm.algorithm', 'k.hash', 'm.distance', 'm.category', 'm.external_id',
-      'm.status', 'm.review_reason', 'm.escalated_at', 'a.name as decided_by', 'm.decided_at', 'm.job_id', 'm.created_at'])
+      'm.status', 'm.review_reason', 'm.escalated_at', 'a.name as decided_by', 'm.decided_at', 'm.job_id', 'm.created_at', 'm.timestamps', 'm.share'])
     .orderBy('m.distance').orderBy('m.id').execute()
   const notices = await db.selectFrom('notices').where('media_id', '=', mediaId).select(['reference', 'media_url', 'status', 'created_at']).orderBy('id').execute()
   const votes = await db.selectFrom('review_votes as v').innerJoin('analysts as a', 'a.id', 'v.analyst_id').where('v.media_id', '=', mediaId)
@@ -222,7 +229,7 @@ export async function itemEvidence(db: Kysely<Database>, mediaId: number): Promi
   const provider = await providerOf(db, await ProviderDirectory.load(db), first?.final_url ?? first?.url ?? null, first?.server_ip ?? null)
   const hex = (b: Uint8Array | null) => (b ? bytesToHex(b) : null)
   return {
-    mediaId,
+    mediaId, kind: media.kind, durationSeconds: media.duration_seconds === null ? null : Number(media.duration_seconds),
     hashes: { sha256: bytesToHex(media.sha256), md5: bytesToHex(media.md5), sha1: bytesToHex(media.sha1), blockhash: hex(media.blockhash), pdq: hex(media.pdq) },
     pdqQuality: media.pdq_quality, width: media.width, height: media.height, format: media.format, bytes: media.bytes, firstSeenAt: media.first_seen_at,
     fetches: fetches.map((f) => ({
@@ -233,6 +240,7 @@ export async function itemEvidence(db: Kysely<Database>, mediaId: number): Promi
       matchId: m.id, list: m.name, listId: m.list_id, listVersion: m.list_version, listMode: m.review_mode, algorithm: m.algorithm, entryHash: bytesToHex(m.hash),
       distance: m.distance, category: m.category, externalId: m.external_id, status: m.status, reason: m.review_reason, escalatedAt: m.escalated_at,
       decidedBy: m.decided_by, decidedAt: m.decided_at, jobId: m.job_id, createdAt: m.created_at,
+      timestamps: m.timestamps ? m.timestamps.map(Number) : null, share: m.share === null ? null : Number(m.share),
     })),
     provider: provider ?? null,
     notices: notices.map((n) => ({ reference: n.reference, mediaUrl: n.media_url, status: n.status, createdAt: n.created_at })),

@@ -8,3 +8,4 @@ export { vpdqMatch, type VpdqMatchOptions, type VpdqMatchResult } from './vpdq-m
 export { formatVpdqLine, parseVpdqText } from './vpdq-text.js'
 export { frameModulus, frameTimestamp } from './frame-selection.js'
 export { RangeServer, parseRange } from './range-server.js'
+export { extractFrame, type FrameOptions } from './video-frame.js'

@@ -20,7 +20,7 @@ export async function reviewServerOptions(config: Config, db: Kysely<Database>, 
       templates: config.noticeTemplateDir ? await loadNoticeTemplates(config.noticeTemplateDir) : undefined,
     },
     previewGuard: new AddressGuard({ allowPrivate: config.allowPrivate, allow }),
-    previewLimits: { maxBytes: config.maxMediaBytes, maxPixels: config.maxPixels, timeoutMs: config.requestTimeoutMs, maxRedirects: config.maxRedirects },
+    previewLimits: { maxBytes: config.maxMediaBytes, maxVideoBytes: config.maxVideoBytes, videoTimeoutMs: config.videoTimeoutMs, maxPixels: config.maxPixels, timeoutMs: config.requestTimeoutMs, maxRedirects: config.maxRedirects },
   }
 }
 

@@ -12,15 +12,15 @@ import { mediaParams } from './queue-routes.js'
  * fetch from the web.
  */
 export const previewRoutes: FastifyPluginAsync<ReviewContext> = async (app, { db, previewer, metrics, previewRateLimit }) => {
-  app.post<{ Params: { mediaId: number }; Body: { obscure?: boolean; reason?: string } | undefined }>('/api/items/:mediaId/preview', {
+  app.post<{ Params: { mediaId: number }; Body: { obscure?: boolean; reason?: string; at?: number } | undefined }>('/api/items/:mediaId/preview', {
     config: {
       access: 'api', name: 'preview',
       rateLimit: { max: previewRateLimit.max, timeWindow: previewRateLimit.windowMs, keyGenerator: (request) => `analyst:${request.analystSession?.analyst.id ?? request.ip}` },
     },
     schema: {
-      description: 'A live preview of the media from its latest URL, as PNG: blurred and greyscale unless obscure is false. Audited.',
+      description: 'A live preview of the media from its latest URL, as PNG: blurred and greyscale unless obscure is false; of a video, the frame where its first match lies (or at `at` seconds). Audited.',
       params: mediaParams,
-      body: { type: 'object', properties: { obscure: field.boolean(), reason: field.text(2000) } },
+      body: { type: 'object', properties: { obscure: field.boolean(), reason: field.text(2000), at: { type: 'number', minimum: 0, maximum: 7 * 24 * 3600 } } },
     },
   }, async (request, reply) => {
     const mediaId = request.params.mediaId
@@ -29,10 +29,11 @@ export const previewRoutes: FastifyPluginAsync<ReviewContext> = async (app, { db
     if (!source) throw new HttpError(404, 'NOT_FOUND', 'no URL to preview this media from')
     // Logged before the fetch: asking to see the material is the act that is audited.
     const { analyst } = request.analystSession!
-    await appendAudit(db, { actor: { id: analyst.id, name: analyst.name }, action: 'preview', subject: `media:${mediaId}`, reason: request.body?.reason, detail: { url: source.url, obscured: obscure } })
+    const at = request.body?.at
+    await appendAudit(db, { actor: { id: analyst.id, name: analyst.name }, action: 'preview', subject: `media:${mediaId}`, reason: request.body?.reason, detail: { url: source.url, obscured: obscure, ...(source.kind === 'video' ? { video: true, at: at ?? 'first match' } : {}) } })
     let preview
     try {
-      preview = await previewer.preview(mediaId, { obscure })
+      preview = await previewer.preview(mediaId, { obscure, ...(at === undefined ? {} : { at }) })
     } catch (error) {
       metrics.previews.inc({ outcome: 'failed', obscured: String(obscure) })
       const { code, message } = describeError(error)
@@ -42,6 +43,7 @@ export const previewRoutes: FastifyPluginAsync<ReviewContext> = async (app, { db
     return reply.type('image/png').headers({
       'content-disposition': 'inline', 'x-arachnid-source': encodeURI(preview.url),
       'x-arachnid-same-content': String(preview.sameContent), 'x-arachnid-obscured': String(obscure),
+      ...(preview.frameAt === undefined ? {} : { 'x-arachnid-frame-at': String(preview.frameAt) }),
     }).send(preview.png)
   })
 }
