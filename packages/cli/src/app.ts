@@ -38,6 +38,7 @@ export async function openApp(config: Config): Promise<App> {
   let local: Matcher | undefined
   const localMatcher = () => local ??= new Matcher(database.db, {
     blockhashThreshold: config.blockhashThreshold, pdqThreshold: config.pdqThreshold, pdqMinQuality: config.pdqMinQuality,
+    videoMatchShare: config.videoMatchShare,
   })
   // The service's own thresholds and minimum quality apply to what goes through it.
   const remote = config.matcherUrl ? new RemoteMatcher(config.matcherUrl, { maxBatch: config.apiMaxBatch, logger }) : undefined

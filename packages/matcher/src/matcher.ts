@@ -27,7 +27,7 @@ export interface MatcherOptions {
   /**
    * A video matches a video entry (`vpdq`) when at least this share of its distinct frames of good
    * quality (>= pdqMinQuality) lie within the list's PDQ threshold of some frame of the known
-   * video (vPDQ's rule, on the query's side). Default 0.8.
+   * video (vPDQ's rule, on the query's side). Default: ARACHNID_VIDEO_MATCH_SHARE's (0.8).
    */
   readonly videoMatchShare?: number
   /** Index tuning (chunk bits of the multi-index hash, search threads); the defaults are what measured fastest. */
@@ -40,7 +40,7 @@ export interface MatcherOptions {
  */
 export const DEFAULT_MATCHER_OPTIONS: Required<MatcherOptions> = {
   blockhashThreshold: SETTINGS.blockhashThreshold.default, pdqThreshold: SETTINGS.pdqThreshold.default,
-  pdqMinQuality: SETTINGS.pdqMinQuality.default, videoMatchShare: 0.8, refreshIntervalMs: 200,
+  pdqMinQuality: SETTINGS.pdqMinQuality.default, videoMatchShare: SETTINGS.videoMatchShare.default, refreshIntervalMs: 200,
   backgroundLoadRows: 100_000, loadPageRows: 100_000, index: {},
 }
 
