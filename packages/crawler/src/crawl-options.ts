@@ -56,6 +56,17 @@ export interface CrawlJobOptions {
   readonly browser?: boolean
   /** Chromium binary for browser mode (default /usr/bin/chromium, Debian's package). */
   readonly chromiumPath?: string
+  /**
+   * Budgets per URL pattern, driven by yield (default true): a URL pattern (host and path shape,
+   * query keys; see urlPattern) whose last `patternWindow` pages brought no new media URL and no
+   * link of a new pattern may add at most `patternBudget` further requests; the rest are skipped
+   * as PATTERN_BARREN. A page of it that yields again lifts the cap.
+   */
+  readonly patternBudgets?: boolean
+  /** Pages of a pattern in a row without yield before its budget shrinks (default 50). */
+  readonly patternWindow?: number
+  /** Requests a barren pattern still gets (default 100). */
+  readonly patternBudget?: number
 }
 
 /** A job's options with every default filled in. */
@@ -69,6 +80,7 @@ export const DEFAULT_CRAWL_OPTIONS: Omit<ResolvedCrawlOptions, 'seeds'> = {
   pageConcurrency: SETTINGS.pageConcurrency.default, mediaConcurrency: SETTINGS.mediaConcurrency.default,
   matchBatchSize: SETTINGS.matchBatchSize.default, allowPrivate: SETTINGS.allowPrivate.default, allowAddresses: [], sameSite: true,
   robots: 'obey', leaseMs: 60_000, browser: false, chromiumPath: DEFAULT_CHROMIUM_PATH,
+  patternBudgets: true, patternWindow: 50, patternBudget: 100,
 }
 
 /** Options a worker may set for itself whatever the job says (they bound this process, not the job). */
@@ -107,5 +119,7 @@ function checkBounds(o: ResolvedCrawlOptions): void {
   at('pageConcurrency', o.pageConcurrency, 1, 1000)
   at('mediaConcurrency', o.mediaConcurrency, 1, 1000)
   at('matchBatchSize', o.matchBatchSize, 1, 100_000)
+  at('patternWindow', o.patternWindow, 1, 1_000_000)
+  at('patternBudget', o.patternBudget, 0, 100_000_000)
   for (const entry of o.denyList ?? []) parseDenyEntry(entry)
 }

@@ -52,7 +52,28 @@ export interface PageCrawler {
  * and each request it gives up on to `onFailure`.
  */
 export async function createPageCrawler(parts: CrawlerParts): Promise<PageCrawler> {
-  return parts.options.browser ? createBrowserCrawler(parts) : createHttpCrawler(parts)
+  const withYield = countingYield(parts)
+  return parts.options.browser ? createBrowserCrawler(withYield) : createHttpCrawler(withYield)
+}
+
+/**
+ * Pattern budgets: the frontier takes the job's knobs, and learns what each page yielded before
+ * the page's media and links are added (a page Crawlee gave up on yielded nothing).
+ */
+function countingYield(parts: CrawlerParts): CrawlerParts {
+  const { frontier, options: o } = parts
+  frontier.setPatternBudget({ enabled: o.patternBudgets, window: o.patternWindow, budget: o.patternBudget })
+  return {
+    ...parts,
+    onPage: async (page) => {
+      await frontier.recordYield({ url: page.url, media: page.found.media.map((m) => m.url), links: page.found.links })
+      await parts.onPage(page)
+    },
+    onFailure: async (request, error) => {
+      await frontier.recordYield({ url: request.url, media: [], links: [] })
+      await parts.onFailure(request, error)
+    },
+  }
 }
 
 /** Crawlee's own storage kept in memory and not purged from disk: the frontier is ours. */

@@ -4,7 +4,8 @@ import { type Database, type Kysely, sql } from '@arachnid/core'
 import { DEFAULT_CRAWL_OPTIONS } from './crawl-options.js'
 import { type RobotsPolicy } from './robots-policy.js'
 import { urlKey } from './url-key.js'
-import { DEFAULT_URL_POLICY, refuseUrl, type SkipReason, type UrlPolicyOptions } from './url-policy.js'
+import { urlPattern } from './url-pattern.js'
+import { DEFAULT_URL_POLICY, refuseMediaUrl, refuseUrl, type SkipReason, type UrlPolicyOptions } from './url-policy.js'
 
 export interface FrontierOptions {
   /** Pages per job. */
@@ -30,6 +31,44 @@ export interface FrontierOptions {
   readonly leaseBatch?: number
   /** Traps, deny list and third-party fetch rules. Default DEFAULT_URL_POLICY. */
   readonly urlPolicy?: UrlPolicyOptions
+  /** Budgets per URL pattern, driven by yield. Default DEFAULT_PATTERN_BUDGET. */
+  readonly patternBudget?: PatternBudget
+}
+
+/**
+ * Budgets per URL pattern (urlPattern: host and path shape, query keys). Each page fetched counts
+ * for its URL's pattern as yielding when it brought a media URL the job had not seen or a link of
+ * a pattern the job had not seen. A pattern whose last `window` pages yielded nothing is barren:
+ * its URLs still queued are cut to `budget` (shallowest kept), and it may add only as many more as
+ * make up `budget` requests in all; the rest are skipped as PATTERN_BARREN. A page of it that
+ * yields again lifts the cap, so a pattern that keeps yielding media keeps going.
+ */
+export interface PatternBudget {
+  /** Off: no pattern is counted or capped. */
+  readonly enabled: boolean
+  /** Pages of a pattern in a row without yield before it is barren. */
+  readonly window: number
+  /** Requests a barren pattern still gets (queued, in flight and added later together). */
+  readonly budget: number
+}
+
+export const DEFAULT_PATTERN_BUDGET: PatternBudget = {
+  enabled: DEFAULT_CRAWL_OPTIONS.patternBudgets, window: DEFAULT_CRAWL_OPTIONS.patternWindow, budget: DEFAULT_CRAWL_OPTIONS.patternBudget,
+}
+
+/** What one fetched (or failed) page brought, for its pattern's yield. */
+export interface PageYield {
+  /** The URL the page was requested as (its pattern is the one counted). */
+  readonly url: string
+  /** Media URLs found on it. */
+  readonly media: readonly string[]
+  /** Links found on it. */
+  readonly links: readonly string[]
+}
+
+/** Whether a pattern is barren by the rule: its last `window` pages (pages - lastYield of them in a row) yielded nothing. */
+export function isBarren(pattern: { readonly pages: number; readonly lastYield: number }, window: number): boolean {
+  return pattern.pages - pattern.lastYield >= window
 }
 
 /** The job's bounds default as a crawl job's do (`DEFAULT_CRAWL_OPTIONS`, from `SETTINGS` where they are settings); `maxLeases` and `leaseBatch` are the frontier's own. */
@@ -65,6 +104,8 @@ export async function recordSkips(db: Kysely<Database>, jobId: number, skips: Re
 }
 
 interface Leased { id: number; url: string; depth: number; host: string; reported: boolean; retry_count: number }
+interface NewRow { url: string; key: string; host: string; depth: number; reported: boolean; pattern: string | null }
+type Skip = (reason: SkipReason, url: string, count?: number) => void
 
 /**
  * A crawl job's frontier kept in Postgres and shared by every worker: URLs de-duplicated by
@@ -84,6 +125,7 @@ export class PostgresFrontier implements IRequestManager {
   readonly #buffer: Leased[] = []
   readonly #inFlight = new Map<string, Leased>()
   readonly #crawlDelays = new Map<string, number>()
+  #patternBudget: PatternBudget
   #leasing: Promise<number> | undefined
   #stopped = false
   #handled = 0
@@ -96,6 +138,12 @@ export class PostgresFrontier implements IRequestManager {
     this.#options = options
     this.#robots = robots
     this.#sites = seeds.map((s) => siteOf(new URL(s).hostname))
+    this.#patternBudget = options.patternBudget ?? DEFAULT_PATTERN_BUDGET
+  }
+
+  /** The job's pattern budget knobs (the crawler sets them from the job's options). */
+  setPatternBudget(budget: PatternBudget): void {
+    this.#patternBudget = budget
   }
 
   get jobId(): number {
@@ -130,7 +178,8 @@ export class PostgresFrontier implements IRequestManager {
       skips.set(reason, entry)
     }
     const policy = { ...DEFAULT_URL_POLICY, ...this.#options.urlPolicy }
-    const accepted = new Map<string, { url: string; key: string; host: string; depth: number; reported: boolean }>()
+    const accepted = new Map<string, NewRow>()
+    const patterns = this.#patternBudget.enabled
 
     for (const candidate of candidates) {
       let url: URL
@@ -150,7 +199,9 @@ export class PostgresFrontier implements IRequestManager {
         if (robots.crawlDelayMs > 0) this.#crawlDelays.set(url.host.toLowerCase(), robots.crawlDelayMs)
       }
       const key = urlKey(url.toString())
-      if (!accepted.has(key)) accepted.set(key, { url: url.toString(), key, host: url.host.toLowerCase(), depth: candidate.depth, reported: candidate.reported ?? false })
+      if (!accepted.has(key)) {
+        accepted.set(key, { url: url.toString(), key, host: url.host.toLowerCase(), depth: candidate.depth, reported: candidate.reported ?? false, pattern: patterns ? urlPattern(url) : null })
+      }
     }
     let added = 0
     if (accepted.size > 0) added = await this.#insert([...accepted.values()], (reason, url, count = 1) => {
@@ -169,20 +220,21 @@ export class PostgresFrontier implements IRequestManager {
    * do not queue behind each other). Rows are inserted on hold (not_before = infinity) and
    * released once within the limits; the excess is deleted and counted as skipped.
    */
-  async #insert(rows: { url: string; key: string; host: string; depth: number; reported: boolean }[], skip: (reason: SkipReason, url: string, count?: number) => void): Promise<number> {
+  async #insert(rows: NewRow[], skip: Skip): Promise<number> {
     const db = this.#db
     const hosts = [...new Set(rows.map((r) => r.host))]
     await db.insertInto('frontier_hosts').values(hosts.map((host) => ({ job_id: this.#jobId, host, delay_ms: Math.max(this.#options.politenessDelayMs, this.#crawlDelays.get(host) ?? 0) })))
       .onConflict((oc) => oc.columns(['job_id', 'host']).doUpdateSet((eb) => ({ delay_ms: sql<number>`greatest(${eb.ref('frontier_hosts.delay_ms')}, ${eb.ref('excluded.delay_ms')})` }))).execute()
     const inserted = await db.insertInto('frontier').values(rows.map((r) => ({
-      job_id: this.#jobId, url: r.url, url_key: r.key, host: r.host, depth: r.depth, reported: r.reported, not_before: sql<Date>`'infinity'::timestamptz`,
-    }))).onConflict((oc) => oc.columns(['job_id', 'url_key']).doNothing()).returning(['id', 'host', 'url']).execute()
+      job_id: this.#jobId, url: r.url, url_key: r.key, host: r.host, depth: r.depth, reported: r.reported, not_before: sql<Date>`'infinity'::timestamptz`, pattern: r.pattern,
+    }))).onConflict((oc) => oc.columns(['job_id', 'url_key']).doNothing()).returning(['id', 'host', 'url', 'pattern']).execute()
     if (inserted.length === 0) return 0
     const drop = new Set<number>()
     const job = await db.updateTable('crawl_jobs').set((eb) => ({ frontier_size: eb('frontier_size', '+', inserted.length) }))
       .where('id', '=', this.#jobId).returning('frontier_size').executeTakeFirstOrThrow()
     const overJob = Math.min(inserted.length, Math.max(0, job.frontier_size - this.#options.maxPages))
     for (const row of inserted.slice(inserted.length - overJob)) { drop.add(row.id); skip('MAX_PAGES', row.url) }
+    await this.#countPatterns(inserted.filter((r) => !drop.has(r.id)), drop, skip)
     for (const host of hosts) {
       const mine = inserted.filter((r) => r.host === host && !drop.has(r.id))
       if (mine.length === 0) continue
@@ -199,6 +251,132 @@ export class PostgresFrontier implements IRequestManager {
     const kept = inserted.filter((r) => !drop.has(r.id)).map((r) => r.id)
     if (kept.length > 0) await db.updateTable('frontier').set({ not_before: sql<Date>`now()` }).where('id', 'in', kept).execute()
     return kept.length
+  }
+
+  /**
+   * Counts new URLs against their patterns with one upsert per batch; a barren pattern's cap
+   * refuses the excess (added to `drop`, counted as PATTERN_BARREN).
+   */
+  async #countPatterns(rows: { id: number; url: string; pattern: string | null }[], drop: Set<number>, skip: Skip): Promise<void> {
+    const byPattern = new Map<string, { id: number; url: string }[]>()
+    for (const row of rows) if (row.pattern !== null) byPattern.set(row.pattern, [...(byPattern.get(row.pattern) ?? []), row])
+    if (byPattern.size === 0) return
+    const counted = await this.#db.insertInto('url_patterns')
+      .values([...byPattern].map(([pattern, mine]) => ({ job_id: this.#jobId, pattern, example: mine[0]!.url.slice(0, 500), enqueued: mine.length })))
+      .onConflict((oc) => oc.columns(['job_id', 'pattern']).doUpdateSet((eb) => ({ enqueued: sql<number>`${eb.ref('url_patterns.enqueued')} + ${eb.ref('excluded.enqueued')}` })))
+      .returning(['pattern', 'enqueued', 'cap']).execute()
+    for (const { pattern, enqueued, cap } of counted) {
+      if (cap === null) continue
+      const mine = byPattern.get(pattern)!
+      const over = Math.min(mine.length, Math.max(0, enqueued - cap))
+      if (over === 0) continue
+      for (const row of mine.slice(mine.length - over)) { drop.add(row.id); skip('PATTERN_BARREN', row.url) }
+      await this.#db.updateTable('url_patterns').set((eb) => ({ enqueued: eb('enqueued', '-', over), refused: eb('refused', '+', over) }))
+        .where('job_id', '=', this.#jobId).where('pattern', '=', pattern).execute()
+    }
+  }
+
+  /**
+   * Counts what a fetched (or failed) page yielded for its pattern: media URLs the job had not
+   * registered, links (in scope, not refused by policy) of patterns the job had not seen. When the
+   * pattern's last `window` pages yielded nothing, it turns barren (see PatternBudget). Three
+   * short statements per page; call it before the page's media and links are added.
+   */
+  async recordYield(page: PageYield): Promise<void> {
+    const budget = this.#patternBudget
+    if (!budget.enabled) return
+    let pattern: string
+    try {
+      pattern = urlPattern(page.url)
+    } catch {
+      return
+    }
+    const db = this.#db
+    const policy = { ...DEFAULT_URL_POLICY, ...this.#options.urlPolicy }
+    const media = [...new Set(page.media)].filter((m) => {
+      try {
+        return refuseMediaUrl(new URL(m), policy) === undefined
+      } catch {
+        return false
+      }
+    })
+    let newMedia = 0
+    if (media.length > 0) {
+      const seen = await db.selectFrom('media_fetches').select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('job_id', '=', this.#jobId).where('url', 'in', media).executeTakeFirstOrThrow()
+      newMedia = media.length - Number(seen.n)
+    }
+    const linked = new Map<string, string>()
+    for (const link of page.links) {
+      let url: URL
+      try {
+        url = new URL(link)
+      } catch {
+        continue
+      }
+      if ((url.protocol !== 'http:' && url.protocol !== 'https:') || !this.inScope(url) || refuseUrl(url, policy) !== undefined) continue
+      const p = urlPattern(url)
+      if (p !== pattern && !linked.has(p)) linked.set(p, link)
+    }
+    let newPatterns = 0
+    if (linked.size > 0) {
+      const created = await db.insertInto('url_patterns')
+        .values([...linked].map(([p, example]) => ({ job_id: this.#jobId, pattern: p, example: example.slice(0, 500) })))
+        .onConflict((oc) => oc.columns(['job_id', 'pattern']).doNothing()).returning('pattern').execute()
+      newPatterns = created.length
+    }
+    const yielded = newMedia > 0 || newPatterns > 0 ? 1 : 0
+    const row = await db.insertInto('url_patterns').values({
+      job_id: this.#jobId, pattern, example: page.url.slice(0, 500), pages: 1, yielding: yielded, new_media: newMedia, new_patterns: newPatterns, last_yield: yielded,
+    }).onConflict((oc) => oc.columns(['job_id', 'pattern']).doUpdateSet((eb) => ({
+      pages: sql<number>`${eb.ref('url_patterns.pages')} + 1`,
+      yielding: sql<number>`${eb.ref('url_patterns.yielding')} + ${eb.ref('excluded.yielding')}`,
+      new_media: sql<number>`${eb.ref('url_patterns.new_media')} + ${eb.ref('excluded.new_media')}`,
+      new_patterns: sql<number>`${eb.ref('url_patterns.new_patterns')} + ${eb.ref('excluded.new_patterns')}`,
+      last_yield: sql<number>`case when ${eb.ref('excluded.yielding')} > 0 then ${eb.ref('url_patterns.pages')} + 1 else ${eb.ref('url_patterns.last_yield')} end`,
+      // It yields again: it keeps going.
+      cap: sql<number | null>`case when ${eb.ref('excluded.yielding')} > 0 then null else ${eb.ref('url_patterns.cap')} end`,
+    }))).returning(['pages', 'last_yield', 'cap']).executeTakeFirstOrThrow()
+    if (row.cap === null && isBarren({ pages: row.pages, lastYield: row.last_yield }, budget.window)) await this.#turnBarren(pattern, budget.budget, page.url)
+  }
+
+  /**
+   * A pattern turns barren: of its URLs not yet fetched (the page that made it barren is), those
+   * in flight and the shallowest queued
+   * ones are kept up to `budget`, the rest deleted (PATTERN_BARREN); its cap lets it add only what
+   * makes up `budget` requests in all. One transaction; the pattern's row is claimed first, so
+   * two workers seeing it at once do it once.
+   */
+  async #turnBarren(pattern: string, budget: number, fetchedUrl: string): Promise<void> {
+    const skips = new Map<SkipReason, { count: number; example: string }>()
+    await this.#db.transaction().execute(async (trx) => {
+      const claimed = await trx.updateTable('url_patterns').set({ cap: sql<number>`enqueued` })
+        .where('job_id', '=', this.#jobId).where('pattern', '=', pattern).where('cap', 'is', null).returning('enqueued').executeTakeFirst()
+      if (claimed === undefined) return
+      const open = await trx.selectFrom('frontier').select(['id', 'url', 'host', 'status'])
+        .where('job_id', '=', this.#jobId).where('pattern', '=', pattern).where('status', 'in', ['queued', 'leased']).where('url', '<>', fetchedUrl)
+        .orderBy('depth').orderBy('id').execute()
+      const leased = open.filter((r) => r.status === 'leased').length
+      const queued = open.filter((r) => r.status === 'queued')
+      const keep = Math.max(0, budget - leased)
+      const cut = queued.slice(keep)
+      const room = Math.max(0, keep - queued.length)
+      if (cut.length > 0) {
+        await trx.deleteFrom('frontier').where('id', 'in', cut.map((r) => r.id)).execute()
+        await trx.updateTable('crawl_jobs').set((eb) => ({ frontier_size: eb('frontier_size', '-', cut.length) })).where('id', '=', this.#jobId).execute()
+        const perHost = new Map<string, number>()
+        for (const r of cut) perHost.set(r.host, (perHost.get(r.host) ?? 0) + 1)
+        for (const [host, n] of perHost) {
+          await trx.updateTable('frontier_hosts').set((eb) => ({ pages: sql<number>`greatest(0, ${eb.ref('pages')} - ${n})` }))
+            .where('job_id', '=', this.#jobId).where('host', '=', host).execute()
+        }
+        skips.set('PATTERN_BARREN', { count: cut.length, example: cut[0]!.url })
+      }
+      await trx.updateTable('url_patterns').set((eb) => ({
+        enqueued: eb('enqueued', '-', cut.length), refused: eb('refused', '+', cut.length), cap: claimed.enqueued - cut.length + room,
+      })).where('job_id', '=', this.#jobId).where('pattern', '=', pattern).execute()
+    })
+    await recordSkips(this.#db, this.#jobId, skips)
   }
 
   /** Holds a host back (429/503 with Retry-After, or a server in trouble). */

@@ -20,11 +20,41 @@ export interface JobSummary {
   /** For each error code: the first message recorded and the URL (page or media) it was recorded for. */
   readonly errorExamples: Record<string, { readonly message: string; readonly url: string }>
   readonly skipped: Record<string, number>
+  /** URL patterns (pattern budgets): how many the job saw, and the barren ones first, then those with most pages (at most 20). */
+  readonly patterns: PatternsSummary
   /** Emails of the job's notices: sent, waiting, being retried after an error, given up, held in doubt; notices with no provider yet; the latest error. */
   readonly delivery: DeliverySummary
   readonly seconds: number
   readonly pagesPerSecond: number
   readonly mediaPerSecond: number
+}
+
+export interface PatternsSummary {
+  /** Patterns the job has seen. */
+  readonly count: number
+  /** Patterns barren now (their budget shrunk). */
+  readonly barren: number
+  readonly top: readonly PatternFigures[]
+}
+
+/** One URL pattern's figures in a job. */
+export interface PatternFigures {
+  readonly pattern: string
+  /** The first URL seen with it. */
+  readonly example: string
+  /** Pages of it fetched (or failed). */
+  readonly pages: number
+  /** Pages that brought new media URLs or links of a new pattern. */
+  readonly yielding: number
+  readonly newMedia: number
+  readonly newPatterns: number
+  /** Pages fetched since the last one that yielded. */
+  readonly barrenStreak: number
+  /** Barren now: its cap refuses further URLs. */
+  readonly barren: boolean
+  /** URLs of it added to the frontier, and refused by its budget. */
+  readonly enqueued: number
+  readonly refused: number
 }
 
 export interface DeliverySummary {
@@ -50,7 +80,7 @@ export interface DeliverySummary {
 export async function summarizeJob(db: Kysely<Database>, jobId: number, seconds?: number): Promise<JobSummary> {
   const job = await db.selectFrom('crawl_jobs').select(['status', 'created_at', 'finished_at']).where('id', '=', jobId).executeTakeFirst()
   if (job === undefined) throw new NonRetryableError('NO_JOB', `no job ${jobId} (\`arachnid jobs list\` shows the jobs)`)
-  const [pages, media, matched, frontier, errors, examples, skips, notices, outbox] = await Promise.all([
+  const [pages, media, matched, frontier, errors, examples, skips, notices, outbox, patterns, patternCounts] = await Promise.all([
     sql<{ n: number; failed: number }>`select count(*)::int as n, count(*) filter (where error_code is not null)::int as failed from pages where job_id = ${jobId}`.execute(db),
     sql<{ ok: number; failed: number; open: number; bytes: number; distinct: number }>`
       select count(*) filter (where media_id is not null)::int as ok,
@@ -87,6 +117,9 @@ export async function summarizeJob(db: Kysely<Database>, jobId: number, seconds?
              (array_agg(o.last_error order by o.id desc) filter (where o.last_error is not null and o.status <> 'sent'))[1] as last_error
       from outbox o join notices n on n.id = o.notice_id
       where n.job_id = ${jobId} and o.kind = 'notice'`.execute(db),
+    db.selectFrom('url_patterns').selectAll().where('job_id', '=', jobId)
+      .orderBy(sql`cap is null`).orderBy('pages', 'desc').orderBy('pattern').limit(20).execute(),
+    sql<{ n: number; barren: number }>`select count(*)::int as n, count(*) filter (where cap is not null)::int as barren from url_patterns where job_id = ${jobId}`.execute(db),
   ])
   const p = pages.rows[0]!
   const m = media.rows[0]!
@@ -103,6 +136,13 @@ export async function summarizeJob(db: Kysely<Database>, jobId: number, seconds?
     errors: Object.fromEntries(errors.rows.map((r) => [r.code, r.n])),
     errorExamples: Object.fromEntries(examples.rows.map((r) => [r.code, { message: r.message ?? '', url: r.url }])),
     skipped: Object.fromEntries(skips.map((s) => [s.reason, s.count])),
+    patterns: {
+      count: patternCounts.rows[0]!.n, barren: patternCounts.rows[0]!.barren,
+      top: patterns.map((r) => ({
+        pattern: r.pattern, example: r.example, pages: r.pages, yielding: r.yielding, newMedia: r.new_media, newPatterns: r.new_patterns,
+        barrenStreak: r.pages - r.last_yield, barren: r.cap !== null, enqueued: r.enqueued, refused: r.refused,
+      })),
+    },
     delivery: { sent: o.sent, queued: o.queued, retrying: o.retrying, failed: o.failed, held: o.held, unassigned: n.unassigned, lastError: o.last_error },
     seconds: Math.round(elapsed * 1000) / 1000, pagesPerSecond: rate(p.n), mediaPerSecond: rate(m.ok),
   }

@@ -13,7 +13,7 @@ export const DEFAULT_DENY_LIST = [
   'translate.goog', 'validator.w3.org', 'developers.facebook.com/tools/debug',
 ] as const
 
-export const SKIP_REASONS = ['OUT_OF_SCOPE', 'DEPTH', 'MAX_PAGES', 'HOST_MAX_PAGES', 'URL_TOO_LONG', 'QUERY_EXPLOSION', 'REPEATED_PATH', 'DENY_LIST', 'ROBOTS', 'THIRD_PARTY_FETCH'] as const
+export const SKIP_REASONS = ['OUT_OF_SCOPE', 'DEPTH', 'MAX_PAGES', 'HOST_MAX_PAGES', 'URL_TOO_LONG', 'QUERY_EXPLOSION', 'REPEATED_PATH', 'DENY_LIST', 'ROBOTS', 'THIRD_PARTY_FETCH', 'PATTERN_BARREN'] as const
 export type SkipReason = (typeof SKIP_REASONS)[number]
 
 export interface UrlPolicyOptions {

@@ -11,6 +11,7 @@ import { notifierReview } from './migrations/0008-notifier-review.js'
 import { web } from './migrations/0009-web.js'
 import { api } from './migrations/0010-api.js'
 import { video } from './migrations/0011-video.js'
+import { urlPatterns } from './migrations/0012-url-patterns.js'
 
 /**
  * One set of migrations for both dialects, applied in name order. Each area adds its own file
@@ -27,6 +28,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0009_web': web,
   '0010_api': api,
   '0011_video': video,
+  '0012_url_patterns': urlPatterns,
 }
 
 class InCodeMigrationProvider implements MigrationProvider {

@@ -42,6 +42,8 @@ export interface FrontierTable {
   leased_by: string | null
   not_before: CreatedAt
   added_at: CreatedAt
+  /** The URL's pattern (urlPattern), when pattern budgets are on: a barren pattern's queued URLs are trimmed by it. */
+  pattern: ColumnType<string | null, string | null | undefined, string | null>
 }
 
 /** Per job and host: the politeness clock, page count, and the host's robots.txt. */
@@ -63,6 +65,31 @@ export interface FrontierSkipTable {
   reason: string
   count: ColumnType<number, number | undefined, number>
   example: string | null
+}
+
+/**
+ * Per job and URL pattern (host and path shape, query keys): what its pages yielded, and the cap
+ * on its URLs in the frontier once its recent pages yielded nothing (pattern budgets).
+ */
+export interface UrlPatternTable {
+  job_id: number
+  pattern: string
+  /** The first URL seen with this pattern. */
+  example: string
+  /** URLs of this pattern added to the frontier. */
+  enqueued: ColumnType<number, number | undefined, number>
+  /** Pages of this pattern fetched (or failed). */
+  pages: ColumnType<number, number | undefined, number>
+  /** Pages that brought new media URLs or links of a new pattern. */
+  yielding: ColumnType<number, number | undefined, number>
+  new_media: ColumnType<number, number | undefined, number>
+  new_patterns: ColumnType<number, number | undefined, number>
+  /** `pages` as it was after the last page that yielded: pages - last_yield is the barren streak. */
+  last_yield: ColumnType<number, number | undefined, number>
+  /** While barren: the most URLs of this pattern the frontier may hold in all (enqueued). Null: no cap. */
+  cap: number | null
+  /** URLs refused because of the cap. */
+  refused: ColumnType<number, number | undefined, number>
 }
 
 export interface PageTable {
@@ -118,6 +145,7 @@ export interface CrawlTables {
   frontier: FrontierTable
   frontier_hosts: FrontierHostTable
   frontier_skips: FrontierSkipTable
+  url_patterns: UrlPatternTable
   pages: PageTable
   media_fetches: MediaFetchTable
   sightings: SightingTable
