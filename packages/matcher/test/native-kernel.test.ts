@@ -73,7 +73,7 @@ describe('native Hamming kernel', () => {
   })
 
   // Chunk widths 12..24 (24 as at 10M entries), thresholds below, at and around PDQ's 31, and a
-  // batch of 9,000 probes so the kernel's passes of 8,192 are crossed.
+  // batch of 9,000 probes so the kernel's passes of 4,096 are crossed.
   it.skipIf(!native).each([
     { size: 40_000, chunkBits: undefined, thresholds: [0, 8, 31, 32, 40] },
     { size: 20_000, chunkBits: 12, thresholds: [0, 31, 64] },
