@@ -66,12 +66,16 @@ export function registerCrawl(program: Command): void {
     .option('--max-per-host <n>', 'requests in flight per host, across all workers', integer('--max-per-host', 1, 1000))
     .option('--max-pages-per-host <n>', 'pages per host (bounds calendars and other traps)', integer('--max-pages-per-host', 1, 100_000_000))
     .option('--deny <entry...>', 'extra deny-list entries: host[:port][/path-prefix], neither pages nor media fetched there', denyEntry)
+    .option('--pattern-window <n>', 'pages of one URL pattern in a row that brought no new media or new link pattern before its budget shrinks (default 50)', integer('--pattern-window', 1, 1_000_000))
+    .option('--pattern-budget <n>', 'requests a barren URL pattern still gets; the rest are skipped as PATTERN_BARREN (default 100)', integer('--pattern-budget', 0, 100_000_000))
+    .option('--no-pattern-budgets', 'no budgets per URL pattern: every URL within the other bounds is crawled')
     .option('--browser', 'render pages in Chromium (Debian\'s /usr/bin/chromium) so media added by scripts are found')
     .option('--detach', 'create the job and return; `arachnid worker` processes crawl it')
     .option('--json', 'print the summary as one JSON object')
     .action(async (urls: string[], options: {
       seeds?: string; maxPages?: number; depth?: number; allowPrivate?: boolean; allow?: string[]; name?: string; json?: boolean
       reported?: boolean; browser?: boolean; robots?: RobotsMode; politenessMs?: number; maxPerHost?: number; maxPagesPerHost?: number; deny?: string[]; detach?: boolean
+      patternWindow?: number; patternBudget?: number; patternBudgets?: boolean
     }) => {
       const config = loadConfig({ maxPages: options.maxPages, maxDepth: options.depth, allowPrivate: options.allowPrivate })
       const seeds = [...urls, ...(options.seeds ? await readSeeds(options.seeds) : [])]
@@ -85,6 +89,7 @@ export function registerCrawl(program: Command): void {
         mediaConcurrency: config.mediaConcurrency, matchBatchSize: config.matchBatchSize, reported: options.reported,
         robots: options.robots, politenessDelayMs: options.politenessMs, maxPerHost: options.maxPerHost,
         maxPagesPerHost: options.maxPagesPerHost, denyList: options.deny, browser: options.browser,
+        patternBudgets: options.patternBudgets, patternWindow: options.patternWindow, patternBudget: options.patternBudget,
       }
       await withApp(config, async (app) => {
         if (options.detach) {

@@ -39,6 +39,14 @@ function showJob(view: JobView, json: boolean): void {
     process.stdout.write(`  error   ${code}: ${n}${example ? ` (first: ${example.message.split('\n')[0]} at ${example.url})` : ''}\n`)
   }
   for (const [reason, n] of Object.entries(s.skipped)) process.stdout.write(`  skipped ${reason}: ${n}\n`)
+  // Figures written by an older worker have no patterns.
+  if (s.patterns && s.patterns.count > 0) {
+    process.stdout.write(`  patterns ${s.patterns.count} URL patterns, ${s.patterns.barren} barren\n`)
+    for (const p of s.patterns.top.slice(0, 10)) {
+      process.stdout.write(`  pattern ${p.pattern}: ${p.pages} pages (${p.yielding} yielding: ${p.newMedia} new media, ${p.newPatterns} new patterns)`
+        + `${p.barren ? `, barren after ${p.barrenStreak} without yield, ${p.refused} refused` : ''}\n`)
+    }
+  }
 }
 
 /**
