@@ -42,9 +42,10 @@ function showJob(view: JobView, json: boolean): void {
   // Figures written by an older worker have no patterns.
   if (s.patterns && s.patterns.count > 0) {
     process.stdout.write(`  patterns ${s.patterns.count} URL patterns, ${s.patterns.barren} barren\n`)
-    for (const p of s.patterns.top.slice(0, 10)) {
-      process.stdout.write(`  pattern ${p.pattern}: ${p.pages} pages (${p.yielding} yielding: ${p.newMedia} new media, ${p.newPatterns} new patterns)`
-        + `${p.barren ? `, barren after ${p.barrenStreak} without yield, ${p.refused} refused` : ''}\n`)
+    // The barren ones (listed first): where the budget cut the crawl (--json lists the busiest others too).
+    for (const p of s.patterns.top.filter((t) => t.barren).slice(0, 10)) {
+      process.stdout.write(`  pattern ${p.pattern}: ${p.pages} pages (${p.yielding} yielding: ${p.newMedia} new media, ${p.newPatterns} new patterns), `
+        + `barren after ${p.barrenStreak} without yield, ${p.refused} refused\n`)
     }
   }
 }
