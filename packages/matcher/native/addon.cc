@@ -94,6 +94,9 @@ napi_value typedArray(napi_env env, napi_typedarray_type type, size_t elementByt
   return array;
 }
 
+// The shapes of the tables are checked (array types, lengths, chunk bounds, the last bucket end);
+// their contents (bucket starts non-decreasing, positions below the entry count) are trusted: they
+// come from HammingIndex.build, and checking them would read the whole index on every call.
 napi_value Search(napi_env env, napi_callback_info info) {
   size_t argc = 7;
   napi_value argv[7];

@@ -46,7 +46,8 @@ const POSITION_BIN_SHIFT = 6
  * here in TypeScript (`searchTablesTypeScript`).
  */
 export function searchTables(tables: HammingTables, probes: Uint32Array, count: number, threshold: number): BatchHits {
-  if (nativeKernel !== undefined && tables.chunks.length > 0 && Number.isInteger(threshold) && threshold >= 0 && threshold <= 256 && tables.size > 0) {
+  if (nativeKernel !== undefined && tables.chunks.length > 0 && tables.size > 0 && Number.isInteger(threshold) && threshold >= 0
+    && threshold <= 256 && tables.chunks.every((c) => c.bits <= 24) && count * 8 <= probes.length) {
     return searchTablesNative(tables, probes, count, threshold)
   }
   return searchTablesTypeScript(tables, probes, count, threshold)
