@@ -15,7 +15,9 @@ function childEnv(): NodeJS.ProcessEnv {
 /**
  * One ffmpeg/ffprobe run: fed `input` on stdin (or nothing), killed with SIGKILL when `deadline`
  * (epoch ms) passes or when `kill` is called with a reason. `exited` resolves with how it ended,
- * never rejects: the caller turns it into the right typed error.
+ * never rejects: the caller turns it into the right typed error. With `lateInput`, the child also
+ * gets a pipe on fd 3 (`pipe:3` to ffmpeg) whose text is given later with `sendLate` (the
+ * hasher's filter graph, known only once ffprobe has answered).
  */
 export class BoundedProcess {
   readonly child: ChildProcessByStdio<Writable, Readable, Readable>
@@ -23,9 +25,16 @@ export class BoundedProcess {
   #stderr = ''
   #killedFor: unknown
   readonly #timer: NodeJS.Timeout
+  readonly #late: Writable | undefined
 
-  constructor(path: string, args: readonly string[], input: Uint8Array | undefined, deadline: number, timeoutReason: () => unknown) {
-    this.child = spawn(path, args, { stdio: ['pipe', 'pipe', 'pipe'], env: childEnv() })
+  constructor(path: string, args: readonly string[], input: Uint8Array | undefined, deadline: number, timeoutReason: () => unknown, options: { lateInput?: boolean } = {}) {
+    const stdio = options.lateInput === true ? (['pipe', 'pipe', 'pipe', 'pipe'] as const) : (['pipe', 'pipe', 'pipe'] as const)
+    this.child = spawn(path, args, { stdio: [...stdio], env: childEnv() }) as ChildProcessByStdio<Writable, Readable, Readable>
+    if (options.lateInput === true) {
+      this.#late = this.child.stdio[3] as Writable
+      // A child that ended (or was killed) before reading it: EPIPE is expected.
+      this.#late.on('error', () => {})
+    }
     this.child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
       this.#stderr = (this.#stderr + chunk).slice(-STDERR_KEEP)
     })
@@ -44,6 +53,12 @@ export class BoundedProcess {
         resolve({ code, signal, stderr: this.#stderr, killedFor: this.#killedFor, ...(spawnError ? { spawnError } : {}) })
       })
     })
+  }
+
+  /** Writes `text` to fd 3 and closes it (once; the constructor must have been given `lateInput`). */
+  sendLate(text: string): void {
+    if (this.#late === undefined) throw new Error('sendLate: no late input pipe')
+    this.#late.end(text)
   }
 
   /** Kills the process at once (SIGKILL); the first reason given is the one reported. */
