@@ -9,13 +9,15 @@ import { type NoticeMailContext, loadNoticeTemplates } from './notice-mail.js'
 import { type DeliveryResult, type InDoubtPolicy, OutboxDelivery, type OutboxDeliveryOptions } from './outbox-delivery.js'
 import { ProviderResolver } from './provider-resolver.js'
 import { RdapClient } from './rdap-client.js'
-import { type RecheckOptions, type RecheckResult, Rechecker } from './recheck.js'
+import { type RecheckDependencies, type RecheckOptions, type RecheckResult, Rechecker } from './recheck.js'
 
 export interface NotifierServiceOptions {
   readonly db: Kysely<Database>
   readonly transport: MailTransport
   readonly reporter: Reporter
   readonly hasher: ImageHasher
+  /** Hashes re-fetched videos for their rechecks (see RecheckDependencies.videoHasher). */
+  readonly videoHasher?: RecheckDependencies['videoHasher']
   readonly hosts: HostResolver
   /** Without it only the local directory names providers, and there is no escalation. */
   readonly rdap?: RdapClient
@@ -58,7 +60,7 @@ export class NotifierService {
     this.resolver = resolver
     this.mail = { reporter: options.reporter, ack: options.ack, templates: options.templates }
     this.#delivery = new OutboxDelivery(options.db, options.transport, { ...options.delivery, from: options.reporter.from, logger: options.logger })
-    this.#rechecker = new Rechecker({ db: options.db, hosts: options.hosts, hasher: options.hasher, mail: this.mail, providers: resolver }, { ...options.recheck, logger: options.logger })
+    this.#rechecker = new Rechecker({ db: options.db, hosts: options.hosts, hasher: options.hasher, videoHasher: options.videoHasher, mail: this.mail, providers: resolver }, { ...options.recheck, logger: options.logger })
   }
 
   static async create(options: NotifierServiceOptions): Promise<NotifierService> {
@@ -101,9 +103,9 @@ export class NotifierService {
 }
 
 /** The service's options from the configuration (SETTINGS), for the CLI and the worker. */
-export async function notifierOptionsFromConfig(config: Config, parts: { db: Kysely<Database>; transport: MailTransport; hasher: ImageHasher; logger?: Logger; allowAddresses?: readonly string[] }): Promise<NotifierServiceOptions> {
+export async function notifierOptionsFromConfig(config: Config, parts: { db: Kysely<Database>; transport: MailTransport; hasher: ImageHasher; videoHasher?: RecheckDependencies['videoHasher']; logger?: Logger; allowAddresses?: readonly string[] }): Promise<NotifierServiceOptions> {
   return {
-    db: parts.db, transport: parts.transport, hasher: parts.hasher, logger: parts.logger,
+    db: parts.db, transport: parts.transport, hasher: parts.hasher, videoHasher: parts.videoHasher, logger: parts.logger,
     reporter: { name: config.reporterName, from: config.noticeFrom },
     hosts: new DnsHostResolver({ servers: parseDnsServers(config.dnsServers) }),
     rdap: config.rdapBootstrapUrl ? new RdapClient({ bootstrapUrl: config.rdapBootstrapUrl, timeoutMs: config.requestTimeoutMs }) : undefined,
@@ -114,7 +116,7 @@ export async function notifierOptionsFromConfig(config: Config, parts: { db: Kys
     delivery: { ratePerHour: config.providerRatePerHour, inDoubt: config.inDoubtPolicy as InDoubtPolicy, leaseMs: config.outboxLeaseSeconds * 1000 },
     recheck: {
       intervalSeconds: config.recheckIntervalSeconds, removalChecks: config.removalChecks, escalateAfter: config.escalateAfterReminders,
-      maxBytes: config.maxMediaBytes, timeoutMs: config.requestTimeoutMs, maxRedirects: config.maxRedirects,
+      maxBytes: config.maxMediaBytes, maxVideoBytes: config.maxVideoBytes, timeoutMs: config.requestTimeoutMs, maxRedirects: config.maxRedirects,
       allowPrivate: config.allowPrivate, allowAddresses: parts.allowAddresses ?? [],
       blockhashThreshold: config.blockhashThreshold, pdqThreshold: config.pdqThreshold, pdqMinQuality: config.pdqMinQuality,
     },

@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto'
 import { type Database, type Kysely, type Logger, SETTINGS, type Transaction, bytesToHex, describeError, sql, withDefaults } from '@arachnid/core'
 import type { ImageHasher } from '@arachnid/hasher'
 import { AddressGuard, BoundedFetcher, resolveThrough } from '@arachnid/net'
 import { hammingDistance } from '@arachnid/hasher'
+import { type VideoFrameHash, vpdqMatch } from '@arachnid/video'
 import type { HostResolver } from './host-resolver.js'
 import { type NoticeMailContext, enqueueNoticeEmail } from './notice-mail.js'
 import type { Provider } from './provider-directory.js'
@@ -29,6 +31,8 @@ export interface RecheckOptions {
   readonly batchSize?: number
   /** Bytes read of a re-fetched media URL. Default: ARACHNID_MAX_MEDIA_BYTES's. */
   readonly maxBytes?: number
+  /** Bytes read of a re-fetched video. Default: ARACHNID_MAX_VIDEO_BYTES's. */
+  readonly maxVideoBytes?: number
   /** Time per re-fetch. Default: ARACHNID_REQUEST_TIMEOUT_MS's. */
   readonly timeoutMs?: number
   /** Redirects followed per re-fetch. Default: ARACHNID_MAX_REDIRECTS's. */
@@ -47,7 +51,7 @@ export interface RecheckOptions {
 export const DEFAULT_RECHECK_OPTIONS: Required<Omit<RecheckOptions, 'logger'>> = {
   intervalSeconds: SETTINGS.recheckIntervalSeconds.default, removalChecks: SETTINGS.removalChecks.default,
   escalateAfter: SETTINGS.escalateAfterReminders.default, batchSize: 20,
-  maxBytes: SETTINGS.maxMediaBytes.default, timeoutMs: SETTINGS.requestTimeoutMs.default, maxRedirects: SETTINGS.maxRedirects.default,
+  maxBytes: SETTINGS.maxMediaBytes.default, maxVideoBytes: SETTINGS.maxVideoBytes.default, timeoutMs: SETTINGS.requestTimeoutMs.default, maxRedirects: SETTINGS.maxRedirects.default,
   allowAddresses: [], allowPrivate: SETTINGS.allowPrivate.default,
   blockhashThreshold: SETTINGS.blockhashThreshold.default, pdqThreshold: SETTINGS.pdqThreshold.default, pdqMinQuality: SETTINGS.pdqMinQuality.default,
 }
@@ -67,6 +71,12 @@ export interface RecheckDependencies {
   /** DNS for the re-fetch (and the escalation's address). */
   readonly hosts: HostResolver
   readonly hasher: ImageHasher
+  /**
+   * Hashes a re-fetched video (the video package's VideoHasher). Without it a noticed video is
+   * present while its bytes are the same, and inconclusive once they differ (never "gone" because
+   * the image hasher cannot read it).
+   */
+  readonly videoHasher?: { hash(bytes: Uint8Array): Promise<{ readonly sha256: string; readonly frames: readonly VideoFrameHash[] }> }
   readonly mail: NoticeMailContext
   /** For escalation to the upstream network; without it there is no escalation. */
   readonly providers?: ProviderResolver
@@ -128,10 +138,11 @@ export class Rechecker {
 
   /** Re-fetches a URL and compares it with the media's hashes. */
   async check(url: string, mediaId: number): Promise<CheckResult> {
-    const media = await this.#deps.db.selectFrom('media').select(['sha256', 'blockhash', 'pdq']).where('id', '=', mediaId).executeTakeFirstOrThrow()
+    const media = await this.#deps.db.selectFrom('media').select(['sha256', 'blockhash', 'pdq', 'kind', 'frames', 'frame_qualities']).where('id', '=', mediaId).executeTakeFirstOrThrow()
+    const video = media.kind === 'video'
     let body: Buffer
     try {
-      body = (await this.#fetcher.fetch(url, { maxBytes: this.#options.maxBytes, timeoutMs: this.#options.timeoutMs, maxRedirects: this.#options.maxRedirects })).body
+      body = (await this.#fetcher.fetch(url, { maxBytes: video ? Math.max(this.#options.maxBytes, this.#options.maxVideoBytes) : this.#options.maxBytes, timeoutMs: this.#options.timeoutMs, maxRedirects: this.#options.maxRedirects })).body
     } catch (error) {
       const status = (error as { response?: { statusCode?: number } }).response?.statusCode
       if (status === 404 || status === 410) return { outcome: 'gone', reason: `http-${status}`, status }
@@ -140,6 +151,7 @@ export class Rechecker {
       if (cause?.code === 'ECONNREFUSED') return { outcome: 'gone', reason: 'refused' }
       return { outcome: 'inconclusive', reason: describeError(error).code, ...(status ? { status } : {}) }
     }
+    if (video) return this.#compareVideo(body, media)
     let hashes
     try {
       hashes = await this.#deps.hasher.hash(body)
@@ -156,6 +168,31 @@ export class Rechecker {
       return { outcome: 'present', reason: 'similar-content', status: 200 }
     }
     return { outcome: 'gone', reason: 'content-changed', status: 200 }
+  }
+
+  /**
+   * A noticed video against what its URL serves now: the same bytes, or a video whose frames match
+   * the stored ones by vPDQ's rule (a re-encode at the same URL), is still the material.
+   */
+  async #compareVideo(body: Buffer, media: { sha256: Uint8Array; frames: Uint8Array | null; frame_qualities: Uint8Array | null }): Promise<CheckResult> {
+    if (createHash('sha256').update(body).digest('hex') === bytesToHex(media.sha256)) return { outcome: 'present', reason: 'same-content', status: 200 }
+    const videoHasher = this.#deps.videoHasher
+    if (videoHasher === undefined) return { outcome: 'inconclusive', reason: 'no-video-hasher', status: 200 }
+    let fresh
+    try {
+      fresh = await videoHasher.hash(body)
+    } catch (error) {
+      const code = describeError(error).code
+      // What is no longer a decodable video (a "removed" page, an image) is not the material.
+      if (['CORRUPT', 'EMPTY', 'UNSUPPORTED_FORMAT', 'NO_VIDEO_STREAM'].includes(code)) return { outcome: 'gone', reason: 'content-changed', status: 200 }
+      return { outcome: 'inconclusive', reason: code, status: 200 }
+    }
+    const stored = media.frames ?? new Uint8Array(0)
+    const known = Array.from({ length: Math.floor(stored.length / 32) }, (_, i) => ({
+      pdq: bytesToHex(stored.subarray(i * 32, i * 32 + 32)), quality: media.frame_qualities?.[i] ?? 0,
+    }))
+    const match = vpdqMatch(fresh.frames, known, { distance: this.#options.pdqThreshold, qualityMin: this.#options.pdqMinQuality })
+    return match.matched ? { outcome: 'present', reason: 'similar-content', status: 200 } : { outcome: 'gone', reason: 'content-changed', status: 200 }
   }
 
   async #claim(): Promise<DueNotice[]> {

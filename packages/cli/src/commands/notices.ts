@@ -13,14 +13,21 @@ const POLL_SECONDS = { min: 0.5, max: 600 } as const
 async function openNotifier(app: App, allow: readonly string[]): Promise<{ service: NotifierService; close(): Promise<void> }> {
   const { config } = app
   const hasher = new Hasher({ maxBytes: config.maxMediaBytes, maxPixels: config.maxPixels })
+  // Rechecks of noticed videos hash what their URL serves now with ffmpeg.
+  const { VideoHasher } = await import('@arachnid/video')
+  const videoHasher = new VideoHasher({
+    maxBytes: config.maxVideoBytes, maxPixels: config.maxPixels, maxWallMs: config.videoTimeoutMs,
+    maxFrames: config.maxVideoFrames, maxDurationSeconds: config.maxVideoSeconds,
+  })
   const service = await NotifierService.create(await notifierOptionsFromConfig(config, {
-    db: app.database.db, transport: await app.transport(), hasher, logger: app.logger, allowAddresses: allow,
+    db: app.database.db, transport: await app.transport(), hasher, videoHasher, logger: app.logger, allowAddresses: allow,
   }))
   return {
     service,
     async close() {
       service.close()
       await hasher.close()
+      await videoHasher.close()
     },
   }
 }
