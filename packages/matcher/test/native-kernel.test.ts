@@ -72,19 +72,20 @@ describe('native Hamming kernel', () => {
     if (process.env.CI && process.env.ARACHNID_NATIVE !== '0') expect(nativeKernelStatus).toMatch(/^loaded/)
   })
 
-  // Chunk widths 12..24 (24 as at 10M entries), thresholds below, at and around PDQ's 31, and a
-  // batch of 9,000 probes so the kernel's passes of 4,096 are crossed.
+  // Chunk widths 12..24 (24 as at 10M entries), thresholds below, at and around PDQ's 31, and
+  // batches of more than 4,096 probes so the kernel's passes are crossed. (12-bit chunks at
+  // threshold 48 give ~20,000 candidates per probe: that case has fewer probes.)
   it.skipIf(!native).each([
-    { size: 40_000, chunkBits: undefined, thresholds: [0, 8, 31, 32, 40] },
-    { size: 20_000, chunkBits: 12, thresholds: [0, 31, 64] },
-    { size: 30_000, chunkBits: 16, thresholds: [1, 31] },
-    { size: 30_000, chunkBits: 20, thresholds: [2, 31, 33] },
-    { size: 30_000, chunkBits: 24, thresholds: [0, 30, 31] },
-  ])('gives the same hits, distances and order as the TypeScript search ($size entries, chunkBits $chunkBits)', async ({ size, chunkBits, thresholds }) => {
+    { size: 40_000, chunkBits: undefined, thresholds: [0, 8, 31, 32, 40], random: 7_000, planted: 2_000 },
+    { size: 20_000, chunkBits: 12, thresholds: [0, 31, 48], random: 3_000, planted: 1_500 },
+    { size: 30_000, chunkBits: 16, thresholds: [1, 31], random: 7_000, planted: 2_000 },
+    { size: 30_000, chunkBits: 20, thresholds: [2, 31, 33], random: 7_000, planted: 2_000 },
+    { size: 30_000, chunkBits: 24, thresholds: [0, 30, 31], random: 7_000, planted: 2_000 },
+  ])('gives the same hits, distances and order as the TypeScript search ($size entries, chunkBits $chunkBits)', async ({ size, chunkBits, thresholds, random, planted: plantedCount }) => {
     const next = rng(size + (chunkBits ?? 0))
     const list = makeList(size, next)
     const index = await HammingIndex.build(list, chunkBits === undefined ? {} : { chunkBits })
-    const probes = makeProbes(list, 7_000, 2_000, next)
+    const probes = makeProbes(list, random, plantedCount, next)
     const count = probes.length / 8
     for (const threshold of thresholds) {
       const ts = plain(searchTablesTypeScript(index.tables, probes, count, threshold))
@@ -96,14 +97,14 @@ describe('native Hamming kernel', () => {
       expect(plain(await threads.search(index.tables, probes, count, threshold))).toEqual(ts)
       // Planted probes within the threshold find their entry, at its true distance.
       if (threshold === 31) {
-        const planted = ts.probes.filter((p) => p >= 7_000)
-        expect(planted.length).toBeGreaterThan(2_000 * 31 / 41)
+        const planted = ts.probes.filter((p) => p >= random)
+        expect(planted.length).toBeGreaterThan(plantedCount * 31 / 41)
         for (let x = 0; x < ts.probes.length; x++) {
           expect(ts.distances[x]).toBe(hamming256(probes, ts.probes[x]! * 8, list, ts.positions[x]! * 8))
         }
       }
     }
-  })
+  }, 240_000)
 
   it.skipIf(!native)('answers an empty batch and a threshold past every distance', async () => {
     const next = rng(7)
