@@ -151,6 +151,14 @@ function blockhashPrecise(pixels: Pixels): string {
   return blocksToHex(blocks, (width / BITS) * (height / BITS))
 }
 
+/**
+ * The hash from the 16x16 block totals of the whole-pixel method (the same totals blockhashEven
+ * adds up; hashImage gets them from the one-pass scan in folded-scan.ts).
+ */
+export function blockhashFromBlockSums(blocks: Float64Array, pixelsPerBlock: number): string {
+  return blocksToHex(blocks, pixelsPerBlock)
+}
+
 function median(values: Float64Array): number {
   const sorted = Float64Array.from(values).sort()
   const n = sorted.length

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto'
-import { blockhash256 } from './blockhash.js'
+import { blockhash256, blockhashFromBlockSums } from './blockhash.js'
 import { decodeImage } from './decode-image.js'
+import { foldedScan } from './folded-scan.js'
 import { type HashOptions, resolveHashOptions } from './hash-options.js'
 import type { ImageHashes } from './image-hashes.js'
-import { pdqHash } from './pdq-hash.js'
+import { pdqHash, pdqHashFromDownsample } from './pdq-hash.js'
 
 /**
  * Hashes one image held in memory: sha256, md5 and sha1 of the bytes, then one bounded decode
@@ -24,12 +25,16 @@ export async function hashImage(bytes: Uint8Array, options: HashOptions = {}): P
   const sha1 = createHash('sha1').update(bytes).digest('hex')
   const decoded = await decoding
   const { first } = decoded
-  const pdq = pdqHash(first, { dihedral: resolved.dihedral })
+  // One pass over the pixels gives PDQ's folded 64x64 buffer and, for the common layouts,
+  // blockhash's block sums; otherwise each hash reads the pixels itself.
+  const scan = foldedScan(first, true)
+  const pdq = scan === undefined ? pdqHash(first, { dihedral: resolved.dihedral }) : pdqHashFromDownsample(first, scan.down, { dihedral: resolved.dihedral })
+  const blockhash = scan?.blocks !== undefined ? blockhashFromBlockSums(scan.blocks, scan.pixelsPerBlock!) : blockhash256(first, 2)
   const result: ImageHashes = {
     sha256,
     md5,
     sha1,
-    blockhash: blockhash256(first, 2),
+    blockhash,
     pdq: pdq.hash,
     pdqQuality: pdq.quality,
     width: first.width,

@@ -1,4 +1,8 @@
+import { foldedScan } from './folded-scan.js'
 import { assertPixels, type Pixels } from './pixels.js'
+import { cachedPlan, decimationIndex, DOWN as PLAN_DOWN, jaroszWindowSize } from './pdq-plan.js'
+
+export { jaroszWindowSize } from './pdq-plan.js'
 
 /**
  * PDQ (Facebook's 256-bit perceptual hash), written from the published algorithm
@@ -24,8 +28,8 @@ import { assertPixels, type Pixels } from './pixels.js'
  *
  * The quality metric and the DCT always use the reference's float32 arithmetic (they are cheap).
  */
-/** Size of the decimated image and of the kept DCT block. */
-const DOWN = 64
+/** Size of the decimated image, as a local binding (an imported one can compile to a getter in hot loops), and of the kept DCT block. */
+const DOWN = PLAN_DOWN
 const DCT_SIZE = 16
 /** The reference's float luma coefficients, and each one's product with every 8-bit value (as the reference rounds it). */
 const LUMA_R = lumaTable(0.299)
@@ -71,16 +75,6 @@ export interface PdqOptions {
    * give. Default false.
    */
   readonly cliPreShrink?: boolean
-}
-
-/** The reference's window: about twice the decimation step, so every input pixel contributes. */
-export function jaroszWindowSize(oldDimension: number): number {
-  return Math.floor((oldDimension + 2 * DOWN - 1) / (2 * DOWN))
-}
-
-/** The reference's decimation: sample at the centre of each of 64 equal strips. */
-function decimationIndex(i: number, n: number): number {
-  return Math.floor(((i + 0.5) * n) / DOWN)
 }
 
 /** Rows filtered together: the running sums are float32 chains (add, round, subtract, round), so one row at a time waits on each rounding; four independent rows in one loop keep the CPU busy. */
@@ -290,74 +284,18 @@ function exactDownsample(pixels: Pixels): Float64Array {
   return out
 }
 
-/** Inclusive bounds of the box window for output `o` of a length-`n` vector (edges truncated, as the reference does). */
-function boxBounds(o: number, n: number, fullWindow: number): [number, number] {
-  const half = Math.floor((fullWindow + 2) / 2)
-  return [Math.max(0, o - (fullWindow - half)), Math.min(n - 1, o + half - 1)]
-}
-
 /**
- * Weights that two passes of the box filter give input index c for output index `o`:
- * W = A·A restricted to row `o`, where A averages over the truncated window.
- */
-function twoPassWeights(o: number, n: number, fullWindow: number): { start: number; weights: Float64Array } {
-  const [lo, hi] = boxBounds(o, n, fullWindow)
-  const outer = 1 / (hi - lo + 1)
-  const [start] = boxBounds(lo, n, fullWindow)
-  const [, end] = boxBounds(hi, n, fullWindow)
-  const weights = new Float64Array(end - start + 1)
-  for (let m = lo; m <= hi; m++) {
-    const [mlo, mhi] = boxBounds(m, n, fullWindow)
-    const w = outer / (mhi - mlo + 1)
-    for (let c = mlo; c <= mhi; c++) weights[c - start] = (weights[c - start] ?? 0) + w
-  }
-  return { start, weights }
-}
-
-/**
- * Two-pass box weights of one axis for the 64 kept samples: sample o reads inputs
- * starts[o] .. starts[o] + lengths[o] - 1 with weights[o * stride + k].
- */
-interface AxisPlan {
-  readonly starts: Int32Array
-  readonly lengths: Int32Array
-  readonly stride: number
-  readonly weights: Float64Array
-}
-
-function axisPlan(n: number): AxisPlan {
-  const window = jaroszWindowSize(n)
-  const perSample = Array.from({ length: DOWN }, (_, o) => twoPassWeights(decimationIndex(o, n), n, window))
-  const stride = Math.max(...perSample.map((s) => s.weights.length))
-  const starts = new Int32Array(DOWN)
-  const lengths = new Int32Array(DOWN)
-  const weights = new Float64Array(DOWN * stride)
-  perSample.forEach((s, o) => {
-    starts[o] = s.start
-    lengths[o] = s.weights.length
-    weights.set(s.weights, o * stride)
-  })
-  return { starts, lengths, stride, weights }
-}
-
-/** Plans depend only on the dimension, and crawls see the same few sizes again and again. */
-const planCache = new Map<number, AxisPlan>()
-function cachedPlan(n: number): AxisPlan {
-  let plan = planCache.get(n)
-  if (plan === undefined) {
-    if (planCache.size >= 512) planCache.clear()
-    plan = axisPlan(n)
-    planCache.set(n, plan)
-  }
-  return plan
-}
-
-/**
- * The folded-weights blur and decimation in float64. Each input row that some output row needs
+ * The folded-weights blur and decimation in float64: the one-pass word scan (folded-scan.ts)
+ * where the layout allows it, else these float sums. Each input row that some output row needs
  * is filtered horizontally into 64 samples (luma is linear, so R, G and B are accumulated
  * separately and combined once per sample), then added into the output rows that weigh it.
  */
 function foldedDownsample(pixels: Pixels): Float64Array {
+  return foldedScan(pixels, false)?.down ?? foldedSums(pixels)
+}
+
+/** The folded downsample with float weights per byte: any layout. Exported for the tests that compare it with the scan. */
+export function foldedSums(pixels: Pixels): Float64Array {
   const { width, height, channels, data } = pixels
   const cols = cachedPlan(width)
   const rows = cachedPlan(height)
@@ -546,7 +484,15 @@ export function nearMedian(coefficients: Float64Array): number {
  * const { hash, quality } = pdqHash({ width: info.width, height: info.height, channels: 3, data })
  */
 export function pdqHash(pixels: Pixels, options: PdqOptions = {}): PdqResult {
-  let down = pdqDownsample(pixels, { exact: options.exact === true, cliPreShrink: options.cliPreShrink === true })
+  return pdqHashFromDownsample(pixels, pdqDownsample(pixels, { exact: options.exact === true, cliPreShrink: options.cliPreShrink === true }), options)
+}
+
+/**
+ * pdqHash, given the downsample its options ask for (so that hashImage can compute the folded one
+ * in the same pass as blockhash's sums); `pixels` are read again only for an exact redo.
+ */
+export function pdqHashFromDownsample(pixels: Pixels, downsample: Float64Array, options: PdqOptions = {}): PdqResult {
+  let down = downsample
   let coefficients = pdqDct(down)
   if (options.exact === undefined && nearMedian(coefficients) >= NEAR_MEDIAN_LIMIT) {
     // Folded sums could order these coefficients differently from the reference: redo it exactly.

@@ -1,0 +1,88 @@
+import { bmvbhash, bmvbhashEven } from 'blockhash-core'
+import { describe, expect, it } from 'vitest'
+import { blockhash256, blockhashFromBlockSums } from '../src/blockhash.js'
+import { foldedScan } from '../src/folded-scan.js'
+import { foldedSums, pdqHash, pdqHashFromDownsample } from '../src/pdq-hash.js'
+import type { Pixels } from '../src/pixels.js'
+import { seededRandom, texturedPixels } from './support/textured-image.js'
+
+const random = seededRandom(2024)
+// Widths a multiple of 4 (RGB rows of whole words); 1024x768 and the like take blockhash's sums
+// too; 300x2100 and 1024x1100 have windows too large for 16-bit lanes at the edge or everywhere.
+const sizes: [number, number][] = [[1024, 768], [768, 1024], [640, 480], [1280, 720], [1920, 1088], [64, 64], [4, 4], [8, 1000], [1000, 8], [300, 2100], [1024, 1100], [2048, 1536]]
+for (let k = 0; k < 16; k++) sizes.push([4 * (1 + Math.floor(random() * 300)), 1 + Math.floor(random() * 1200)])
+
+function rgba(pixels: Pixels): Pixels {
+  const data = new Uint8Array(pixels.width * pixels.height * 4)
+  for (let i = 0; i < pixels.width * pixels.height; i++) {
+    data.set(pixels.data.subarray(i * 3, i * 3 + 3), i * 4)
+    data[i * 4 + 3] = 255
+  }
+  return { width: pixels.width, height: pixels.height, channels: 4, data }
+}
+
+describe('foldedScan: PDQ folded buffer and blockhash sums in one pass of word reads', () => {
+  it('gives the folded float sums (at most one float32 step apart on a few samples) and the same PDQ hashes', () => {
+    let samples = 0
+    let different = 0
+    for (const [width, height] of sizes) {
+      const pixels: Pixels = { width, height, channels: 3, data: texturedPixels(width, height, width * 31 + height) }
+      const scan = foldedScan(pixels, true)
+      expect(scan, `${width}x${height}`).toBeDefined()
+      const sums = foldedSums(pixels)
+      for (let k = 0; k < sums.length; k++) {
+        const a = scan!.down[k]!
+        const b = sums[k]!
+        samples++
+        if (a !== b) different++
+        expect(Math.abs(a - b), `${width}x${height} sample ${k}`).toBeLessThanOrEqual(Math.max(1, Math.abs(b)) * 2 ** -23)
+      }
+      const viaSums = pdqHashFromDownsample(pixels, sums, { dihedral: true })
+      expect(pdqHash(pixels, { dihedral: true }), `${width}x${height}`).toEqual(viaSums)
+      expect(pdqHashFromDownsample(pixels, scan!.down, { dihedral: true }), `${width}x${height}`).toEqual(viaSums)
+      // RGBA: the alpha lane is not read.
+      expect(Array.from(foldedScan(rgba(pixels), false)!.down), `${width}x${height} RGBA`).toEqual(Array.from(scan!.down))
+    }
+    expect(different / samples).toBeLessThan(1e-3)
+  })
+
+  it('block sums give blockhash-core bit for bit where the layout allows them (sizes divisible by 16, blocks of whole words)', () => {
+    let eligible = 0
+    for (const [width, height] of [...sizes, [1024, 768], [2048, 2048], [192, 64], [1216, 912]] as [number, number][]) {
+      const pixels: Pixels = { width, height, channels: 3, data: texturedPixels(width, height, width + height * 17) }
+      const scan = foldedScan(pixels, true)!
+      const expectBlocks = width % 64 === 0 && height % 16 === 0 && (width / 16) * 3 <= 512
+      expect(scan.blocks !== undefined, `${width}x${height}`).toBe(expectBlocks)
+      if (scan.blocks === undefined) continue
+      eligible++
+      const hash = blockhashFromBlockSums(scan.blocks, scan.pixelsPerBlock!)
+      const image = { width, height, data: rgba(pixels).data }
+      expect(hash, `${width}x${height}`).toBe(bmvbhash(image, 16))
+      expect(hash, `${width}x${height}`).toBe(bmvbhashEven(image, 16))
+      expect(hash, `${width}x${height}`).toBe(blockhash256(pixels, 2))
+    }
+    expect(eligible).toBeGreaterThanOrEqual(5)
+  })
+
+  it('block sums: dark and white extremes do not carry between the 16-bit lanes', () => {
+    for (const value of [0, 255]) {
+      const pixels: Pixels = { width: 2048, height: 64, channels: 3, data: new Uint8Array(2048 * 64 * 3).fill(value) }
+      const scan = foldedScan(pixels, true)!
+      expect(Array.from(scan.blocks!)).toEqual(new Array(256).fill(value * 3 * 128 * 4))
+      for (const sample of scan.down) expect(sample).toBe(value)
+    }
+    const half: Pixels = { width: 1024, height: 768, channels: 3, data: new Uint8Array(1024 * 768 * 3).map((_, i) => (i % 7 < 3 ? 255 : 0)) }
+    expect(pdqHash(half)).toEqual(pdqHashFromDownsample(half, foldedSums(half)))
+  })
+
+  it('declines layouts it cannot read by words, and the hashes then come from the float sums', () => {
+    const odd: Pixels = { width: 1001, height: 750, channels: 3, data: texturedPixels(1001, 750, 3) }
+    expect(foldedScan(odd, true)).toBeUndefined()
+    expect(pdqHash(odd)).toEqual(pdqHashFromDownsample(odd, foldedSums(odd)))
+    const backing = new Uint8Array(1024 * 768 * 3 + 1)
+    backing.set(texturedPixels(1024, 768, 4), 1)
+    const unaligned: Pixels = { width: 1024, height: 768, channels: 3, data: backing.subarray(1) }
+    expect(foldedScan(unaligned, true)).toBeUndefined()
+    expect(pdqHash(unaligned)).toEqual(pdqHash({ ...unaligned, data: unaligned.data.slice() }))
+  })
+})
