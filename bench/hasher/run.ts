@@ -4,14 +4,23 @@
  *
  * Images are benign and synthetic (shapes over low-frequency noise, so PDQ quality is 100), made
  * in memory; nothing is written to disk.
+ *
+ * --hasher DIR runs the hasher sources in DIR instead (a copy of an earlier packages/hasher/src,
+ * with that package's node_modules beside it), to compare versions in alternation; --no-naive
+ * skips the naive baseline and --sets jpeg keeps only the JPEG set.
  */
 import { availableParallelism, loadavg } from 'node:os'
-import { Hasher, hashImage } from '../../packages/hasher/src/index.js'
+import { pathToFileURL } from 'node:url'
+import * as current from '../../packages/hasher/src/index.js'
 import { naiveHash, sharpVersions } from '../../packages/hasher/test/support/naive-hash.js'
 import { texturedImage, type SyntheticFormat } from '../../packages/hasher/test/support/textured-image.js'
 
 const args = new Map(process.argv.slice(2).map((a, i, all) => [a, all[i + 1]]))
 const ROUNDS = Number(args.get('--rounds') ?? 3)
+const HASHER_DIR = args.get('--hasher')
+const NAIVE = !args.has('--no-naive')
+const SETS = (args.get('--sets') ?? 'jpeg,mix').split(',')
+const { Hasher, hashImage } = (HASHER_DIR === undefined ? current : await import(pathToFileURL(`${HASHER_DIR}/index.ts`).href)) as typeof current
 const JPEGS = 64
 const CONCURRENCY = 4
 
@@ -20,7 +29,12 @@ const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUs
 
 /** Runs `work` over the inputs `rounds` times with at most CONCURRENCY in flight; returns images/s and CPU ms per image. */
 async function measure(inputs: Buffer[], rounds: number, work: (bytes: Buffer) => Promise<unknown>): Promise<{ perSecond: number; cpuMs: number }> {
-  await Promise.all(inputs.slice(0, 8).map(work)) // warm-up: JIT, thread pool, workers
+  // Warm-up, one whole pass as timed (JIT, thread pool, workers): with only a few images, the
+  // method timed first paid for the JIT and measured 2-3 ms more CPU per image than the others.
+  let warm = 0
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (warm < inputs.length) await work(inputs[warm++]!)
+  }))
   const cpu = process.cpuUsage()
   const start = performance.now()
   let next = 0
@@ -39,9 +53,10 @@ async function makeSet(format: SyntheticFormat, count: number, width: number, he
 }
 
 console.log(`hasher bench: ${availableParallelism()} cores, node ${process.version}, sharp ${sharpVersions.sharp}, libvips ${sharpVersions.vips}`)
+console.log(`hasher sources: ${HASHER_DIR ?? 'packages/hasher/src'}`)
 console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (other processes share this machine)`)
 const jpegs = await makeSet('jpeg', JPEGS, 1024, 768, 1)
-const mixed = [
+const mixed = !SETS.includes('mix') ? [] : [
   ...(await makeSet('png', 12, 1024, 768, 101)),
   ...(await makeSet('webp', 12, 1024, 768, 201)),
   ...(await makeSet('gif', 12, 1024, 768, 301)),
@@ -60,12 +75,14 @@ console.log(`pdq quality of the JPEGs: ${(await hashImage(jpegs[0]!)).pdqQuality
 const rows: Record<string, string | number>[] = []
 const poolTwo = new Hasher({ workers: 2 })
 const poolZero = new Hasher()
-for (const [setName, set, rounds] of [['JPEG 1024x768', jpegs, ROUNDS], ['mix', mixed, Math.max(1, ROUNDS - 1)]] as const) {
-  const naive = await measure(set, rounds, naiveHash)
+const sets = [['jpeg', 'JPEG 1024x768', jpegs, ROUNDS], ['mix', 'mix', mixed, Math.max(1, ROUNDS - 1)]] as const
+for (const [setKey, setName, set, rounds] of sets) {
+  if (!SETS.includes(setKey)) continue
+  const naive = NAIVE ? await measure(set, rounds, naiveHash) : { perSecond: Number.NaN, cpuMs: Number.NaN }
   const single = await measure(set, rounds, (b) => hashImage(b))
   const inProcess = await measure(set, rounds, (b) => poolZero.hash(b))
   const workers = await measure(set, rounds, (b) => poolTwo.hash(b))
-  for (const [name, r] of [['naive baseline', naive], ['hashImage', single], ['Hasher (workers: 0, default)', inProcess], ['Hasher (workers: 2)', workers]] as const) {
+  for (const [name, r] of [...(NAIVE ? [['naive baseline', naive] as const] : []), ['hashImage', single], ['Hasher (workers: 0, default)', inProcess], ['Hasher (workers: 2)', workers]] as const) {
     rows.push({ inputs: setName, method: name, 'images/s': Math.round(r.perSecond), 'x naive': (r.perSecond / naive.perSecond).toFixed(2), 'process CPU ms/image': r.cpuMs.toFixed(1) })
   }
 }
