@@ -46,14 +46,18 @@ export async function runWorker(deps: CrawlDependencies, options: WorkerOptions 
   }
 }
 
-/** A running job that has open work (queued pages, or media pending or with an expired lease). */
+/**
+ * A running job that has open work: pages queued or leased, media pending or leased. Work leased
+ * by another worker counts (alive, it finds more pages and media as it goes; dead, its leases run
+ * out), so a worker started while everything is momentarily leased (a worker restarted after a
+ * crash, one more added to a busy job) joins the job and waits for work, rather than finding
+ * nothing to take and, with --exit-when-idle, leaving a job that is far from done.
+ */
 async function nextJob(db: Kysely<Database>): Promise<number | undefined> {
   const row = await db.selectFrom('crawl_jobs as j').select('j.id').where('j.status', '=', 'running')
     .where((eb) => eb.or([
-      eb.exists(eb.selectFrom('frontier as f').select('f.id').whereRef('f.job_id', '=', 'j.id')
-        .where((e) => e.or([e('f.status', '=', 'queued'), e.and([e('f.status', '=', 'leased'), e('f.lease_until', '<', new Date())])]))),
-      eb.exists(eb.selectFrom('media_fetches as m').select('m.id').whereRef('m.job_id', '=', 'j.id')
-        .where((e) => e.or([e('m.state', '=', 'pending'), e.and([e('m.state', '=', 'leased'), e('m.lease_until', '<', new Date())])]))),
+      eb.exists(eb.selectFrom('frontier as f').select('f.id').whereRef('f.job_id', '=', 'j.id').where('f.status', 'in', ['queued', 'leased'])),
+      eb.exists(eb.selectFrom('media_fetches as m').select('m.id').whereRef('m.job_id', '=', 'j.id').where('m.state', 'in', ['pending', 'leased'])),
     ]))
     .orderBy('j.id').limit(1).executeTakeFirst()
   return row?.id
