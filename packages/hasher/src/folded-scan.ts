@@ -29,7 +29,8 @@ import { cachedIntegerPlan, cachedPlan, DOWN } from './pdq-plan.js'
  * rationals) computed with fewer roundings; both are rounded to float32 at the end. Measured on
  * random textured images of many sizes, the buffers are identical, and so are the hashes (see
  * test/folded-scan.test.ts). Returns undefined when the layout does not allow word reads
- * (row bytes not a multiple of 4, unaligned data, big-endian host, windows over 16 pixels).
+ * (row bytes not a multiple of 4, unaligned data, big-endian host) or has windows of more than
+ * 16 rows, where the lanes would overflow (images taller than about 2,100 pixels).
  */
 export interface FoldedScan {
   /** The 64x64 folded buffer, float32 values held in a Float64Array, row-major. */
@@ -49,6 +50,8 @@ const BITS = 16
 /** Up to 128 words of one row (510 per lane each) fit a 16-bit lane; for 4 rows, 64 words (1020 per lane). */
 const MAX_BLOCK_WORDS = 128
 const MAX_CHUNK_WORDS_4 = 64
+/** Output rows with float weights (truncated windows at the edges) that the scan takes on. */
+const MAX_FLOAT_ROWS = 4
 /** Rows weighed together per pass over the accumulators. */
 const GROUP = 4
 /** The decimated image's side, as a local binding (an imported one can compile to a getter). */
@@ -64,6 +67,11 @@ export function foldedScan(pixels: Pixels, withBlocks: boolean): FoldedScan | un
   const floatRows = cachedPlan(height)
   const cols = cachedPlan(width)
   const { starts, lengths, stride, divisors } = rows
+  // Float rows go byte by byte, slower than the float sums' pass: beyond the edge rows (windows
+  // over 16 rows, images taller than about 2,100), leave the image to those.
+  let floatRowCount = 0
+  for (let i = 0; i < SIZE; i++) if (divisors[i] === 0) floatRowCount++
+  if (floatRowCount > MAX_FLOAT_ROWS) return undefined
 
   // For every input row, the output rows that weigh it (ascending) and where its weight sits.
   const counts = new Int32Array(height + 1)

@@ -8,8 +8,9 @@ import { seededRandom, texturedPixels } from './support/textured-image.js'
 
 const random = seededRandom(2024)
 // Widths a multiple of 4 (RGB rows of whole words); 1024x768 and the like take blockhash's sums
-// too; 300x2100 and 1024x1100 have windows too large for 16-bit lanes at the edge or everywhere.
-const sizes: [number, number][] = [[1024, 768], [768, 1024], [640, 480], [1280, 720], [1920, 1088], [64, 64], [4, 4], [8, 1000], [1000, 8], [300, 2100], [1024, 1100], [2048, 1536]]
+// too; 1024x1100's last output row has truncated windows whose divisor is too large for a
+// 16-bit lane (float weights for that row).
+const sizes: [number, number][] = [[1024, 768], [768, 1024], [640, 480], [1280, 720], [1920, 1088], [64, 64], [4, 4], [8, 1000], [1000, 8], [1024, 1100], [2048, 1536], [300, 2040]]
 for (let k = 0; k < 16; k++) sizes.push([4 * (1 + Math.floor(random() * 300)), 1 + Math.floor(random() * 1200)])
 
 function rgba(pixels: Pixels): Pixels {
@@ -75,7 +76,7 @@ describe('foldedScan: PDQ folded buffer and blockhash sums in one pass of word r
     expect(pdqHash(half)).toEqual(pdqHashFromDownsample(half, foldedSums(half)))
   })
 
-  it('declines layouts it cannot read by words, and the hashes then come from the float sums', () => {
+  it('declines layouts it cannot read by words or whose windows overflow the lanes, and the hashes then come from the float sums', () => {
     const odd: Pixels = { width: 1001, height: 750, channels: 3, data: texturedPixels(1001, 750, 3) }
     expect(foldedScan(odd, true)).toBeUndefined()
     expect(pdqHash(odd)).toEqual(pdqHashFromDownsample(odd, foldedSums(odd)))
@@ -84,5 +85,9 @@ describe('foldedScan: PDQ folded buffer and blockhash sums in one pass of word r
     const unaligned: Pixels = { width: 1024, height: 768, channels: 3, data: backing.subarray(1) }
     expect(foldedScan(unaligned, true)).toBeUndefined()
     expect(pdqHash(unaligned)).toEqual(pdqHash({ ...unaligned, data: unaligned.data.slice() }))
+    // Windows of 17+ rows: every output row would need float weights.
+    const tall: Pixels = { width: 300, height: 2100, channels: 3, data: texturedPixels(300, 2100, 5) }
+    expect(foldedScan(tall, true)).toBeUndefined()
+    expect(pdqHash(tall)).toEqual(pdqHashFromDownsample(tall, foldedSums(tall)))
   })
 })
