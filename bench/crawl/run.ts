@@ -9,7 +9,7 @@
  * creates and drops its own database. Images are benign, synthetic, generated in memory.
  */
 import { spawn } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -17,7 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { CheerioCrawler } from '@crawlee/cheerio'
 import { Configuration, log as crawleeLog } from '@crawlee/core'
 import { openApp, openCrawlSession, prepareDemo } from '@arachnid/cli'
-import { loadConfig } from '@arachnid/core'
+import { loadConfig, sql } from '@arachnid/core'
 import { CrawlJob, discover, summarizeJob } from '@arachnid/crawler'
 import { startSyntheticSite } from '@arachnid/synthetic'
 import { openTestDatabase } from '@arachnid/test'
@@ -26,6 +26,9 @@ const args = new Map(process.argv.slice(2).map((a, i, all) => [a, all[i + 1]]))
 const PAGES = Number(args.get('--pages') ?? 5000)
 const IMAGES = Number(args.get('--images') ?? 15000)
 const CONCURRENCY = 8
+/** Which pipeline runs (worker processes each): default 1 then 2. */
+const WORKERS = (args.get('--workers') ?? '1,2').split(',').map(Number)
+const TICKS = 100 // USER_HZ of /proc/<pid>/stat
 const root = fileURLToPath(new URL('../../', import.meta.url))
 
 const site = await startSyntheticSite({ seed: 5, pages: PAGES, images: IMAGES, badInputs: false, cacheBytes: 2 * 1024 * 1024 * 1024 })
@@ -44,6 +47,7 @@ site.stats.reset()
 const seenImages = new Set<string>()
 let baselineImages = 0
 const baselineStart = performance.now()
+const baselineCpu = process.cpuUsage()
 const baseline = new CheerioCrawler({
   maxConcurrency: CONCURRENCY, minConcurrency: CONCURRENCY, maxRequestRetries: 0, useSessionPool: false, persistCookiesPerSession: false,
   requestHandler: async ({ request, $, enqueueLinks, sendRequest }) => {
@@ -59,52 +63,111 @@ const baseline = new CheerioCrawler({
 }, new Configuration({ persistStorage: false, purgeOnStart: true }))
 await baseline.run([`${site.manifest.baseUrl}/`])
 const baselineSeconds = (performance.now() - baselineStart) / 1000
+const baselineCpuSeconds = cpuSince(baselineCpu)
 const baselinePages = site.stats.byPath.size - baselineImages
 console.log(`baseline: ${baselinePages} pages, ${baselineImages} images in ${baselineSeconds.toFixed(1)} s`)
 
 // 2. The pipeline, with 1 and then 2 worker processes.
 const pg = await openTestDatabase('postgres')
 const home = await mkdtemp(path.join(os.tmpdir(), 'arachnid-bench-'))
-const app = await openApp(loadConfig({ home, databaseUrl: pg.url!, smtpUrl: '', logLevel: 'warn' }, {}))
+const app = await openApp(loadConfig({ home, databaseUrl: pg.url!, logLevel: 'warn' }, {}))
 console.log(await prepareDemo(app, site))
 
-async function pipeline(workers: number): Promise<{ pages: number; media: number; matched: number; seconds: number }> {
+function cpuSince(start: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(start)
+  return (used.user + used.system) / 1e6
+}
+
+/** CPU seconds a process has used so far (utime + stime), or undefined once it is gone. */
+async function procCpu(pid: number): Promise<number | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / TICKS
+  } catch {
+    return undefined
+  }
+}
+
+interface RunFigures { pages: number; media: number; matched: number; seconds: number; statements: number; kinds: Map<string, number>; workerCpu: number; postgresCpu: number; benchCpu: number }
+
+async function pipeline(workers: number): Promise<RunFigures> {
   const session = await openCrawlSession(app)
   const job = await CrawlJob.create(session.deps, {
     seeds: [`${site.manifest.baseUrl}/`], allowAddresses: ['127.0.0.1/32'], maxPages: PAGES + 100, maxDepth: 20, name: `bench ${workers}`,
   })
   await session.close()
+  const dbName = new URL(pg.url!).pathname.slice(1)
+  // Postgres' CPU: every backend serving the bench's database, sampled while the run goes on.
+  const backends = new Map<number, { first: number; last: number }>()
+  const sampleBackends = async () => {
+    const { rows } = await sql<{ pid: number }>`select pid from pg_stat_activity where datname = ${dbName}`.execute(app.database.db)
+    for (const { pid } of rows) {
+      const cpu = await procCpu(pid)
+      if (cpu === undefined) continue
+      const seen = backends.get(pid)
+      if (seen) seen.last = cpu
+      else backends.set(pid, { first: cpu, last: cpu })
+    }
+  }
+  await sampleBackends()
+  const countFiles = Array.from({ length: workers }, (_, i) => path.join(home, `counts-${workers}-${i}`))
   const start = performance.now()
-  const children = Array.from({ length: workers }, () => spawn(path.join(root, 'node_modules/.bin/tsx'), [path.join(root, 'packages/cli/src/main.ts'), 'worker', '--exit-when-idle',
+  const benchCpu = process.cpuUsage()
+  const children = countFiles.map((countFile) => spawn(path.join(root, 'node_modules/.bin/tsx'), [path.join(root, 'packages/cli/src/main.ts'), 'worker', '--exit-when-idle',
     '--page-concurrency', String(CONCURRENCY), '--media-concurrency', String(CONCURRENCY)], {
-    cwd: home, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DATABASE_URL: pg.url!, ARACHNID_HOME: home, SMTP_URL: '', LOG_LEVEL: 'warn' },
+    cwd: home, stdio: ['ignore', 'ignore', 'inherit'],
+    env: {
+      ...process.env, DATABASE_URL: pg.url!, ARACHNID_HOME: home, SMTP_URL: '', LOG_LEVEL: 'warn',
+      // Counts the worker's statements and CPU time (bench/crawl/count-statements.mjs).
+      ARACHNID_BENCH_COUNTS: countFile, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${path.join(root, 'bench/crawl/count-statements.mjs')}`.trim(),
+    },
   }))
   // Poll only the job's status: the full summary is heavier than it needs to be during the run.
-  for (;;) {
+  for (let tick = 0; ; tick++) {
     const row = await app.database.db.selectFrom('crawl_jobs').select('status').where('id', '=', job.id).executeTakeFirstOrThrow()
     if (row.status !== 'running') break
+    if (tick % 4 === 0) await sampleBackends()
     await sleep(250)
   }
   const seconds = (performance.now() - start) / 1000
+  const benchCpuSeconds = cpuSince(benchCpu)
+  await sampleBackends()
   await Promise.all(children.map((c) => new Promise((resolve) => (c.exitCode !== null ? resolve(null) : c.on('exit', resolve)))))
   const s = await summarizeJob(app.database.db, job.id)
-  return { pages: s.pages, media: s.media, matched: s.matchedMedia, seconds }
+  let statements = 0
+  let workerCpu = 0
+  const kinds = new Map<string, number>()
+  const written = (await readdir(home)).filter((f) => countFiles.some((c) => f.startsWith(`${path.basename(c)}-`)))
+  for (const file of written) {
+    const counted = JSON.parse(await readFile(path.join(home, file), 'utf8')) as { total: number; cpuSeconds: number; kinds: Record<string, number> }
+    statements += counted.total
+    workerCpu += counted.cpuSeconds
+    for (const [k, n] of Object.entries(counted.kinds)) kinds.set(k, (kinds.get(k) ?? 0) + n)
+  }
+  let postgresCpu = 0
+  for (const b of backends.values()) postgresCpu += b.last - b.first
+  return { pages: s.pages, media: s.media, matched: s.matchedMedia, seconds, statements, kinds, workerCpu, postgresCpu, benchCpu: benchCpuSeconds }
 }
 
-const one = await pipeline(1)
-console.log(`pipeline, 1 worker: ${one.pages} pages, ${one.media} media, ${one.matched} matched in ${one.seconds.toFixed(1)} s`)
-const two = await pipeline(2)
-console.log(`pipeline, 2 workers: ${two.pages} pages, ${two.media} media, ${two.matched} matched in ${two.seconds.toFixed(1)} s`)
+const runs: [string, RunFigures][] = []
+for (const workers of WORKERS) {
+  const r = await pipeline(workers)
+  runs.push([`pipeline, ${workers} worker${workers === 1 ? '' : 's'}`, r])
+  console.log(`pipeline, ${workers} worker(s): ${r.pages} pages, ${r.media} media, ${r.matched} matched in ${r.seconds.toFixed(1)} s; ` +
+    `${r.statements} statements (${(r.statements / r.pages).toFixed(1)} per page, ${(r.statements / r.media).toFixed(2)} per media); ` +
+    `CPU s: workers ${r.workerCpu.toFixed(1)}, postgres ${r.postgresCpu.toFixed(1)}, bench+site ${r.benchCpu.toFixed(1)}; load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`)
+  if (args.has('--statements')) {
+    for (const [kind, n] of [...r.kinds].sort((a, b) => b[1] - a[1]).slice(0, 40)) console.log(`  ${String(n).padStart(7)}  ${kind}`)
+  }
+}
 
-const rows = [
-  ['baseline (plain CheerioCrawler, no hashing)', baselinePages, baselineImages, baselineSeconds],
-  ['pipeline, 1 worker', one.pages, one.media, one.seconds],
-  ['pipeline, 2 workers', two.pages, two.media, two.seconds],
-] as const
 const basePps = baselinePages / baselineSeconds
+console.log(`baseline CPU s: bench+site ${baselineCpuSeconds.toFixed(1)}`)
 console.log('\n| run | pages | media | seconds | pages/s | media/s | x baseline pages/s |\n|---|---:|---:|---:|---:|---:|---:|')
-for (const [name, pages, media, seconds] of rows) {
-  console.log(`| ${name} | ${pages} | ${media} | ${seconds.toFixed(1)} | ${(pages / seconds).toFixed(1)} | ${(media / seconds).toFixed(1)} | ${(pages / seconds / basePps).toFixed(2)} |`)
+console.log(`| baseline (plain CheerioCrawler, no hashing) | ${baselinePages} | ${baselineImages} | ${baselineSeconds.toFixed(1)} | ${basePps.toFixed(1)} | ${(baselineImages / baselineSeconds).toFixed(1)} | 1.00 |`)
+for (const [name, r] of runs) {
+  console.log(`| ${name} | ${r.pages} | ${r.media} | ${r.seconds.toFixed(1)} | ${(r.pages / r.seconds).toFixed(1)} | ${(r.media / r.seconds).toFixed(1)} | ${(r.pages / r.seconds / basePps).toFixed(2)} |`)
 }
 console.log(`\nload average after: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; ${os.availableParallelism()} cores`)
 

@@ -1,0 +1,35 @@
+/**
+ * Preloaded into the bench's worker processes (NODE_OPTIONS=--import): counts the SQL statements
+ * the process sends through node-postgres, by kind (the statement's first words), and writes them
+ * with the process's CPU time to $ARACHNID_BENCH_COUNTS-<pid>.json when it exits (tsx runs the
+ * worker in a child process, which preloads this too: each writes its own file). Measurement only.
+ */
+import { createRequire } from 'node:module'
+import { writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const out = process.env.ARACHNID_BENCH_COUNTS
+if (out) {
+  const require = createRequire(path.join(path.dirname(fileURLToPath(import.meta.url)), '../../packages/core/package.json'))
+  const pg = require('pg')
+  const counts = new Map()
+  let total = 0
+  const query = pg.Client.prototype.query
+  pg.Client.prototype.query = function (config, ...rest) {
+    const text = typeof config === 'string' ? config : config?.text
+    if (typeof text === 'string') {
+      total++
+      const kind = text.replace(/\s+/g, ' ').trim().slice(0, 70)
+      counts.set(kind, (counts.get(kind) ?? 0) + 1)
+    }
+    return query.call(this, config, ...rest)
+  }
+  process.on('exit', () => {
+    const cpu = process.cpuUsage()
+    writeFileSync(`${out}-${process.pid}.json`, JSON.stringify({
+      pid: process.pid, total, cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      kinds: Object.fromEntries([...counts].sort((a, b) => b[1] - a[1])),
+    }, null, 1))
+  })
+}
