@@ -4,10 +4,11 @@ import type { MatchService } from '@arachnid/matcher'
 import { AddressGuard, BoundedFetcher } from '@arachnid/net'
 import { type CrawlJobOptions, type ResolvedCrawlOptions, type WorkerOverrides, attachedCrawlOptions, resolveCrawlOptions } from './crawl-options.js'
 import { type FailedRequest, type FetchedPage, createPageCrawler } from './crawler-factory.js'
-import { looksLikeImageUrl, looksLikeVideoUrl } from './discover.js'
+import { type DiscoveredMedia, looksLikeImageUrl, looksLikeVideoUrl } from './discover.js'
 import { DEFAULT_FRONTIER_OPTIONS, PostgresFrontier, workerId } from './frontier.js'
 import { HostClock } from './host-clock.js'
-import { CrawlJobStore } from './job-store.js'
+import { CrawlJobStore, type PageRecord } from './job-store.js'
+import { recordFetchedPage } from './page-writer.js'
 import { summarizeJob, type JobSummary } from './job-summary.js'
 import { type MatchIntake, type MediaCounters, MediaPipeline, type VideoHasherLike } from './media-pipeline.js'
 import { RobotsPolicy } from './robots-policy.js'
@@ -120,10 +121,12 @@ export class CrawlJob {
       const crawling = createPageCrawler({
         options: this.#options, frontier: pages, fetcher, clock, logger: this.#deps.logger,
         onPage: (page) => this.#handlePage(pages, media, page),
-        onFailure: (request, error) => this.#recordFailure(request, error),
+        onFailure: (request, error) => this.#recordFailure(pages, media, request, error),
       }).then((crawler) => crawler.run()).finally(() => { pagesDone = true })
       const hashing = media.run(() => pagesDone, () => this.#status !== 'running' || this.#stopping)
       const results = await Promise.allSettled([crawling, hashing])
+      // Pages handled and not yet marked done are marked now, before leases are given back.
+      await pages.flush().catch(() => {})
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
       // Nothing of this worker is in flight any more: what it still holds goes back to the queue
       // now, for the next worker, rather than when its leases run out.
@@ -177,21 +180,33 @@ export class CrawlJob {
     }
   }
 
-  /** Records a fetched page, registers its media and adds its links to the frontier. */
+  /**
+   * Records a fetched page with its media, their sightings and its pattern's yield in one
+   * statement (recordFetchedPage), then adds its links to the frontier.
+   */
   async #handlePage(frontier: PostgresFrontier, media: MediaPipeline, page: FetchedPage): Promise<void> {
-    const pageId = await this.#store.recordPage({ ...page, mediaFound: page.found.media.length })
+    await this.#recordPage(frontier, media, { ...page, mediaFound: page.found.media.length }, page.found.media, page.found.links)
     this.counters.pages++
-    await media.register(pageId, page.found.media)
     if (page.found.links.length > 0) await frontier.add(page.found.links.map((url) => ({ url, depth: page.depth + 1 })))
   }
 
-  async #recordFailure(request: FailedRequest, error: unknown): Promise<void> {
+  async #recordPage(frontier: PostgresFrontier, media: MediaPipeline, record: PageRecord, found: readonly DiscoveredMedia[], links: readonly string[]): Promise<void> {
+    const allowed = found.length > 0 ? await media.allowed(found) : []
+    // Counted for its pattern before its links are added (their patterns are new only until then).
+    const parts = frontier.yieldParts({ url: record.url, media: [], links })
+    const recorded = await recordFetchedPage(this.#deps.db, this.id, record, allowed,
+      parts && { pattern: parts.pattern, example: record.url, linked: parts.linked })
+    media.queued(recorded.newMedia)
+    if (parts && recorded.pattern) await frontier.afterYield(parts.pattern, record.url, recorded.pattern)
+  }
+
+  async #recordFailure(frontier: PostgresFrontier, media: MediaPipeline, request: FailedRequest, error: unknown): Promise<void> {
     const { code, message } = describeError(error)
     this.counters.errors[code] = (this.counters.errors[code] ?? 0) + 1
     this.counters.pageErrors++
-    await this.#store.recordPage({
+    await this.#recordPage(frontier, media, {
       url: request.url, finalUrl: request.loadedUrl ?? null, depth: Number(request.userData.depth ?? 0),
       status: null, contentType: null, bytes: null, mediaFound: 0, error: { code, message },
-    })
+    }, [], [])
   }
 }

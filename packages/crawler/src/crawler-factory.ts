@@ -57,23 +57,14 @@ export async function createPageCrawler(parts: CrawlerParts): Promise<PageCrawle
 }
 
 /**
- * Pattern budgets: the frontier takes the job's knobs, and learns what each page yielded before
- * the page's media and links are added (a page Crawlee gave up on yielded nothing).
+ * Pattern budgets: the frontier takes the job's knobs. What each page yielded is counted by
+ * `onPage` and `onFailure` before the page's media and links are added (the crawl job does it in
+ * the statement that records the page: recordFetchedPage), a page Crawlee gave up on yielding nothing.
  */
 function countingYield(parts: CrawlerParts): CrawlerParts {
   const { frontier, options: o } = parts
   frontier.setPatternBudget({ enabled: o.patternBudgets, window: o.patternWindow, budget: o.patternBudget })
-  return {
-    ...parts,
-    onPage: async (page) => {
-      await frontier.recordYield({ url: page.url, media: page.found.media.map((m) => m.url), links: page.found.links })
-      await parts.onPage(page)
-    },
-    onFailure: async (request, error) => {
-      await frontier.recordYield({ url: request.url, media: [], links: [] })
-      await parts.onFailure(request, error)
-    },
-  }
+  return parts
 }
 
 /** Crawlee's own storage kept in memory and not purged from disk: the frontier is ours. */

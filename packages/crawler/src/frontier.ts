@@ -84,6 +84,14 @@ export interface FrontierCandidate {
   readonly reported?: boolean
 }
 
+/** Longest a handled page waits to be marked done when no lease comes first. */
+const DONE_FLUSH_MS = 50
+
+/** Ids as a Postgres bigint[] literal (PGlite and node-postgres take it as text alike). */
+function doneIds(ids: readonly number[]): string {
+  return `{${ids.join(',')}}`
+}
+
 /** A stable id for this worker process, recorded with each lease. */
 export function workerId(): string {
   return `${os.hostname()}:${process.pid}`
@@ -125,6 +133,12 @@ export class PostgresFrontier implements IRequestManager {
   readonly #buffer: Leased[] = []
   readonly #inFlight = new Map<string, Leased>()
   readonly #crawlDelays = new Map<string, number>()
+  /** Pages handled and not yet marked done: marked with the next lease, or within DONE_FLUSH_MS. */
+  readonly #done: number[] = []
+  #doneTimer: NodeJS.Timeout | undefined
+  #flushing: Promise<void> | undefined
+  /** frontier_hosts rows this worker has made sure of, with the delay given (the upsert is then a no-op). */
+  readonly #knownHosts = new Map<string, number>()
   #patternBudget: PatternBudget
   #leasing: Promise<number> | undefined
   #stopped = false
@@ -153,6 +167,7 @@ export class PostgresFrontier implements IRequestManager {
   /** Stop leasing (job paused or cancelled); buffered leases go back to the queue. */
   async stop(): Promise<void> {
     this.#stopped = true
+    await this.#flushDone()
     const ids = this.#buffer.splice(0).map((r) => r.id)
     if (ids.length > 0) {
       await this.#db.updateTable('frontier').set({ status: 'queued', lease_until: null, leased_by: null, attempts: sql<number>`greatest(attempts - 1, 0)` })
@@ -223,26 +238,87 @@ export class PostgresFrontier implements IRequestManager {
   async #insert(rows: NewRow[], skip: Skip): Promise<number> {
     const db = this.#db
     const hosts = [...new Set(rows.map((r) => r.host))]
-    await db.insertInto('frontier_hosts').values(hosts.map((host) => ({ job_id: this.#jobId, host, delay_ms: Math.max(this.#options.politenessDelayMs, this.#crawlDelays.get(host) ?? 0) })))
-      .onConflict((oc) => oc.columns(['job_id', 'host']).doUpdateSet((eb) => ({ delay_ms: sql<number>`greatest(${eb.ref('frontier_hosts.delay_ms')}, ${eb.ref('excluded.delay_ms')})` }))).execute()
+    const delays = hosts.map((host) => ({ host, delay: Math.max(this.#options.politenessDelayMs, this.#crawlDelays.get(host) ?? 0) }))
+    // A host's row, once this worker has made sure of it with this delay, needs no upsert again (it only ever raises the delay).
+    const unknown = delays.filter((h) => this.#knownHosts.get(h.host) !== h.delay)
+    if (unknown.length > 0) {
+      await db.insertInto('frontier_hosts').values(unknown.map((h) => ({ job_id: this.#jobId, host: h.host, delay_ms: h.delay })))
+        .onConflict((oc) => oc.columns(['job_id', 'host']).doUpdateSet((eb) => ({ delay_ms: sql<number>`greatest(${eb.ref('frontier_hosts.delay_ms')}, ${eb.ref('excluded.delay_ms')})` }))).execute()
+      for (const h of unknown) this.#knownHosts.set(h.host, h.delay)
+    }
     const inserted = await db.insertInto('frontier').values(rows.map((r) => ({
       job_id: this.#jobId, url: r.url, url_key: r.key, host: r.host, depth: r.depth, reported: r.reported, not_before: sql<Date>`'infinity'::timestamptz`, pattern: r.pattern,
     }))).onConflict((oc) => oc.columns(['job_id', 'url_key']).doNothing()).returning(['id', 'host', 'url', 'pattern']).execute()
     if (inserted.length === 0) return 0
+    // Every counter (the job's, each pattern's, each host's) is raised by what was inserted, and
+    // the rows released, in one statement when nothing goes over its limit (the usual case).
+    const byPattern = new Map<string, { id: number; url: string }[]>()
+    for (const row of inserted) if (row.pattern !== null) byPattern.set(row.pattern, [...(byPattern.get(row.pattern) ?? []), row])
+    const perHost = new Map<string, number>()
+    for (const row of inserted) perHost.set(row.host, (perHost.get(row.host) ?? 0) + 1)
+    const patternsJson = JSON.stringify([...byPattern].map(([pattern, mine]) => ({ pattern, example: mine[0]!.url.slice(0, 500), n: mine.length })))
+    const hostsJson = JSON.stringify([...perHost].map(([host, n]) => ({ host, n })))
+    const ids = `{${inserted.map((r) => r.id).join(',')}}`
+    const { rows: [counted] } = await sql<{ frontier_size: number; patterns: { pattern: string; enqueued: number; cap: number | null }[] | null; hosts: { host: string; pages: number }[] | null; released: number }>`
+      with j as (
+        update crawl_jobs set frontier_size = frontier_size + ${inserted.length} where id = ${this.#jobId} returning frontier_size
+      ), pt as (
+        insert into url_patterns as u (job_id, pattern, example, enqueued)
+        select ${this.#jobId}, x.pattern, x.example, x.n from jsonb_to_recordset(${patternsJson}::jsonb) as x(pattern text, example text, n integer)
+        on conflict (job_id, pattern) do update set enqueued = u.enqueued + excluded.enqueued
+        returning u.pattern, u.enqueued, u.cap
+      ), h as (
+        update frontier_hosts fh set pages = fh.pages + x.n from jsonb_to_recordset(${hostsJson}::jsonb) as x(host text, n integer)
+        where fh.job_id = ${this.#jobId} and fh.host = x.host
+        returning fh.host, fh.pages
+      ), rel as (
+        update frontier set not_before = now()
+        where id = any(${ids}::int[])
+          and (select frontier_size from j) <= ${this.#options.maxPages}
+          and not exists (select 1 from pt where pt.cap is not null and pt.enqueued > pt.cap)
+          and not exists (select 1 from h where h.pages > ${this.#options.maxPagesPerHost})
+        returning id
+      )
+      select (select frontier_size from j) as frontier_size, (select json_agg(pt) from pt) as patterns, (select json_agg(h) from h) as hosts,
+        (select count(*) from rel)::int as released`.execute(db)
+    if (Number(counted!.released) === inserted.length) return inserted.length
+    return this.#overLimits(inserted, counted!, skip)
+  }
+
+  /**
+   * Some limit was passed: the excess is refused in order (the job's page limit, then each
+   * pattern's cap, then each host's page limit, as if counted one after the other), the counters
+   * raised for refused rows lowered again, the refused rows deleted, and the rest released.
+   */
+  async #overLimits(
+    inserted: { id: number; host: string; url: string; pattern: string | null }[],
+    counted: { frontier_size: number; patterns: { pattern: string; enqueued: number; cap: number | null }[] | null; hosts: { host: string; pages: number }[] | null },
+    skip: Skip,
+  ): Promise<number> {
+    const db = this.#db
     const drop = new Set<number>()
-    const job = await db.updateTable('crawl_jobs').set((eb) => ({ frontier_size: eb('frontier_size', '+', inserted.length) }))
-      .where('id', '=', this.#jobId).returning('frontier_size').executeTakeFirstOrThrow()
-    const overJob = Math.min(inserted.length, Math.max(0, job.frontier_size - this.#options.maxPages))
+    const overJob = Math.min(inserted.length, Math.max(0, Number(counted.frontier_size) - this.#options.maxPages))
     for (const row of inserted.slice(inserted.length - overJob)) { drop.add(row.id); skip('MAX_PAGES', row.url) }
-    await this.#countPatterns(inserted.filter((r) => !drop.has(r.id)), drop, skip)
-    for (const host of hosts) {
-      const mine = inserted.filter((r) => r.host === host && !drop.has(r.id))
-      if (mine.length === 0) continue
-      const counted = await db.updateTable('frontier_hosts').set((eb) => ({ pages: eb('pages', '+', mine.length) }))
-        .where('job_id', '=', this.#jobId).where('host', '=', host).returning('pages').executeTakeFirstOrThrow()
-      const overHost = Math.min(mine.length, Math.max(0, counted.pages - this.#options.maxPagesPerHost))
+    for (const p of counted.patterns ?? []) {
+      const all = inserted.filter((r) => r.pattern === p.pattern)
+      const mine = all.filter((r) => !drop.has(r.id))
+      // As counted without the rows the job's limit refused.
+      const enqueued = Number(p.enqueued) - (all.length - mine.length)
+      const over = p.cap === null ? 0 : Math.min(mine.length, Math.max(0, enqueued - Number(p.cap)))
+      for (const row of mine.slice(mine.length - over)) { drop.add(row.id); skip('PATTERN_BARREN', row.url) }
+      if (all.length - mine.length + over > 0) {
+        await db.updateTable('url_patterns').set((eb) => ({ enqueued: eb('enqueued', '-', all.length - mine.length + over), refused: eb('refused', '+', over) }))
+          .where('job_id', '=', this.#jobId).where('pattern', '=', p.pattern).execute()
+      }
+    }
+    for (const h of counted.hosts ?? []) {
+      const all = inserted.filter((r) => r.host === h.host)
+      const mine = all.filter((r) => !drop.has(r.id))
+      const pages = Number(h.pages) - (all.length - mine.length)
+      const overHost = Math.min(mine.length, Math.max(0, pages - this.#options.maxPagesPerHost))
       for (const row of mine.slice(mine.length - overHost)) { drop.add(row.id); skip('HOST_MAX_PAGES', row.url) }
-      if (overHost > 0) await db.updateTable('frontier_hosts').set((eb) => ({ pages: eb('pages', '-', overHost) })).where('job_id', '=', this.#jobId).where('host', '=', host).execute()
+      const lower = all.length - mine.length + overHost
+      if (lower > 0) await db.updateTable('frontier_hosts').set((eb) => ({ pages: eb('pages', '-', lower) })).where('job_id', '=', this.#jobId).where('host', '=', h.host).execute()
     }
     if (drop.size > 0) {
       await db.deleteFrom('frontier').where('id', 'in', [...drop]).execute()
@@ -254,69 +330,21 @@ export class PostgresFrontier implements IRequestManager {
   }
 
   /**
-   * Counts new URLs against their patterns with one upsert per batch; a barren pattern's cap
-   * refuses the excess (added to `drop`, counted as PATTERN_BARREN).
-   */
-  async #countPatterns(rows: { id: number; url: string; pattern: string | null }[], drop: Set<number>, skip: Skip): Promise<void> {
-    const byPattern = new Map<string, { id: number; url: string }[]>()
-    for (const row of rows) if (row.pattern !== null) byPattern.set(row.pattern, [...(byPattern.get(row.pattern) ?? []), row])
-    if (byPattern.size === 0) return
-    const counted = await this.#db.insertInto('url_patterns')
-      .values([...byPattern].map(([pattern, mine]) => ({ job_id: this.#jobId, pattern, example: mine[0]!.url.slice(0, 500), enqueued: mine.length })))
-      .onConflict((oc) => oc.columns(['job_id', 'pattern']).doUpdateSet((eb) => ({ enqueued: sql<number>`${eb.ref('url_patterns.enqueued')} + ${eb.ref('excluded.enqueued')}` })))
-      .returning(['pattern', 'enqueued', 'cap']).execute()
-    for (const { pattern, enqueued, cap } of counted) {
-      if (cap === null) continue
-      const mine = byPattern.get(pattern)!
-      const over = Math.min(mine.length, Math.max(0, enqueued - cap))
-      if (over === 0) continue
-      for (const row of mine.slice(mine.length - over)) { drop.add(row.id); skip('PATTERN_BARREN', row.url) }
-      await this.#db.updateTable('url_patterns').set((eb) => ({ enqueued: eb('enqueued', '-', over), refused: eb('refused', '+', over) }))
-        .where('job_id', '=', this.#jobId).where('pattern', '=', pattern).execute()
-    }
-  }
-
-  /**
    * Counts what a fetched (or failed) page yielded for its pattern: media URLs the job had not
    * registered, links (in scope, not refused by policy) of patterns the job had not seen. When the
    * pattern's last `window` pages yielded nothing, it turns barren (see PatternBudget). Three
    * short statements per page; call it before the page's media and links are added.
    */
   async recordYield(page: PageYield): Promise<void> {
-    const budget = this.#patternBudget
-    if (!budget.enabled) return
-    let pattern: string
-    try {
-      pattern = urlPattern(page.url)
-    } catch {
-      return
-    }
+    const parts = this.yieldParts(page)
+    if (parts === undefined) return
+    const { pattern, media, linked } = parts
     const db = this.#db
-    const policy = { ...DEFAULT_URL_POLICY, ...this.#options.urlPolicy }
-    const media = [...new Set(page.media)].filter((m) => {
-      try {
-        return refuseMediaUrl(new URL(m), policy) === undefined
-      } catch {
-        return false
-      }
-    })
     let newMedia = 0
     if (media.length > 0) {
       const seen = await db.selectFrom('media_fetches').select((eb) => eb.fn.countAll<number>().as('n'))
         .where('job_id', '=', this.#jobId).where('url', 'in', media).executeTakeFirstOrThrow()
       newMedia = media.length - Number(seen.n)
-    }
-    const linked = new Map<string, string>()
-    for (const link of page.links) {
-      let url: URL
-      try {
-        url = new URL(link)
-      } catch {
-        continue
-      }
-      if ((url.protocol !== 'http:' && url.protocol !== 'https:') || !this.inScope(url) || refuseUrl(url, policy) !== undefined) continue
-      const p = urlPattern(url)
-      if (p !== pattern && !linked.has(p)) linked.set(p, link)
     }
     let newPatterns = 0
     if (linked.size > 0) {
@@ -337,7 +365,50 @@ export class PostgresFrontier implements IRequestManager {
       // It yields again: it keeps going.
       cap: sql<number | null>`case when ${eb.ref('excluded.yielding')} > 0 then null else ${eb.ref('url_patterns.cap')} end`,
     }))).returning(['pages', 'last_yield', 'cap']).executeTakeFirstOrThrow()
-    if (row.cap === null && isBarren({ pages: row.pages, lastYield: row.last_yield }, budget.window)) await this.#turnBarren(pattern, budget.budget, page.url)
+    await this.afterYield(pattern, page.url, { pages: row.pages, lastYield: row.last_yield, cap: row.cap })
+  }
+
+  /**
+   * What recordYield counts for a page, worked out without the database: its pattern, the media
+   * URLs the policy lets through, and one link (in scope, not refused) of each other pattern it
+   * links to. Undefined when budgets are off or the URL has no pattern. (The page writer counts
+   * them in the statement that records the page: see recordFetchedPage.)
+   */
+  yieldParts(page: PageYield): { pattern: string; media: string[]; linked: Map<string, string> } | undefined {
+    if (!this.#patternBudget.enabled) return undefined
+    let pattern: string
+    try {
+      pattern = urlPattern(page.url)
+    } catch {
+      return undefined
+    }
+    const policy = { ...DEFAULT_URL_POLICY, ...this.#options.urlPolicy }
+    const media = [...new Set(page.media)].filter((m) => {
+      try {
+        return refuseMediaUrl(new URL(m), policy) === undefined
+      } catch {
+        return false
+      }
+    })
+    const linked = new Map<string, string>()
+    for (const link of page.links) {
+      let url: URL
+      try {
+        url = new URL(link)
+      } catch {
+        continue
+      }
+      if ((url.protocol !== 'http:' && url.protocol !== 'https:') || !this.inScope(url) || refuseUrl(url, policy) !== undefined) continue
+      const p = urlPattern(url)
+      if (p !== pattern && !linked.has(p)) linked.set(p, link)
+    }
+    return { pattern, media, linked }
+  }
+
+  /** After a page was counted for its pattern: a pattern whose last `window` pages yielded nothing turns barren. */
+  async afterYield(pattern: string, url: string, row: { readonly pages: number; readonly lastYield: number; readonly cap: number | null }): Promise<void> {
+    const budget = this.#patternBudget
+    if (budget.enabled && row.cap === null && isBarren(row, budget.window)) await this.#turnBarren(pattern, budget.budget, url)
   }
 
   /**
@@ -349,6 +420,8 @@ export class PostgresFrontier implements IRequestManager {
    */
   async #turnBarren(pattern: string, budget: number, fetchedUrl: string): Promise<void> {
     const skips = new Map<SkipReason, { count: number; example: string }>()
+    // Pages handled are no longer in flight: marked done first, so they do not count against the budget.
+    await this.#flushDone()
     await this.#db.transaction().execute(async (trx) => {
       const claimed = await trx.updateTable('url_patterns').set({ cap: sql<number>`enqueued` })
         .where('job_id', '=', this.#jobId).where('pattern', '=', pattern).where('cap', 'is', null).returning('enqueued').executeTakeFirst()
@@ -386,18 +459,29 @@ export class PostgresFrontier implements IRequestManager {
       .where('job_id', '=', this.#jobId).where('host', '=', host.toLowerCase()).execute()
   }
 
-  /** Leases up to `limit` URLs, one host's share at a time, fairly across hosts. */
+  /**
+   * Leases up to `limit` URLs, one host's share at a time, fairly across hosts, and in the same
+   * statement marks done the pages handled since the last one (their leases no longer count
+   * against their hosts' room). One round trip.
+   */
   async #lease(limit: number): Promise<number> {
-    if (this.#stopped) return 0
+    if (this.#stopped) return this.#flushDone().then(() => 0)
     const o = this.#options
-    const leased = await this.#db.transaction().execute(async (trx) => {
-      const { rows } = await sql<Leased>`
-        with hosts as (
+    const done = this.#done.splice(0)
+    let rows: (Leased & { attempts: number })[]
+    try {
+      rows = (await sql<Leased & { attempts: number }>`
+        with done as (
+          update frontier set status = 'done', lease_until = null
+          where id = any(${doneIds(done)}::bigint[])
+          returning id
+        ), hosts as (
           -- A host with a politeness delay has one page leased at a time: the page takes its turn
           -- on the host's clock as its request goes out (HostClock.turn), so a lease never sits on a turn.
           select h.host, greatest(0, (case when h.delay_ms > 0 then 1 else ${o.maxPerHost} end) - (
             select count(*) from frontier x
-            where x.job_id = h.job_id and x.host = h.host and x.status = 'leased' and x.lease_until > now()))::int as room,
+            where x.job_id = h.job_id and x.host = h.host and x.status = 'leased' and x.lease_until > now()
+              and x.id <> all(${doneIds(done)}::bigint[])))::int as room,
             h.delay_ms
           from frontier_hosts h
           where h.job_id = ${this.#jobId} and h.next_allowed_at <= now()
@@ -417,19 +501,23 @@ export class PostgresFrontier implements IRequestManager {
             for update of q skip locked
           ) f
           limit ${limit}
+        ), leased as (
+          update frontier set status = 'leased', attempts = attempts + 1, leased_by = ${this.#worker},
+            lease_until = now() + make_interval(secs => ${o.leaseMs / 1000})
+          from picked where frontier.id = picked.id
+          returning frontier.id, frontier.url, frontier.depth, frontier.host, frontier.reported, frontier.retry_count, frontier.attempts
+        ), touched as (
+          -- Fairness only: the politeness clock moves when a request is sent (HostClock.reserve).
+          update frontier_hosts set last_leased_at = clock_timestamp()
+          where job_id = ${this.#jobId} and host in (select host from leased)
         )
-        update frontier set status = 'leased', attempts = attempts + 1, leased_by = ${this.#worker},
-          lease_until = now() + make_interval(secs => ${o.leaseMs / 1000})
-        from picked where frontier.id = picked.id
-        returning frontier.id, frontier.url, frontier.depth, frontier.host, frontier.reported, frontier.retry_count, frontier.attempts`.execute(trx)
-      const hosts = [...new Set(rows.map((r) => r.host))]
-      if (hosts.length > 0) {
-        // Fairness only: the politeness clock moves when a request is sent (HostClock.reserve).
-        await sql`update frontier_hosts set last_leased_at = clock_timestamp()
-          where job_id = ${this.#jobId} and host in (${sql.join(hosts)})`.execute(trx)
-      }
-      return rows as (Leased & { attempts: number })[]
-    })
+        select * from leased`.execute(this.#db)).rows
+    } catch (error) {
+      // Not marked: they are marked with the next lease (or flush).
+      this.#done.unshift(...done)
+      throw error
+    }
+    const leased = rows.map((r) => ({ ...r, id: Number(r.id) }))
     const given = leased.filter((r) => r.attempts > o.maxLeases)
     if (given.length > 0) {
       // Its workers kept dying on it: give it up with a reason rather than loop forever.
@@ -470,8 +558,13 @@ export class PostgresFrontier implements IRequestManager {
   }
 
   async isFinished(): Promise<boolean> {
-    if (this.#stopped) return this.#inFlight.size === 0
+    if (this.#stopped) {
+      if (this.#inFlight.size > 0) return false
+      await this.#flushDone()
+      return true
+    }
     if (this.#buffer.length > 0 || this.#inFlight.size > 0) return false
+    await this.#flushDone()
     const open = await this.#db.selectFrom('frontier').select('id').where('job_id', '=', this.#jobId)
       .where((eb) => eb.or([eb('status', '=', 'queued'), eb('status', '=', 'leased')])).limit(1).executeTakeFirst()
     return open === undefined
@@ -492,9 +585,30 @@ export class PostgresFrontier implements IRequestManager {
   async markRequestHandled(request: Request): Promise<RequestQueueOperationInfo | null> {
     this.#inFlight.delete(String(request.id))
     this.#handled++
-    await this.#db.updateTable('frontier').set({ status: 'done', lease_until: null })
-      .where('id', '=', Number(request.id)).execute()
+    // Marked done with the next lease (Crawlee asks for the next request as this one ends), or soon.
+    this.#done.push(Number(request.id))
+    this.#doneTimer ??= setTimeout(() => { this.#doneTimer = undefined; void this.#flushDone().catch(() => {}) }, DONE_FLUSH_MS)
     return null
+  }
+
+  /**
+   * Marks done, in one statement, the pages handled and not yet marked (call before anything that
+   * reads the frontier's state: the job's end, giving back leases). A worker killed before this
+   * leaves them leased, to be fetched again when their leases run out, like those in flight.
+   */
+  async flush(): Promise<void> {
+    await this.#flushDone()
+  }
+
+  async #flushDone(): Promise<void> {
+    if (this.#doneTimer) { clearTimeout(this.#doneTimer); this.#doneTimer = undefined }
+    while (this.#flushing) await this.#flushing
+    if (this.#done.length === 0) return
+    const ids = this.#done.splice(0)
+    this.#flushing = this.#db.updateTable('frontier').set({ status: 'done', lease_until: null }).where('id', 'in', ids).execute()
+      .then(() => undefined, (error: unknown) => { this.#done.unshift(...ids); throw error })
+      .finally(() => { this.#flushing = undefined })
+    await this.#flushing
   }
 
   async reclaimRequest(request: Request): Promise<RequestQueueOperationInfo | null> {

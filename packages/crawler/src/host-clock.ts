@@ -25,9 +25,21 @@ export class HostClock {
     this.#delayMs = delayMs
   }
 
-  /** The delay of each given host (0 when none), in one query: lets a batch skip reserve() for hosts without one. */
+  /**
+   * The delay of each given host (0 when none), as read within the last KNOWN_FOR_MS or in one
+   * query for the rest: lets a batch skip reserve() for hosts without one.
+   */
   async delays(hosts: readonly string[]): Promise<Map<string, number>> {
-    const keys = [...new Set(hosts.map((h) => h.toLowerCase()))]
+    const now = performance.now()
+    const all = [...new Set(hosts.map((h) => h.toLowerCase()))]
+    const fresh = all.filter((h) => { const k = this.#known.get(h); return k !== undefined && now - k.at <= KNOWN_FOR_MS })
+    if (fresh.length === all.length) return new Map(fresh.map((h) => [h, this.#known.get(h)!.delayMs]))
+    const result = await this.#read(all.filter((h) => !fresh.includes(h)))
+    for (const h of fresh) result.set(h, this.#known.get(h)!.delayMs)
+    return result
+  }
+
+  async #read(keys: readonly string[]): Promise<Map<string, number>> {
     const result = new Map(keys.map((h) => [h, this.#delayMs]))
     if (keys.length === 0) return result
     const rows = await this.#db.selectFrom('frontier_hosts').select(['host', 'delay_ms']).where('job_id', '=', this.#jobId).where('host', 'in', keys).execute()
@@ -45,7 +57,7 @@ export class HostClock {
     const host = url.host.toLowerCase()
     let known = this.#known.get(host)
     if (known === undefined || performance.now() - known.at > KNOWN_FOR_MS) {
-      await this.delays([host])
+      await this.#read([host])
       known = this.#known.get(host)!
     }
     if (known.delayMs > 0) await this.reserve(host, signal)

@@ -95,7 +95,9 @@ export interface MediaPipelineDeps {
 }
 
 interface Leased { id: number; url: string; attempts: number }
-interface Hashed { fetchId: number; mediaId: number; url: string; finalUrl: string; serverIp: string | null; hashes: MediaHashes }
+/** What a successful fetch leaves as evidence on its media_fetches row (written with the batch's done mark). */
+interface Evidence { fetchedAt: Date; status: number; finalUrl: string; serverIp: string | null; bytes: number; contentType: string | null; headers: string }
+interface Hashed { fetchId: number; mediaId: number; sha256: string; url: string; finalUrl: string; serverIp: string | null; hashes: MediaHashes; evidence: Evidence }
 
 const EXACT = new Set(['sha256', 'md5', 'sha1'])
 
@@ -111,7 +113,7 @@ export class MediaPipeline {
   readonly #jobId: number
   readonly #options: MediaPipelineOptions
   readonly #worker: string
-  readonly #knownContent = new Map<string, Promise<{ mediaId: number; hashes: MediaHashes }>>()
+  readonly #knownContent = new Map<string, Promise<MediaHashes>>()
 
   constructor(deps: MediaPipelineDeps, jobId: number, options: MediaPipelineOptions, worker: string, counters: MediaCounters) {
     this.#deps = deps
@@ -121,24 +123,41 @@ export class MediaPipeline {
     this.counters = counters
   }
 
-  /** Registers the media found on a page (or given as seeds when pageId is null) and their sightings. */
-  async register(pageId: number | null, found: readonly DiscoveredMedia[]): Promise<void> {
+  /**
+   * The media found on a page that the URL policy lets through, one per URL (the last place it was
+   * found on the page names the sighting); refusals are counted by reason in the job's skips.
+   */
+  async allowed(found: readonly DiscoveredMedia[]): Promise<{ url: string; via: string }[]> {
     const policy = { ...DEFAULT_URL_POLICY, ...this.#options.urlPolicy }
     const skips = new Map<SkipReason, { count: number; example: string }>()
-    const media = found.filter((m) => {
+    const media = new Map<string, string>()
+    for (const m of found) {
       let reason: SkipReason | undefined
       try {
         reason = refuseMediaUrl(new URL(m.url), policy)
       } catch {
-        return false
+        continue
       }
-      if (reason === undefined) return true
+      if (reason === undefined) {
+        media.set(m.url, m.via)
+        continue
+      }
       const entry = skips.get(reason) ?? { count: 0, example: m.url }
       entry.count++
       skips.set(reason, entry)
-      return false
-    })
+    }
     if (skips.size > 0) await recordSkips(this.#deps.db, this.#jobId, skips)
+    return [...media].map(([url, via]) => ({ url, via }))
+  }
+
+  /** Media URLs registered elsewhere (the page writer's statement), for this worker's figures. */
+  queued(count: number): void {
+    this.counters.mediaQueued += count
+  }
+
+  /** Registers the media found on a page (or given as seeds when pageId is null) and their sightings. */
+  async register(pageId: number | null, found: readonly DiscoveredMedia[]): Promise<void> {
+    const media = await this.allowed(found)
     if (media.length === 0) return
     const rows = await this.#deps.db.insertInto('media_fetches')
       .values(media.map((m) => ({ job_id: this.#jobId, url: m.url, state: 'pending' as const })))
@@ -233,14 +252,28 @@ export class MediaPipeline {
           else open.delete(item.id)
         }
       }))
+      if (hashed.length > 0) await this.#store(hashed)
       if (hashed.length > 0) await this.#match(hashed)
-      if (hashed.length > 0) {
-        await db.updateTable('media_fetches').set({ state: 'done', lease_until: null })
-          .where('id', 'in', hashed.map((h) => h.fetchId)).execute()
-      }
+      // Done only once matched and recorded (a worker that dies before leaves the batch to be taken
+      // again); each fetch's evidence and media go with the done mark, in one statement per batch.
+      if (hashed.length > 0) await this.#done(hashed)
     } finally {
       clearInterval(renew)
     }
+  }
+
+  /** Marks a batch's hashed media done, with each fetch's evidence and media, in one statement. */
+  async #done(hashed: readonly Hashed[]): Promise<void> {
+    const rows = JSON.stringify(hashed.map((h) => ({
+      id: h.fetchId, media_id: h.mediaId, fetched_at: h.evidence.fetchedAt.toISOString(), status: h.evidence.status, final_url: h.evidence.finalUrl,
+      server_ip: h.evidence.serverIp, bytes: h.evidence.bytes, content_type: h.evidence.contentType, headers: JSON.parse(h.evidence.headers) as unknown,
+    })))
+    await sql`update media_fetches f set state = 'done', lease_until = null, error_code = null, error_message = null,
+        media_id = v.media_id, fetched_at = v.fetched_at, status = v.status, final_url = v.final_url, server_ip = v.server_ip,
+        bytes = v.bytes, content_type = v.content_type, headers = v.headers
+      from jsonb_to_recordset(${rows}::jsonb) as v(id integer, media_id integer, fetched_at timestamptz, status integer, final_url text,
+        server_ip text, bytes integer, content_type text, headers jsonb)
+      where f.id = v.id`.execute(this.#deps.db)
   }
 
   async #release(item: Leased): Promise<void> {
@@ -250,7 +283,6 @@ export class MediaPipeline {
 
   async #fetchAndHash(task: Leased): Promise<Hashed | undefined> {
     const o = this.#options
-    const db = this.#deps.db
     const clock = this.#deps.clock
     // Politeness: the request (and each redirect hop) takes its host's turn as it goes out.
     // (The batch's hosts' delays are known to the clock already: a host without one costs nothing.)
@@ -273,10 +305,9 @@ export class MediaPipeline {
       return undefined
     }
     this.counters.bytes += fetched.body.length
-    const evidence = {
-      fetched_at: sql<Date>`now()`,
-      status: fetched.statusCode, final_url: fetched.url, server_ip: fetched.ip ?? null, bytes: fetched.body.length,
-      content_type: typeof fetched.headers['content-type'] === 'string' ? fetched.headers['content-type'] : null,
+    const evidence: Evidence = {
+      fetchedAt: new Date(), status: fetched.statusCode, finalUrl: fetched.url, serverIp: fetched.ip ?? null, bytes: fetched.body.length,
+      contentType: typeof fetched.headers['content-type'] === 'string' ? fetched.headers['content-type'] : null,
       headers: JSON.stringify(evidenceHeaders(fetched.headers)),
     }
     const sha256 = createHash('sha256').update(fetched.body).digest('hex')
@@ -285,61 +316,72 @@ export class MediaPipeline {
     let pending = this.#knownContent.get(sha256)
     const first = pending === undefined
     if (pending === undefined) {
-      pending = this.#hashAndStore(fetched.body, evidence.content_type ?? undefined)
+      pending = this.#hash(fetched.body, evidence.contentType ?? undefined)
       this.#knownContent.set(sha256, pending)
       pending.catch(() => this.#knownContent.delete(sha256))
     }
-    let known: { mediaId: number; hashes: MediaHashes }
+    let known: MediaHashes
     try {
       known = await pending
     } catch (error) {
       const { code, message } = describeError(error)
-      await this.#fail(task, code, message, evidence)
+      await this.#fail(task, code, message, {
+        fetched_at: evidence.fetchedAt, status: evidence.status, final_url: evidence.finalUrl, server_ip: evidence.serverIp, bytes: evidence.bytes,
+        content_type: evidence.contentType, headers: evidence.headers,
+      })
       return undefined
     }
     // Distinct contents this worker hashed (whether or not an earlier job had): with one worker, the job's figure.
     if (first) this.counters.distinctMedia++
-    await db.updateTable('media_fetches').set({ ...evidence, media_id: known.mediaId, error_code: null, error_message: null })
-      .where('id', '=', task.id).execute()
     this.counters.media++
-    return { fetchId: task.id, mediaId: known.mediaId, url: task.url, finalUrl: fetched.url, serverIp: fetched.ip ?? null, hashes: known.hashes }
+    // Its media row is written with the batch's (#store): the id is set there.
+    return { fetchId: task.id, mediaId: 0, sha256, url: task.url, finalUrl: fetched.url, serverIp: fetched.ip ?? null, hashes: known, evidence }
   }
 
-  async #hashAndStore(bytes: Buffer, contentType: string | undefined): Promise<{ mediaId: number; hashes: MediaHashes }> {
+  async #hash(bytes: Buffer, contentType: string | undefined): Promise<MediaHashes> {
     const video = this.#deps.videoHasher
     if (video !== undefined && looksLikeVideo(bytes, contentType)) {
       if (this.#options.maxVideoBytes !== undefined && bytes.length > this.#options.maxVideoBytes) {
         throw new NonRetryableError('TOO_LARGE', `video of ${bytes.length} bytes exceeds ${this.#options.maxVideoBytes}`)
       }
-      return this.#storeVideo(await video.hash(bytes))
+      return video.hash(bytes)
     }
     if (bytes.length > this.#options.maxMediaBytes) {
       // Fetched within the video bound (the server said video/*), but not a video.
       throw new NonRetryableError('TOO_LARGE', `${bytes.length} bytes of what is not a video exceeds ${this.#options.maxMediaBytes}`)
     }
-    const hashes = await this.#deps.hasher.hash(bytes)
-    const media = await this.#deps.db.insertInto('media').values({
-      sha256: hexToBytes(hashes.sha256), md5: hexToBytes(hashes.md5), sha1: hexToBytes(hashes.sha1),
-      blockhash: hexToBytes(hashes.blockhash), pdq: hexToBytes(hashes.pdq), pdq_quality: hashes.pdqQuality,
-      width: hashes.width, height: hashes.height, format: hashes.format, bytes: hashes.bytes,
-    }).onConflict((oc) => oc.column('sha256').doUpdateSet((eb) => ({ sha256: eb.ref('excluded.sha256') })))
-      .returning('id').executeTakeFirstOrThrow()
-    return { mediaId: media.id, hashes }
+    return this.#deps.hasher.hash(bytes)
   }
 
-  /** A video's row: its file hashes, duration and frames (one PDQ per second with quality and timestamp), never its bytes. */
-  async #storeVideo(hashes: VideoHashes): Promise<{ mediaId: number; hashes: MediaHashes }> {
-    const frames = Buffer.concat(hashes.frames.map((f) => Buffer.from(f.pdq, 'hex')))
-    const qualities = hashes.frames.map((f) => f.quality)
-    const media = await this.#deps.db.insertInto('media').values({
-      sha256: hexToBytes(hashes.sha256), md5: hexToBytes(hashes.md5), sha1: hexToBytes(hashes.sha1),
-      blockhash: null, pdq: null, pdq_quality: videoQuality(qualities),
-      width: hashes.width, height: hashes.height, format: hashes.container.split(',')[0] ?? 'video', bytes: hashes.bytes,
-      kind: 'video', duration_seconds: hashes.durationSeconds, frames, frame_qualities: Uint8Array.from(qualities),
-      frame_timestamps: hashes.frames.map((f) => f.timestamp),
-    }).onConflict((oc) => oc.column('sha256').doUpdateSet((eb) => ({ sha256: eb.ref('excluded.sha256') })))
-      .returning('id').executeTakeFirstOrThrow()
-    return { mediaId: media.id, hashes }
+  /**
+   * The media rows of a batch's contents, one statement for the batch: each distinct content
+   * (sha256) once, kept if already there. An image's row has its hashes; a video's its file
+   * hashes, duration and frames (one PDQ per second with quality and timestamp), never its bytes.
+   * Sets each item's mediaId.
+   */
+  async #store(hashed: Hashed[]): Promise<void> {
+    const distinct = new Map<string, MediaHashes>()
+    for (const h of hashed) distinct.set(h.sha256, h.hashes)
+    const rows = [...distinct.values()].map((hashes) => {
+      const files = { sha256: hexToBytes(hashes.sha256), md5: hexToBytes(hashes.md5), sha1: hexToBytes(hashes.sha1), width: hashes.width, height: hashes.height, bytes: hashes.bytes }
+      if (isVideoHashes(hashes)) {
+        const qualities = hashes.frames.map((f) => f.quality)
+        return {
+          ...files, blockhash: null, pdq: null, pdq_quality: videoQuality(qualities), format: hashes.container.split(',')[0] ?? 'video',
+          kind: 'video' as const, duration_seconds: hashes.durationSeconds, frames: Buffer.concat(hashes.frames.map((f) => Buffer.from(f.pdq, 'hex'))),
+          frame_qualities: Uint8Array.from(qualities), frame_timestamps: hashes.frames.map((f) => f.timestamp),
+        }
+      }
+      return {
+        ...files, blockhash: hexToBytes(hashes.blockhash), pdq: hexToBytes(hashes.pdq), pdq_quality: hashes.pdqQuality, format: hashes.format,
+        kind: 'image' as const, duration_seconds: null, frames: null, frame_qualities: null, frame_timestamps: null,
+      }
+    })
+    const stored = await this.#deps.db.insertInto('media').values(rows)
+      .onConflict((oc) => oc.column('sha256').doUpdateSet((eb) => ({ sha256: eb.ref('excluded.sha256') })))
+      .returning(['id', 'sha256']).execute()
+    const ids = new Map(stored.map((r) => [Buffer.from(r.sha256).toString('hex'), r.id]))
+    for (const h of hashed) h.mediaId = ids.get(h.sha256)!
   }
 
   async #fail(task: Leased, code: string, message: string, evidence: Record<string, unknown>): Promise<void> {
