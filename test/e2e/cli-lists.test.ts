@@ -61,7 +61,7 @@ describe.concurrent('lists import arguments', () => {
       cli.run(['lists', 'import', file, '--name', 'x', '--format', 'xml']),
     ])
     refused(noName, /^arachnid: --name: expected a non-empty value$/)
-    refused(badFormat, /^arachnid: --format "xml": expected one of csv, md5-lines, pdq-csv, jsonl$/)
+    refused(badFormat, /^arachnid: --format "xml": expected one of csv, md5-lines, pdq-csv, jsonl, vpdq$/)
     // None of the refusals made a list: the database has none, and says so.
     const [inFolder, none] = await Promise.all([cli.run(['lists', 'import', folder, '--name', 'x']), cli.run(['lists', 'list'])])
     refused(inFolder, /^arachnid: cannot read .*a-folder: it is a directory$/)
@@ -178,7 +178,7 @@ describe.concurrent.each(dialects)('lists and match on %s', (dialect) => {
       await writeFile(file('more.csv'), csv([...rows, `md5,${md5('a3')},A`, `md5,${md5('a3')},A`]))
       const appended = await cli.run(['lists', 'import', file('more.csv'), '--name', 'grown', '--append'])
       expect(appended.code, appended.stderr).toBe(0)
-      expect(appended.stdout).toMatch(/^grown v1: 1 hash appended in \d+\.\d s, 0 rows rejected, 3 rows repeat an earlier row \(stored once\), 3 rows were already in the list\n$/)
+      expect(appended.stdout).toMatch(/^grown v1: 1 hash appended in \d+\.\d s, 0 rows rejected, 3 rows repeat an earlier row \(stored once\), 3 rows were already in the list\nretro-hunt: 1 new entry looked for among 0 media in \d+\.\d s: 0 media matched \(0 new matches\), 0 notices, 0 URLs already gone\n$/)
 
       await cli.withDatabase(async ({ db }) => {
         const { active_version_id: version } = await db.selectFrom('hash_lists').where('name', '=', 'grown').select('active_version_id').executeTakeFirstOrThrow()

@@ -68,6 +68,10 @@ export interface ImportListResult {
   readonly listId: number
   /** The version the rows went into, or undefined when nothing was applied. */
   readonly version: number | undefined
+  /** Its id (hash_list_versions.id), when something was applied. */
+  readonly versionId?: number
+  /** The ids of the rows this import added (the whole new version, or the appended rows), for a retro-hunt. */
+  readonly added?: { readonly first: number; readonly last: number }
   readonly imported: number
   readonly rejected: readonly RejectedRow[]
   /**
@@ -156,6 +160,7 @@ export async function importList(db: Kysely<Database>, options: ImportListOption
     return { list: o.name, listId: list.id, version: undefined, imported: 0, rejected, applied: false, repeated: 0, alreadyPresent: 0 }
   }
   let repeated = 0
+  let range: { first: number | null; last: number | null } | undefined
   try {
     let chunk = new Columns()
     let lineNo = 0
@@ -183,7 +188,7 @@ export async function importList(db: Kysely<Database>, options: ImportListOption
     if (imported === 0 && rejected.length > 0) return await notApplied()
     repeated = await dropRepeatedRows(db, version.id)
     imported -= repeated
-    const range = await db.selectFrom('known_hashes').where('version_id', '=', version.id)
+    range = await db.selectFrom('known_hashes').where('version_id', '=', version.id)
       .select((eb) => [eb.fn.min('id').as('first'), eb.fn.max('id').as('last')]).executeTakeFirst()
     if (o.signal?.aborted) throw interrupted(o.name)
     await db.transaction().execute(async (trx) => {
@@ -207,7 +212,8 @@ export async function importList(db: Kysely<Database>, options: ImportListOption
   // After a bulk load the planner's statistics are stale, and with them it can pick a scan over the
   // whole table instead of the (algorithm, hash) index for the exact lookups.
   if (imported >= 10_000) await sql`analyze known_hashes`.execute(db)
-  return { list: o.name, listId: list.id, version: versionNo, imported, rejected, applied: true, repeated, alreadyPresent: 0 }
+  const added = range?.first != null && range.last != null ? { added: { first: Number(range.first), last: Number(range.last) } } : {}
+  return { list: o.name, listId: list.id, version: versionNo, versionId: version.id, ...added, imported, rejected, applied: true, repeated, alreadyPresent: 0 }
 }
 
 /**
@@ -312,9 +318,10 @@ async function appendRows(
     if (first !== null && last !== null) changes.push({ list_id: listId, version_id: active.id, kind: 'add' as const, first_id: first, last_id: last })
     if (settings.pdq_threshold !== undefined || settings.blockhash_threshold !== undefined) changes.push({ list_id: listId, version_id: active.id, kind: 'settings' as const })
     await recordChanges(trx, changes)
-    return n
+    return { n, first, last }
   })
-  return { list: o.name, listId, version: active.version, imported: added, rejected, applied: true, repeated, alreadyPresent: rows.length - added }
+  const range = added.first !== null && added.last !== null ? { added: { first: added.first, last: added.last } } : {}
+  return { list: o.name, listId, version: active.version, versionId: active.id, ...range, imported: added.n, rejected, applied: true, repeated, alreadyPresent: rows.length - added.n }
 }
 
 function interrupted(list: string): RetryableError {

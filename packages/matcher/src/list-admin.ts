@@ -50,6 +50,24 @@ export interface ListDetails extends ListSummary {
   readonly retracted: number
   /** Every version, newest first. */
   readonly versions: readonly ListVersionInfo[]
+  /** Its retro-hunts (the media already seen searched for what it gained), newest first, at most 20. */
+  readonly retroHunts: readonly RetroHuntInfo[]
+}
+
+export interface RetroHuntInfo {
+  readonly id: number
+  readonly trigger: string
+  readonly status: string
+  /** New entries looked for. */
+  readonly entries: number
+  readonly mediaScanned: number
+  readonly matchedMedia: number
+  readonly newMatches: number
+  readonly notices: number
+  /** URLs found gone when rechecked live before their notice. */
+  readonly gone: number
+  readonly startedAt: Date
+  readonly finishedAt: Date | null
 }
 
 /**
@@ -69,9 +87,14 @@ export async function showList(db: Kysely<Database>, name: string): Promise<List
     .groupBy(sql`coalesce(category, '')`).orderBy(sql`coalesce(category, '')`).execute()
   const versions = await db.selectFrom('hash_list_versions').where('list_id', '=', list.id).orderBy('version', 'desc')
     .select(['version', 'status', 'rows', 'rejected', 'format', 'source', 'created_at', 'activated_at']).execute()
+  const hunts = await db.selectFrom('retro_hunts').where('list_id', '=', list.id).orderBy('id', 'desc').limit(20).selectAll().execute()
   return {
     ...summary,
     description: list.description,
+    retroHunts: hunts.map((h) => ({
+      id: h.id, trigger: h.trigger, status: h.status, entries: h.entries, mediaScanned: h.media_scanned, matchedMedia: h.matched_media,
+      newMatches: h.new_matches, notices: h.notices, gone: h.gone, startedAt: h.started_at, finishedAt: h.finished_at,
+    })),
     byCategory: Object.fromEntries(categories.filter((c) => Number(c.live) > 0).map((c) => [c.category, Number(c.live)])),
     retracted: categories.reduce((n, c) => n + Number(c.gone), 0),
     versions: versions.map((v) => ({

@@ -181,7 +181,7 @@ export class Matcher {
     const videoFound = new Map<number, Map<number, VideoHit>>()
     if (videos.length > 0) {
       if (perceptual.length === 0) await this.#follower.fresh()
-      const found = await this.#searchVideos(videos)
+      const found = await searchVideoFrames(this.#index, videos, this.#options.videoMatchShare)
       videos.forEach((v, k) => {
         if (found[k]!.size === 0) return
         videoFound.set(v.index, found[k]!)
@@ -217,44 +217,6 @@ export class Matcher {
     return results.map(nearestPerEntry)
   }
 
-  /**
-   * Each video's candidates: PDQ image entries near any of its frames (the nearest distance, and
-   * the timestamps of every frame within the list's threshold), and video entries whose frames are
-   * near at least `videoMatchShare` of its distinct frames (vPDQ's rule; the distance reported is
-   * the largest of the matched frames' nearest distances). One batched search per index for every
-   * frame of every video.
-   */
-  async #searchVideos(videos: readonly { frames: DistinctFrame[] }[]): Promise<Map<number, VideoHit>[]> {
-    const flat = videos.flatMap((v) => v.frames.map((f) => [f.hex]))
-    const [images, known] = [await this.#index.searchMany('pdq', flat), await this.#index.searchMany('vpdq', flat)]
-    let k = 0
-    return videos.map((v) => {
-      const hits = new Map<number, VideoHit>()
-      const perVideo = new Map<number, { frames: number; distance: number; timestamps: number[] }>()
-      for (const frame of v.frames) {
-        for (const [id, c] of images[k]!) {
-          const hit = hits.get(id)
-          if (hit === undefined) hits.set(id, { distance: c.distance, timestamps: [...frame.timestamps] })
-          else { hit.distance = Math.min(hit.distance, c.distance); hit.timestamps.push(...frame.timestamps) }
-        }
-        for (const [id, c] of known[k]!) {
-          const a = perVideo.get(id) ?? { frames: 0, distance: 0, timestamps: [] }
-          a.frames++
-          a.distance = Math.max(a.distance, c.distance)
-          a.timestamps.push(...frame.timestamps)
-          perVideo.set(id, a)
-        }
-        k++
-      }
-      for (const [id, a] of perVideo) {
-        const share = a.frames / v.frames.length
-        if (share >= this.#options.videoMatchShare) hits.set(id, { distance: a.distance, timestamps: a.timestamps, share })
-      }
-      for (const hit of hits.values()) hit.timestamps.sort((x, y) => x - y)
-      return hits
-    })
-  }
-
   /** Applies every change committed so far (loading new versions in full) before returning. */
   refresh(): Promise<void> {
     return this.#follower.refresh()
@@ -270,13 +232,51 @@ export class Matcher {
   }
 }
 
+/**
+ * Each video's candidates (in the index given: the matcher's, or a retro-hunt's of new entries only): PDQ image entries near any of its frames (the nearest distance, and
+ * the timestamps of every frame within the list's threshold), and video entries whose frames are
+ * near at least `videoMatchShare` of its distinct frames (vPDQ's rule; the distance reported is
+ * the largest of the matched frames' nearest distances). One batched search per index for every
+ * frame of every video.
+ */
+export async function searchVideoFrames(index: PerceptualIndex, videos: readonly { readonly frames: readonly DistinctFrame[] }[], minShare: number): Promise<Map<number, VideoHit>[]> {
+  const flat = videos.flatMap((v) => v.frames.map((f) => [f.hex]))
+  const [images, known] = [await index.searchMany('pdq', flat), await index.searchMany('vpdq', flat)]
+  let k = 0
+  return videos.map((v) => {
+    const hits = new Map<number, VideoHit>()
+    const perVideo = new Map<number, { frames: number; distance: number; timestamps: number[] }>()
+    for (const frame of v.frames) {
+      for (const [id, c] of images[k]!) {
+        const hit = hits.get(id)
+        if (hit === undefined) hits.set(id, { distance: c.distance, timestamps: [...frame.timestamps] })
+        else { hit.distance = Math.min(hit.distance, c.distance); hit.timestamps.push(...frame.timestamps) }
+      }
+      for (const [id, c] of known[k]!) {
+        const a = perVideo.get(id) ?? { frames: 0, distance: 0, timestamps: [] }
+        a.frames++
+        a.distance = Math.max(a.distance, c.distance)
+        a.timestamps.push(...frame.timestamps)
+        perVideo.set(id, a)
+      }
+      k++
+    }
+    for (const [id, a] of perVideo) {
+      const share = a.frames / v.frames.length
+      if (share >= minShare) hits.set(id, { distance: a.distance, timestamps: a.timestamps, share })
+    }
+    for (const hit of hits.values()) hit.timestamps.sort((x, y) => x - y)
+    return hits
+  })
+}
+
 /** A distinct frame hash of a video probe, with every timestamp at which it occurs. */
-interface DistinctFrame {
+export interface DistinctFrame {
   readonly hex: string
   readonly timestamps: number[]
 }
 
-interface VideoHit {
+export interface VideoHit {
   distance: number
   timestamps: number[]
   share?: number

@@ -4,7 +4,7 @@ export {
   type NoticeMatch, type NoticeTemplates, type Reporter,
 } from './compose-notice.js'
 export { createNotices, listNotices, flagReupload, DEFAULT_CREATE_OPTIONS, type CreateNoticesOptions, type CreateNoticesResult, type NoticeListing, type NoticeRequest } from './create-notices.js'
-export { MatchIntake, type MatchIntakeOptions, type FetchedMatch, type StoredMatch, type IntakeResult } from './match-intake.js'
+export { MatchIntake, type MatchIntakeOptions, type FetchedMatch, type StoredMatch, type StoredIntakeOptions, type IntakeResult } from './match-intake.js'
 export { SmtpTransport, DEFAULT_SMTP_OPTIONS, EmlDirectoryTransport, type MailTransport, type OutgoingEmail, type SendHooks } from './mail-transport.js'
 export { OutboxDelivery, releaseHeld, DEFAULT_OUTBOX_OPTIONS, IN_DOUBT_POLICIES, type DeliveryResult, type InDoubtPolicy, type OutboxDeliveryOptions } from './outbox-delivery.js'
 export { DnsHostResolver, parseDnsServers, DEFAULT_DNS_OPTIONS, type DnsHostResolverOptions, type HostResolver } from './host-resolver.js'

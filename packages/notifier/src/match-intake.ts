@@ -18,6 +18,13 @@ export interface StoredMatch {
   readonly matches: readonly KnownMatch[]
 }
 
+export interface StoredIntakeOptions {
+  /** Checks a URL live before its notice (the Rechecker's check); without it, every URL is noticed. */
+  readonly recheck?: (url: string, mediaId: number) => Promise<{ readonly outcome: 'present' | 'gone' | 'inconclusive'; readonly reason: string }>
+  /** The retro-hunt the rechecks are recorded for. */
+  readonly huntId?: number
+}
+
 export interface IntakeResult {
   /** The matches recorded now, each with the policy's decision (a match recorded before is not recorded again). */
   readonly recorded: readonly RecordedMatch[]
@@ -70,15 +77,37 @@ export class MatchIntake {
     return { recorded, notifiable: [...notifiable], notices: await this.#notify(requests) }
   }
 
-  /** Media seen before (a retro-hunt): the notices name every URL each was fetched from, from the stored evidence. */
-  async intakeStored(items: readonly StoredMatch[]): Promise<IntakeResult> {
+  /**
+   * Media seen before (a retro-hunt): the notices name every URL each was fetched from, from the
+   * stored evidence. With `recheck`, each URL not noticed yet is fetched again first (bounded, and
+   * hashed): one whose content is gone gets no notice and is recorded as gone (with `huntId`, in
+   * retro_hunt_urls); one still there, or that could not be told, is noticed.
+   */
+  async intakeStored(items: readonly StoredMatch[], options: StoredIntakeOptions = {}): Promise<IntakeResult & { readonly gone: number }> {
     const { recorded, notifiable } = await this.#record(items)
     const requests: NoticeRequest[] = []
+    let gone = 0
     for (const item of items) {
       if (!notifiable.has(item.mediaId)) continue
-      requests.push(...await storedNoticeRequests(this.#db, item.mediaId, item.matches.map(noticeMatch), item.jobId))
+      const stored = await storedNoticeRequests(this.#db, item.mediaId, item.matches.map(noticeMatch), item.jobId)
+      if (options.recheck === undefined) {
+        requests.push(...stored)
+        continue
+      }
+      const noticed = stored.length === 0 ? new Set<string>() : new Set((await this.#db.selectFrom('notices').where('media_url', 'in', stored.map((r) => r.url)).select('media_url').execute()).map((n) => n.media_url))
+      for (const request of stored) {
+        // Already noticed: its own rechecks follow it; createNotices adds nothing for it.
+        if (noticed.has(request.url)) continue
+        const check = await options.recheck(request.url, item.mediaId)
+        if (options.huntId !== undefined) {
+          await this.#db.insertInto('retro_hunt_urls').values({ hunt_id: options.huntId, media_id: item.mediaId, url: request.url, outcome: check.outcome, reason: check.reason })
+            .onConflict((oc) => oc.columns(['hunt_id', 'media_id', 'url']).doNothing()).execute()
+        }
+        if (check.outcome === 'gone') gone++
+        else requests.push(request)
+      }
     }
-    return { recorded, notifiable: [...notifiable], notices: await this.#notify(requests) }
+    return { recorded, notifiable: [...notifiable], notices: await this.#notify(requests), gone }
   }
 
   /**

@@ -6,10 +6,11 @@ import type { Command } from 'commander'
 import { ArachnidError, ConfigError, LIST_CLASSIFICATIONS, type ListClassification, NonRetryableError, loadConfig } from '@arachnid/core'
 import {
   IMPORT_MODES, LIST_FORMATS, importList, listLists, readLines, retractHashes, setListClassification, showList,
-  type ImportListResult, type ImportMode, type ListFormat,
+  type ImportListResult, type ImportMode, type ListFormat, type RetroHuntProgress, type RetroHuntScope,
 } from '@arachnid/matcher'
-import { withApp } from '../app.js'
-import { choice, text, threshold, warnLargeThreshold } from '../parse-options.js'
+import { type App, withApp } from '../app.js'
+import { runRetroHunt } from '../retro-hunt.js'
+import { addressRange, choice, text, threshold, warnLargeThreshold } from '../parse-options.js'
 
 /** Checked before the database is opened, so a mistyped path costs one line and no database work. */
 async function checkReadable(file: string): Promise<void> {
@@ -54,6 +55,38 @@ async function* videoFileLines(files: readonly string[], signal: AbortSignal): A
   }
 }
 
+/**
+ * The retro-hunt after an import: a progress line on stderr (rewritten in place on a terminal),
+ * then one summary line on stdout (or the figures, for --json). Ctrl-C stops it between steps.
+ */
+async function huntAfterImport(app: App, scope: RetroHuntScope, io: { allow?: readonly string[]; signal: AbortSignal; json: boolean }): Promise<Record<string, unknown>> {
+  const tty = process.stderr.isTTY === true
+  // Not on a terminal: a line every 5 s of a long hunt, none for a short one (the summary says the rest).
+  let lastLine = performance.now()
+  const progress = (p: RetroHuntProgress) => {
+    const now = performance.now()
+    if (!tty && (now - lastLine < 5000 || p.scanned >= p.total)) return
+    lastLine = now
+    const line = `retro-hunt: ${p.scanned}/${p.total} media searched, ${p.matchedMedia} matched`
+    process.stderr.write(tty ? `\r${line}\x1b[K` : `${line}\n`)
+  }
+  try {
+    const result = await runRetroHunt(app, scope, { allow: io.allow, signal: io.signal, onProgress: progress })
+    if (tty) process.stderr.write('\n')
+    if (!io.json) {
+      process.stdout.write(`retro-hunt: ${result.entries} new ${result.entries === 1 ? 'entry' : 'entries'} looked for among ${result.mediaScanned} media in ${result.seconds.toFixed(1)} s: `
+        + `${count(result.matchedMedia, 'media matched', 'media matched')} (${count(result.newMatches, 'new match', 'new matches')}), ${count(result.notices, 'notice', 'notices')}, `
+        + `${count(result.gone, 'URL', 'URLs')} already gone\n`)
+    }
+    return { ...result }
+  } catch (error) {
+    if (tty) process.stderr.write('\n')
+    if (!(error instanceof ArachnidError && error.code === 'INTERRUPTED')) throw error
+    process.stderr.write('arachnid: retro-hunt interrupted: the import is applied; run `lists hunt NAME` to look again\n')
+    return { interrupted: true }
+  }
+}
+
 const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`
 
 function importSummary(result: ImportListResult, o: { mode: ImportMode; format: ListFormat; strict: boolean; seconds: number }): string {
@@ -86,8 +119,10 @@ export function registerLists(program: Command): void {
     .option('--pdq-threshold <n>', 'this list\'s PDQ threshold (0 to 256)', threshold('--pdq-threshold'))
     .option('--blockhash-threshold <n>', 'this list\'s blockhash threshold (0 to 256)', threshold('--blockhash-threshold'))
     .option('--classification <c>', `what the list's entries are, as the matching service's Shield-compatible answers say: ${LIST_CLASSIFICATIONS.join(' | ')} (a new list: csam; an existing one keeps its own unless given)`, choice('--classification', LIST_CLASSIFICATIONS))
+    .option('--no-retro-hunt', 'do not look for the new entries among the media already seen (a retro-hunt runs by default before the command returns)')
+    .option('--allow <cidr...>', 'addresses or CIDRs the retro-hunt\'s live rechecks may contact although private (e.g. 127.0.0.1/32)', addressRange('--allow'))
     .option('--json', 'print the result as JSON')
-    .action(async (files: string[], options: { name: string; format: ListFormat; append?: boolean; strict?: boolean; pdqThreshold?: number; blockhashThreshold?: number; classification?: ListClassification; json?: boolean }) => {
+    .action(async (files: string[], options: { name: string; format: ListFormat; append?: boolean; strict?: boolean; pdqThreshold?: number; blockhashThreshold?: number; classification?: ListClassification; retroHunt: boolean; allow?: string[]; json?: boolean }) => {
       warnLargeThreshold('--pdq-threshold', options.pdqThreshold)
       warnLargeThreshold('--blockhash-threshold', options.blockhashThreshold)
       if (files.length > 1 && options.format !== 'vpdq') throw new ConfigError(`one list file at a time (got ${files.length}); only --format vpdq takes several files, one per video`)
@@ -99,6 +134,8 @@ export function registerLists(program: Command): void {
       // behind (no half-written version, no list it created); a second one leaves at once.
       const stop = new AbortController()
       let firstSignalAt = 0
+      // Once the import is applied, Ctrl-C stops the retro-hunt only.
+      let applied = false
       const onSignal = (signal: NodeJS.Signals) => {
         // One Ctrl-C can arrive twice: from the terminal to the process group, and relayed by the
         // tsx parent (`pnpm arachnid`). A second one within a second is the same one.
@@ -108,7 +145,9 @@ export function registerLists(program: Command): void {
           process.exit(130)
         }
         firstSignalAt = performance.now()
-        process.stderr.write(`\narachnid: ${signal}: stopping the import; nothing will be applied to ${options.name} (${signal} again to leave at once)\n`)
+        process.stderr.write(applied
+          ? `\narachnid: ${signal}: stopping the retro-hunt; the import is applied, and what the hunt found so far is recorded\n`
+          : `\narachnid: ${signal}: stopping the import; nothing will be applied to ${options.name} (${signal} again to leave at once)\n`)
         stop.abort(signal)
       }
       process.on('SIGINT', onSignal)
@@ -123,13 +162,21 @@ export function registerLists(program: Command): void {
             pdqThreshold: options.pdqThreshold, blockhashThreshold: options.blockhashThreshold, classification: options.classification, copyFrom: app.database.copyFrom,
           })
           const seconds = (performance.now() - started) / 1000
-          if (options.json) process.stdout.write(`${JSON.stringify(result)}\n`)
-          else {
+          if (!options.json) {
             process.stdout.write(`${importSummary(result, { mode, format: options.format, strict: options.strict === true, seconds })}\n`)
             for (const r of result.rejected.slice(0, 50)) process.stdout.write(`  line ${r.line}: ${r.reason}\n`)
             if (result.rejected.length > 50) process.stdout.write(`  ... and ${result.rejected.length - 50} more\n`)
           }
+          let hunt: Record<string, unknown> | undefined
+          applied = result.applied
+          if (result.applied && options.retroHunt && result.versionId !== undefined && result.added !== undefined) {
+            hunt = await huntAfterImport(app, {
+              listId: result.listId, versionId: result.versionId, firstId: result.added.first, lastId: result.added.last, trigger: mode === 'append' ? 'append' : 'import',
+            }, { allow: options.allow, signal: stop.signal, json: options.json === true })
+          }
+          if (options.json) process.stdout.write(`${JSON.stringify(hunt ? { ...result, retroHunt: hunt } : result)}\n`)
           if (!result.applied) process.exitCode = 1
+          if (hunt?.interrupted) process.exitCode = 130
         })
       } catch (error) {
         if (!(error instanceof ArachnidError && error.code === 'INTERRUPTED')) throw error
@@ -171,9 +218,40 @@ export function registerLists(program: Command): void {
           `  by category: ${Object.entries(d.byCategory).map(([c, n]) => `${c || '(none)'} ${n}`).join(', ') || '-'}`,
           '  versions:',
           ...d.versions.map((v) => `    v${v.version} ${v.status}: ${v.rows} rows, ${v.rejected} rejected, ${v.format ?? '?'} ${v.source ?? ''} (created ${v.createdAt.toISOString()}${v.activatedAt ? `, activated ${v.activatedAt.toISOString()}` : ''})`),
+          `  retro-hunts:${d.retroHunts.length === 0 ? ' none' : ''}`,
+          ...d.retroHunts.map((h) => `    #${h.id} ${h.trigger} ${h.status}: ${h.entries} entries among ${h.mediaScanned} media, ${h.matchedMedia} matched (${h.newMatches} new matches), ${h.notices} notices, ${h.gone} URLs gone (${h.startedAt.toISOString()})`),
         ]
         process.stdout.write(`${out.join('\n')}\n`)
       })
+    })
+  lists.command('hunt')
+    .description('retro-hunt: look for the list\'s active version among every media seen so far (matches through the review policy; notices after a live recheck; gone content recorded, not noticed)')
+    .argument('<name>', 'list name')
+    .option('--allow <cidr...>', 'addresses or CIDRs the live rechecks may contact although private (e.g. 127.0.0.1/32)', addressRange('--allow'))
+    .option('--json', 'print the result as JSON')
+    .action(async (name: string, options: { allow?: string[]; json?: boolean }) => {
+      const stop = new AbortController()
+      const onSignal = () => {
+        process.stderr.write('\narachnid: stopping the retro-hunt; what it found so far is recorded\n')
+        stop.abort()
+      }
+      process.once('SIGINT', onSignal)
+      process.once('SIGTERM', onSignal)
+      try {
+        await withApp(loadConfig(), async (app) => {
+          const list = await app.database.db.selectFrom('hash_lists as l').innerJoin('hash_list_versions as v', 'v.id', 'l.active_version_id')
+            .where('l.name', '=', name).select(['l.id', 'v.id as version_id', 'v.first_id', 'v.last_id']).executeTakeFirst()
+          if (list === undefined) throw new NonRetryableError('NO_SUCH_LIST', `no list named "${name}" with an active version`)
+          if (list.first_id === null || list.last_id === null) throw new NonRetryableError('EMPTY_LIST', `list "${name}" has no entries to look for`)
+          const hunt = await huntAfterImport(app, { listId: list.id, versionId: list.version_id, firstId: list.first_id, lastId: list.last_id, trigger: 'command' },
+            { allow: options.allow, signal: stop.signal, json: options.json === true })
+          if (options.json) process.stdout.write(`${JSON.stringify(hunt)}\n`)
+          if (hunt.interrupted) process.exitCode = 130
+        })
+      } finally {
+        process.off('SIGINT', onSignal)
+        process.off('SIGTERM', onSignal)
+      }
     })
   lists.command('set')
     .description('change a list\'s settings: its classification (from the next match on)')

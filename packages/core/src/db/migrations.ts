@@ -12,6 +12,7 @@ import { web } from './migrations/0009-web.js'
 import { api } from './migrations/0010-api.js'
 import { video } from './migrations/0011-video.js'
 import { urlPatterns } from './migrations/0012-url-patterns.js'
+import { listGrowth } from './migrations/0014-list-growth.js'
 
 /**
  * One set of migrations for both dialects, applied in name order. Each area adds its own file
@@ -29,6 +30,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0010_api': api,
   '0011_video': video,
   '0012_url_patterns': urlPatterns,
+  '0014_list_growth': listGrowth,
 }
 
 class InCodeMigrationProvider implements MigrationProvider {

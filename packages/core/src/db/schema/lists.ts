@@ -80,10 +80,47 @@ export interface HashListChangeTable {
 export const LIST_REVIEW_MODES = ['verified', 'review-required'] as const
 export type ListReviewMode = (typeof LIST_REVIEW_MODES)[number]
 
-/** Known-hash lists, their versions, entries and change log. */
+export const RETRO_HUNT_STATUSES = ['running', 'finished', 'failed', 'interrupted'] as const
+export type RetroHuntStatus = (typeof RETRO_HUNT_STATUSES)[number]
+
+/** One retro-hunt: the media already seen matched against entries a list just gained. */
+export interface RetroHuntTable {
+  id: Generated<number>
+  list_id: number
+  version_id: number
+  /** The new entries' ids (a version's whole range, or an append's). */
+  first_id: number | null
+  last_id: number | null
+  /** What started it: 'import', 'append', 'classification', 'command'. */
+  trigger: string
+  status: ColumnType<RetroHuntStatus, RetroHuntStatus | undefined, RetroHuntStatus>
+  entries: ColumnType<number, number | undefined, number>
+  media_scanned: ColumnType<number, number | undefined, number>
+  matched_media: ColumnType<number, number | undefined, number>
+  new_matches: ColumnType<number, number | undefined, number>
+  notices: ColumnType<number, number | undefined, number>
+  gone: ColumnType<number, number | undefined, number>
+  error: ColumnType<string | null, string | null | undefined, string | null>
+  started_at: CreatedAt
+  finished_at: NullableTimestamp
+}
+
+/** A URL a retro-hunt rechecked live before noticing it: present (noticed), gone (recorded, no notice) or inconclusive. */
+export interface RetroHuntUrlTable {
+  hunt_id: number
+  media_id: number
+  url: string
+  outcome: string
+  reason: string | null
+  checked_at: CreatedAt
+}
+
+/** Known-hash lists, their versions, entries and change log, and the retro-hunts of what they gained. */
 export interface ListTables {
   hash_lists: HashListTable
   hash_list_versions: HashListVersionTable
   known_hashes: KnownHashTable
   hash_list_changes: HashListChangeTable
+  retro_hunts: RetroHuntTable
+  retro_hunt_urls: RetroHuntUrlTable
 }
