@@ -13,12 +13,14 @@ export interface ListSummary {
   readonly blockhashThreshold: number | null
   /** What the list's entries are, in Arachnid Shield's words: `csam` or `harmful-abusive-material`. */
   readonly classification: ListClassification
+  /** An ignore list: media matching its entries have all their matches suppressed (`lists set NAME --ignore`). */
+  readonly ignore: boolean
 }
 
 /** Each list with its active version and the counts of its matchable hashes. */
 export async function listLists(db: Kysely<Database>): Promise<ListSummary[]> {
   const lists = await db.selectFrom('hash_lists as l').leftJoin('hash_list_versions as v', 'v.id', 'l.active_version_id')
-    .select(['l.id', 'l.name', 'v.version', 'l.pdq_threshold', 'l.blockhash_threshold', 'l.classification']).orderBy('l.name').execute()
+    .select(['l.id', 'l.name', 'v.version', 'l.pdq_threshold', 'l.blockhash_threshold', 'l.classification', 'l.ignore']).orderBy('l.name').execute()
   const counts = await db.selectFrom('hash_lists as l')
     .innerJoin('known_hashes as k', 'k.version_id', 'l.active_version_id')
     .where('k.retracted_at', 'is', null)
@@ -27,7 +29,7 @@ export async function listLists(db: Kysely<Database>): Promise<ListSummary[]> {
     const byAlgorithm: Record<string, number> = {}
     let hashes = 0
     for (const c of counts) if (c.id === l.id) { byAlgorithm[c.algorithm] = Number(c.n); hashes += Number(c.n) }
-    return { name: l.name, version: l.version ?? null, hashes, byAlgorithm, pdqThreshold: l.pdq_threshold, blockhashThreshold: l.blockhash_threshold, classification: l.classification }
+    return { name: l.name, version: l.version ?? null, hashes, byAlgorithm, pdqThreshold: l.pdq_threshold, blockhashThreshold: l.blockhash_threshold, classification: l.classification, ignore: l.ignore }
   })
 }
 

@@ -87,6 +87,8 @@ export interface KnownMatch {
   readonly externalId: string | null
   /** The list's classification, `csam` or `harmful-abusive-material` (what Shield-compatible answers say); the Matcher always sets it. */
   readonly classification?: ListClassification
+  /** True when the list is an ignore list: the content is to be left alone, and its other matches are suppressed (the Matcher sets it, true only). */
+  readonly ignore?: boolean
   /** Which of the probe's dihedral hashes matched (index into `Probe.dihedral`); absent for the hash itself. */
   readonly transform?: number
   /** A video probe's match: the timestamps (seconds, ascending) of its frames that lie within the threshold. */
@@ -197,6 +199,7 @@ export class Matcher {
         results[r.probe]!.push({
           knownHashId: r.id, listId: r.listId, list: r.list, listVersion: r.version, algorithm: r.algorithm,
           hash: bytesToHex(r.hash), distance: 0, category: r.category, externalId: r.externalId, classification: r.classification,
+          ...(r.ignore ? { ignore: true } : {}),
         })
       } else confirmed.set(r.id, r)
     }
@@ -209,6 +212,7 @@ export class Matcher {
         results[i]!.push({
           knownHashId: r.id, listId: r.listId, list: r.list, listVersion: r.version, algorithm: r.algorithm,
           hash: bytesToHex(r.hash), distance, category: r.category, externalId: r.externalId, classification: r.classification,
+          ...(r.ignore ? { ignore: true } : {}),
           ...(transform > 0 ? { transform: transform - 1 } : {}),
           ...(hit ? { timestamps: hit.timestamps, ...(hit.share === undefined ? {} : { share: hit.share }) } : {}),
         })

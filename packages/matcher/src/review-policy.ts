@@ -33,16 +33,18 @@ export interface MatchContext {
   readonly entryQuality: number | null
   /** An analyst rejected this content for this list entry before. */
   readonly suppressed: boolean
+  /** The content matched an entry of this ignore list (see `hash_lists.ignore`): every match of it is suppressed. */
+  readonly ignoredBy?: string | null
 }
 
-export const REVIEW_REASONS = ['suppressed', 'review-required', 'exact', 'low-quality', 'near-close', 'near'] as const
+export const REVIEW_REASONS = ['ignored', 'suppressed', 'review-required', 'exact', 'low-quality', 'near-close', 'near'] as const
 export type ReviewReason = (typeof REVIEW_REASONS)[number]
 
 const EXACT = new Set(['sha256', 'md5', 'sha1'])
 
 /**
- * Which matches notify at once and which wait for an analyst, and why. In order: content an
- * analyst rejected for this entry stays rejected; every match on a review-required list waits;
+ * Which matches notify at once and which wait for an analyst, and why. In order: content that
+ * matched an ignore list is rejected (never noticed nor queued); content an analyst rejected for this entry stays rejected; every match on a review-required list waits;
  * exact matches notify (unless the policy says otherwise); perceptual matches on low-quality
  * hashes wait; perceptual matches within the low auto threshold notify, the rest wait.
  *
@@ -52,6 +54,7 @@ const EXACT = new Set(['sha256', 'md5', 'sha1'])
  */
 export function decideStatus(match: KnownMatch, context: MatchContext): { status: MatchStatus; reason: ReviewReason } {
   const { policy } = context
+  if (context.ignoredBy) return { status: 'rejected', reason: 'ignored' }
   if (context.suppressed) return { status: 'rejected', reason: 'suppressed' }
   if (context.listMode === 'review-required') return { status: 'pending', reason: 'review-required' }
   if (EXACT.has(match.algorithm)) return { status: policy.autoExact ? 'auto-confirmed' : 'pending', reason: 'exact' }

@@ -13,6 +13,7 @@ import { api } from './migrations/0010-api.js'
 import { video } from './migrations/0011-video.js'
 import { urlPatterns } from './migrations/0012-url-patterns.js'
 import { listGrowth } from './migrations/0014-list-growth.js'
+import { ignoreLists } from './migrations/0015-ignore-lists.js'
 
 /**
  * One set of migrations for both dialects, applied in name order. Each area adds its own file
@@ -31,6 +32,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0011_video': video,
   '0012_url_patterns': urlPatterns,
   '0014_list_growth': listGrowth,
+  '0015_ignore_lists': ignoreLists,
 }
 
 class InCodeMigrationProvider implements MigrationProvider {

@@ -19,6 +19,8 @@ export interface HashListTable {
   review_mode: ColumnType<ListReviewMode, ListReviewMode | undefined, ListReviewMode>
   /** Higher first in the review queue, after distance. */
   review_priority: ColumnType<number, number | undefined, number>
+  /** An ignore list: a media matching any of its entries has all its matches recorded suppressed (rejected, never noticed). */
+  ignore: ColumnType<boolean, boolean | undefined, boolean>
 }
 
 export interface HashListVersionTable {

@@ -28,6 +28,8 @@ export interface MatchTable {
   timestamps: ColumnType<number[] | null, number[] | null | undefined, number[] | null>
   /** A video matched to a video entry: the share of its distinct good frames that matched (0..1). */
   share: ColumnType<number | null, number | null | undefined, number | null>
+  /** The ignore list whose match suppressed this one (status rejected, review_reason 'ignored'); null otherwise. */
+  suppressed_by: ColumnType<string | null, string | null | undefined, string | null>
 }
 
 /** Matches of media against list entries, with the review policy's decision. */
