@@ -28,6 +28,8 @@ export interface MatchOut {
   readonly knownHashId: number
   readonly externalId: string | null
   readonly classification: string
+  /** True when the list is an ignore list (the media's other matches are suppressed); absent otherwise. */
+  readonly ignore?: boolean
   /** Which of the probe's dihedral hashes matched; absent for the hash itself. */
   readonly transform?: number
   /** A video probe's match: the timestamps (seconds) of its frames that matched. */
@@ -116,6 +118,7 @@ export function matchOut(m: KnownMatch): MatchOut {
     list: m.list, algorithm: m.algorithm, hash: m.hash, distance: m.distance, category: m.category,
     version: m.listVersion, listId: m.listId, knownHashId: m.knownHashId, externalId: m.externalId,
     classification: m.classification ?? 'csam',
+    ...(m.ignore ? { ignore: true } : {}),
     ...(m.transform === undefined ? {} : { transform: m.transform }),
     ...(m.timestamps === undefined ? {} : { timestamps: m.timestamps }),
     ...(m.share === undefined ? {} : { share: m.share }),

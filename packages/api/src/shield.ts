@@ -66,10 +66,12 @@ export function classificationOf(m: { readonly classification?: string }): Shiel
 
 /**
  * The verdict on a set of matches: the strongest classification (csam, then harmful-abusive-material),
- * and `exact` when a cryptographic hash carries it, else `near`; no matches: no-known-match, null.
+ * and `exact` when a cryptographic hash carries it, else `near`; no matches, or any match on an
+ * ignore list: no-known-match, null.
  */
-export function verdictOf(matches: readonly { readonly classification?: string; readonly algorithm: string }[]): { classification: ShieldClassification; matchType: MatchType | null } {
-  if (matches.length === 0) return { classification: 'no-known-match', matchType: null }
+export function verdictOf(matches: readonly { readonly classification?: string; readonly algorithm: string; readonly ignore?: boolean }[]): { classification: ShieldClassification; matchType: MatchType | null } {
+  // A match on an ignore list (content known to be left alone) suppresses every other.
+  if (matches.length === 0 || matches.some((m) => m.ignore === true)) return { classification: 'no-known-match', matchType: null }
   const classification = matches.map(classificationOf).reduce((a, b) => (rank(a) <= rank(b) ? a : b))
   const exact = matches.some((m) => classificationOf(m) === classification && EXACT.has(m.algorithm))
   return { classification, matchType: exact ? 'exact' : 'near' }
@@ -113,7 +115,7 @@ export function scannedMedia(upload: { readonly sha1: string; readonly sha256: s
     classification,
     match_type: matchType,
     is_match: classification !== 'no-known-match',
-    near_match_details: ordered.map((m) => detailsOf(m, upload)),
+    near_match_details: classification === 'no-known-match' ? [] : ordered.map((m) => detailsOf(m, upload)),
   }
 }
 
@@ -122,7 +124,7 @@ export function scannedPdqHash(matches: readonly KnownMatch[]): ScannedPdqHash {
   const ordered = orderedMatches(matches)
   const { classification, matchType } = verdictOf(ordered)
   const best = ordered[0]
-  return { classification, match_type: matchType, near_match_details: best === undefined ? null : detailsOf(best) }
+  return { classification, match_type: matchType, near_match_details: best === undefined || classification === 'no-known-match' ? null : detailsOf(best) }
 }
 
 /**

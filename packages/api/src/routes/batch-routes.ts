@@ -28,6 +28,7 @@ const matchSchema = {
     list: { type: 'string' }, algorithm: { type: 'string' }, hash: { type: 'string' }, distance: { type: 'integer' },
     category: { type: ['string', 'null'] }, version: { type: 'integer' }, listId: { type: 'integer' }, knownHashId: { type: 'integer' },
     externalId: { type: ['string', 'null'] }, classification: { type: 'string', enum: ['csam', 'harmful-abusive-material'] },
+    ignore: { type: 'boolean', description: 'true when the list is an ignore list: the probe\'s other matches are suppressed (absent otherwise)' },
     transform: { type: 'integer', description: 'which of the dihedral hashes matched (index into "dihedral"); absent for the hash itself' },
     timestamps: { type: 'array', items: { type: 'number' }, description: 'a video probe: the timestamps (seconds) of its frames that matched' },
     share: { type: 'number', description: 'a video probe matched to a known video: the share of its distinct frames of quality >= 50 that matched' },
