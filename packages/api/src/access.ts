@@ -10,6 +10,8 @@ export interface Caller {
   readonly rate: number
   /** Hashes and media per UTC day. */
   readonly quota: number
+  /** What it may do: `match` (every user), `export` (read lists' changes). */
+  readonly scopes: readonly string[]
 }
 
 interface UserRow {
@@ -19,6 +21,7 @@ interface UserRow {
   readonly rate: number | null
   readonly quota: number | null
   readonly disabled: boolean
+  readonly scopes: readonly string[]
 }
 
 /** Verified (name, password digest) pairs remembered at most; beyond, the memory starts over. */
@@ -49,10 +52,10 @@ export class UserDirectory {
   reload(): Promise<void> {
     this.#loading ??= (async () => {
       try {
-        const rows = await this.#db.selectFrom('api_users').select(['id', 'name', 'password_hash', 'rate', 'daily_quota', 'disabled_at']).execute()
+        const rows = await this.#db.selectFrom('api_users').select(['id', 'name', 'password_hash', 'rate', 'daily_quota', 'disabled_at', 'scopes']).execute()
         this.#users = new Map(rows.map((r) => [r.name, {
           id: r.id, name: r.name, passwordHash: r.password_hash, rate: r.rate,
-          quota: r.daily_quota === null ? null : Number(r.daily_quota), disabled: r.disabled_at !== null,
+          quota: r.daily_quota === null ? null : Number(r.daily_quota), disabled: r.disabled_at !== null, scopes: r.scopes ?? ['match'],
         }]))
       } finally {
         this.#loading = undefined
@@ -92,7 +95,7 @@ export class UserDirectory {
       if (this.#verified.size >= MAX_VERIFIED) this.#verified.clear()
       this.#verified.set(key, user.passwordHash)
     }
-    return { id: user.id, name: user.name, rate: user.rate ?? this.#defaults.rate, quota: user.quota ?? this.#defaults.quota }
+    return { id: user.id, name: user.name, rate: user.rate ?? this.#defaults.rate, quota: user.quota ?? this.#defaults.quota, scopes: user.scopes }
   }
 }
 

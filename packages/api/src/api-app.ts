@@ -6,6 +6,7 @@ import { chargeQuota, secondsToUtcMidnight } from './access.js'
 import { type ApiContext, emptyTally } from './api-context.js'
 import { batchRoutes } from './routes/batch-routes.js'
 import { healthRoutes } from './routes/health-routes.js'
+import { listRoutes } from './routes/list-routes.js'
 import { shieldRoutes } from './routes/shield-routes.js'
 
 /** A body must keep coming at this rate at least (on top of the base time), or it is a 408. */
@@ -127,6 +128,7 @@ export const apiPlugin: FastifyPluginAsync<ApiContext> = async (app, context) =>
   await app.register(healthRoutes, context)
   await app.register(batchRoutes, context)
   await app.register(shieldRoutes, context)
+  await app.register(listRoutes, context)
   metricsRoute(app, context.metrics.registry, { endpoint: 'metrics' })
 }
 

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { type Database, type Kysely, NonRetryableError, hashSecret, sql } from '@arachnid/core'
+import { API_SCOPES, type ApiScope, type Database, type Kysely, NonRetryableError, hashSecret, sql } from '@arachnid/core'
 
 /** Generated passwords: 24 random bytes, base64url (32 characters, 192 bits). */
 const PASSWORD_BYTES = 24
@@ -22,6 +22,8 @@ export interface ApiUser {
   readonly usedToday: number
   readonly disabled: boolean
   readonly createdAt: Date
+  /** What it may do beyond matching (`export`: read lists' changes, to subscribe to them); absent for a user that only matches. */
+  readonly scopes?: readonly string[]
 }
 
 /**
@@ -31,11 +33,15 @@ export interface ApiUser {
  * @example
  * const { password } = await addApiUser(db, { name: 'host-a', rate: 50 })
  */
-export async function addApiUser(db: Kysely<Database>, user: { readonly name: string; readonly rate?: number; readonly quota?: number }): Promise<{ user: string; password: string }> {
+export async function addApiUser(db: Kysely<Database>, user: { readonly name: string; readonly rate?: number; readonly quota?: number; readonly scopes?: readonly ApiScope[] }): Promise<{ user: string; password: string }> {
   if (!USER_NAME.test(user.name)) throw new NonRetryableError('BAD_USER_NAME', `user name ${JSON.stringify(user.name.slice(0, 80))}: expected 1 to 64 letters, digits, . _ @ or -`)
+  const bad = (user.scopes ?? []).find((s) => !(API_SCOPES as readonly string[]).includes(s))
+  if (bad !== undefined) throw new NonRetryableError('BAD_SCOPE', `scope ${JSON.stringify(String(bad).slice(0, 40))}: expected ${API_SCOPES.join(' or ')}`)
+  // Every user may match; a scope given adds to that.
+  const scopes = [...new Set<string>(['match', ...(user.scopes ?? [])])]
   const password = randomBytes(PASSWORD_BYTES).toString('base64url')
   const inserted = await db.insertInto('api_users')
-    .values({ name: user.name, password_hash: await hashSecret(password), rate: user.rate ?? null, daily_quota: user.quota ?? null })
+    .values({ name: user.name, password_hash: await hashSecret(password), rate: user.rate ?? null, daily_quota: user.quota ?? null, scopes })
     .onConflict((oc) => oc.column('name').doNothing()).returning('id').executeTakeFirst()
   if (inserted === undefined) throw new NonRetryableError('USER_EXISTS', `an API user named "${user.name}" exists already`)
   return { user: user.name, password }
@@ -45,10 +51,11 @@ export async function addApiUser(db: Kysely<Database>, user: { readonly name: st
 export async function listApiUsers(db: Kysely<Database>): Promise<ApiUser[]> {
   const rows = await db.selectFrom('api_users as u')
     .leftJoin('api_usage as g', (join) => join.onRef('g.user_id', '=', 'u.id').on('g.day', '=', sql<Date>`(now() at time zone 'utc')::date`))
-    .select(['u.name', 'u.rate', 'u.daily_quota', 'u.disabled_at', 'u.created_at', 'g.count']).orderBy('u.name').execute()
+    .select(['u.name', 'u.rate', 'u.daily_quota', 'u.disabled_at', 'u.created_at', 'u.scopes', 'g.count']).orderBy('u.name').execute()
   return rows.map((r) => ({
     name: r.name, rate: r.rate, quota: r.daily_quota === null ? null : Number(r.daily_quota), usedToday: Number(r.count ?? 0),
     disabled: r.disabled_at !== null, createdAt: r.created_at,
+    ...((r.scopes ?? []).some((s) => s !== 'match') ? { scopes: r.scopes } : {}),
   }))
 }
 

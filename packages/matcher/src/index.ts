@@ -16,3 +16,4 @@ export { RemoteMatcher, DEFAULT_REMOTE_MATCHER_OPTIONS, type RemoteMatcherOption
 export { HammingThreads, DEFAULT_HAMMING_THREADS } from './hamming-threads.js'
 export type { BatchHits, HammingTables } from './batched-search.js'
 export { retroHunt, DEFAULT_RETRO_HUNT_OPTIONS, type RetroHuntScope, type RetroHuntOptions, type RetroHuntProgress, type RetroHuntResult, type RetroFinding, type FindingsOutcome } from './retro-hunt.js'
+export { EXPORT_FORMATS, EXPORT_PAGE_ROWS, isExportFormat, exportListLines, exportRetractionLines, jsonlLine, vpdqBlock, listChanges, parseCursor, entryPage, activeVersionOf, type ExportFormat, type ExportCounts, type SharedEntry, type SharedChange, type ListChangesPage } from './list-export.js'

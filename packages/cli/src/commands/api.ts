@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { type Config, type Database, type Kysely, type Logger, loadConfig } from '@arachnid/core'
+import { API_SCOPES, type ApiScope, type Config, ConfigError, type Database, type Kysely, type Logger, loadConfig } from '@arachnid/core'
 import type { ApiServerOptions } from '@arachnid/api'
 import type { Matcher } from '@arachnid/matcher'
 import { AddressGuard } from '@arachnid/net'
@@ -14,6 +14,14 @@ export function apiServerOptions(config: Config, db: Kysely<Database>, matcher: 
     maxMediaBytes: config.maxMediaBytes, maxVideoBytes: config.maxVideoBytes, videoTimeoutMs: config.videoTimeoutMs, maxVideoSeconds: config.maxVideoSeconds, maxPixels: config.maxPixels,
     fetchTimeoutMs: config.requestTimeoutMs, maxRedirects: config.maxRedirects,
     guard: new AddressGuard({ allowPrivate: config.allowPrivate }),
+  }
+}
+
+/** A repeatable option whose every value must be one of `allowed`. */
+function collect<T extends string>(flag: string, allowed: readonly T[]): (value: string, previous?: T[]) => T[] {
+  return (value, previous = []) => {
+    if (!(allowed as readonly string[]).includes(value)) throw new ConfigError(`${flag} ${JSON.stringify(value.slice(0, 40))}: expected ${allowed.join(' or ')}`)
+    return [...previous, value as T]
   }
 }
 
@@ -47,11 +55,12 @@ export function registerApi(program: Command): void {
     .argument('<name>', 'user name (letters, digits, . _ @ -)')
     .option('--rate <n>', 'requests per second (default ARACHNID_API_RATE)', integer('--rate', 1, 1_000_000))
     .option('--quota <n>', 'hashes and media per UTC day (default ARACHNID_API_DAILY_QUOTA)', integer('--quota', 1, 1_000_000_000_000))
+    .option('--scope <scope...>', `what it may do besides matching: export (read lists' changes, for another deployment's lists subscribe); one of ${API_SCOPES.join(', ')}`, collect('--scope', API_SCOPES))
     .option('--json', 'print {"user", "password"} as one JSON line')
-    .action(async (name: string, options: { rate?: number; quota?: number; json?: boolean }) => {
+    .action(async (name: string, options: { rate?: number; quota?: number; scope?: ApiScope[]; json?: boolean }) => {
       const { addApiUser } = await import('@arachnid/api')
       await withApp(loadConfig(), async (app) => {
-        const added = await addApiUser(app.database.db, { name, rate: options.rate, quota: options.quota })
+        const added = await addApiUser(app.database.db, { name, rate: options.rate, quota: options.quota, scopes: options.scope })
         if (options.json) process.stdout.write(`${JSON.stringify(added)}\n`)
         else process.stdout.write(`added ${added.user}; password (shown only now): ${added.password}\n`)
       })
@@ -68,7 +77,7 @@ export function registerApi(program: Command): void {
         else if (all.length === 0) process.stdout.write('no API users\n')
         else {
           for (const u of all) {
-            process.stdout.write(`${u.name}: ${u.rate ?? `${config.apiRate} (default)`} req/s, quota ${u.quota ?? `${config.apiDailyQuota} (default)`}/day, ${u.usedToday} used today${u.disabled ? ', disabled' : ''}, created ${u.createdAt.toISOString()}\n`)
+            process.stdout.write(`${u.name}: ${u.rate ?? `${config.apiRate} (default)`} req/s, quota ${u.quota ?? `${config.apiDailyQuota} (default)`}/day, ${u.usedToday} used today${u.scopes ? `, scopes ${u.scopes.join(' ')}` : ''}${u.disabled ? ', disabled' : ''}, created ${u.createdAt.toISOString()}\n`)
           }
         }
       })

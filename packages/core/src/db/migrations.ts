@@ -14,6 +14,7 @@ import { video } from './migrations/0011-video.js'
 import { urlPatterns } from './migrations/0012-url-patterns.js'
 import { listGrowth } from './migrations/0014-list-growth.js'
 import { ignoreLists } from './migrations/0015-ignore-lists.js'
+import { listSharing } from './migrations/0016-list-sharing.js'
 
 /**
  * One set of migrations for both dialects, applied in name order. Each area adds its own file
@@ -33,6 +34,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0012_url_patterns': urlPatterns,
   '0014_list_growth': listGrowth,
   '0015_ignore_lists': ignoreLists,
+  '0016_list_sharing': listSharing,
 }
 
 class InCodeMigrationProvider implements MigrationProvider {

@@ -25,6 +25,32 @@ export interface ApiUserTable {
   daily_quota: ColumnType<string | null, number | null | undefined, number | null>
   disabled_at: NullableTimestamp
   created_at: CreatedAt
+  /** What the user may do: `match` (every user), `export` (read lists' changes to subscribe to them). */
+  scopes: ColumnType<string[], string[] | undefined, string[]>
+}
+
+export const API_SCOPES = ['match', 'export'] as const
+export type ApiScope = (typeof API_SCOPES)[number]
+
+/** Another deployment's list this one follows (`lists subscribe`): pulled into a local list. */
+export interface ListSubscriptionTable {
+  id: Generated<number>
+  /** The local list the peer's entries go into (one subscription per local list). */
+  local_name: string
+  /** The peer's matching service (its base URL). */
+  url: string
+  remote_name: string
+  user_name: string
+  /** The API user's password, as given: every pull presents it (HTTP Basic). */
+  password: string
+  /** How far the peer's change log has been applied (`N`, or `C:R` inside change C). */
+  cursor: ColumnType<string, string | undefined, string>
+  /** The peer's classification of the list at the last pull. */
+  classification: ColumnType<string | null, string | null | undefined, string | null>
+  pulls: ColumnType<number, number | undefined, number>
+  last_pull_at: NullableTimestamp
+  last_error: ColumnType<string | null, string | null | undefined, string | null>
+  created_at: CreatedAt
 }
 
 /** Hashes and media checked by a user in one UTC day. */
@@ -55,4 +81,5 @@ export interface ApiTables {
   api_users: ApiUserTable
   api_usage: ApiUsageTable
   api_audit: ApiAuditTable
+  list_subscriptions: ListSubscriptionTable
 }
