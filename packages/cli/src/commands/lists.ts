@@ -119,10 +119,11 @@ export function registerLists(program: Command): void {
     .option('--pdq-threshold <n>', 'this list\'s PDQ threshold (0 to 256)', threshold('--pdq-threshold'))
     .option('--blockhash-threshold <n>', 'this list\'s blockhash threshold (0 to 256)', threshold('--blockhash-threshold'))
     .option('--classification <c>', `what the list's entries are, as the matching service's Shield-compatible answers say: ${LIST_CLASSIFICATIONS.join(' | ')} (a new list: csam; an existing one keeps its own unless given)`, choice('--classification', LIST_CLASSIFICATIONS))
+    .option('--ignore', 'make it an ignore list (set before any row goes in): a media matching one of its entries (say a stock image that collides with a known hash) has all its matches recorded suppressed, never noticed nor queued')
     .option('--no-retro-hunt', 'do not look for the new entries among the media already seen (a retro-hunt runs by default before the command returns)')
     .option('--allow <cidr...>', 'addresses or CIDRs the retro-hunt\'s live rechecks may contact although private (e.g. 127.0.0.1/32)', addressRange('--allow'))
     .option('--json', 'print the result as JSON')
-    .action(async (files: string[], options: { name: string; format: ListFormat; append?: boolean; strict?: boolean; pdqThreshold?: number; blockhashThreshold?: number; classification?: ListClassification; retroHunt: boolean; allow?: string[]; json?: boolean }) => {
+    .action(async (files: string[], options: { name: string; format: ListFormat; append?: boolean; strict?: boolean; pdqThreshold?: number; blockhashThreshold?: number; classification?: ListClassification; ignore?: boolean; retroHunt: boolean; allow?: string[]; json?: boolean }) => {
       warnLargeThreshold('--pdq-threshold', options.pdqThreshold)
       warnLargeThreshold('--blockhash-threshold', options.blockhashThreshold)
       if (files.length > 1 && options.format !== 'vpdq') throw new ConfigError(`one list file at a time (got ${files.length}); only --format vpdq takes several files, one per video`)
@@ -155,6 +156,12 @@ export function registerLists(program: Command): void {
       try {
         await withApp(loadConfig(), async (app) => {
           const started = performance.now()
+          // Flagged before the rows go in, so no entry of it ever matches unflagged; a new list the
+          // import then fails to fill is removed by the import itself (it has no version).
+          if (options.ignore) {
+            await app.database.db.insertInto('hash_lists').values({ name: options.name, description: null, ignore: true })
+              .onConflict((oc) => oc.column('name').doUpdateSet({ ignore: true })).execute()
+          }
           const result = await importList(app.database.db, {
             name: options.name, lines: files.length > 1 ? videoFileLines(files, stop.signal) : fileLines(file, stop.signal), format: options.format, mode, strict: options.strict,
             source: files.length > 1 ? `${files.length} files` : file === '-' ? 'stdin' : path.basename(file), signal: stop.signal,
@@ -254,13 +261,23 @@ export function registerLists(program: Command): void {
       }
     })
   lists.command('set')
-    .description('change a list\'s settings: its classification (from the next match on)')
+    .description('change a list\'s settings: its classification, whether it is an ignore list (from the next match on)')
     .argument('<name>', 'list name')
-    .requiredOption('--classification <c>', LIST_CLASSIFICATIONS.join(' | '), choice('--classification', LIST_CLASSIFICATIONS))
-    .action(async (name: string, options: { classification: ListClassification }) => {
+    .option('--classification <c>', LIST_CLASSIFICATIONS.join(' | '), choice('--classification', LIST_CLASSIFICATIONS))
+    .option('--ignore', 'make it an ignore list: media matching its entries have all their matches recorded suppressed (never noticed nor queued)')
+    .option('--no-ignore', 'make it an ordinary list again (matches already recorded stay as they are)')
+    .action(async (name: string, options: { classification?: ListClassification; ignore?: boolean }) => {
+      if (options.classification === undefined && options.ignore === undefined) throw new ConfigError('nothing to set: give --classification, --ignore or --no-ignore')
       await withApp(loadConfig(), async (app) => {
-        await setListClassification(app.database.db, name, options.classification)
-        process.stdout.write(`${name}: classification ${options.classification}\n`)
+        if (options.classification !== undefined) {
+          await setListClassification(app.database.db, name, options.classification)
+          process.stdout.write(`${name}: classification ${options.classification}\n`)
+        }
+        if (options.ignore !== undefined) {
+          const updated = await app.database.db.updateTable('hash_lists').set({ ignore: options.ignore }).where('name', '=', name).executeTakeFirst()
+          if (Number(updated.numUpdatedRows) === 0) throw new NonRetryableError('NO_SUCH_LIST', `no list named "${name}"`)
+          process.stdout.write(`${name}: ${options.ignore ? 'an ignore list (its matches suppress the rest)' : 'not an ignore list'}\n`)
+        }
       })
     })
   lists.command('retract')

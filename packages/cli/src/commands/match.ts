@@ -22,7 +22,7 @@ export function registerMatch(program: Command): void {
           for (const out of await matchParsed(app.matcher, batch)) {
             if (options.json) process.stdout.write(`${JSON.stringify(out)}\n`)
             else if ('error' in out) process.stdout.write(`${out.input}\terror: ${out.error}\n`)
-            else process.stdout.write(`${out.input}\t${out.matches.length === 0 ? 'no match' : out.matches.map((m) => `${m.list}:${m.algorithm}:d=${m.distance}`).join(' ')}\n`)
+            else process.stdout.write(`${out.input}\t${out.matches.length === 0 ? 'no match' : out.matches.map((m) => `${m.list}:${m.algorithm}:d=${m.distance}${m.ignore ? ' (ignore list)' : ''}`).join(' ')}\n`)
           }
           batch = []
         }
