@@ -84,6 +84,10 @@ export interface FrontierCandidate {
   readonly reported?: boolean
 }
 
+/** How long a new URL may stay on hold before any worker takes it for stranded (see #releaseStranded), and how often a worker looks. */
+const HELD_STRANDED_MS = 10_000
+const HELD_SWEEP_MS = 5_000
+
 /** Longest a handled page waits to be marked done when no lease comes first. */
 const DONE_FLUSH_MS = 50
 
@@ -137,6 +141,7 @@ export class PostgresFrontier implements IRequestManager {
   readonly #done: number[] = []
   #doneTimer: NodeJS.Timeout | undefined
   #flushing: Promise<void> | undefined
+  #sweptAt = performance.now()
   /** frontier_hosts rows this worker has made sure of, with the delay given (the upsert is then a no-op). */
   readonly #knownHosts = new Map<string, number>()
   #patternBudget: PatternBudget
@@ -467,6 +472,7 @@ export class PostgresFrontier implements IRequestManager {
   async #lease(limit: number): Promise<number> {
     if (this.#stopped) return this.#flushDone().then(() => 0)
     const o = this.#options
+    if (performance.now() - this.#sweptAt > HELD_SWEEP_MS) await this.#releaseStranded()
     const done = this.#done.splice(0)
     let rows: (Leased & { attempts: number })[]
     try {
@@ -528,6 +534,20 @@ export class PostgresFrontier implements IRequestManager {
     }
     for (const row of leased) if (row.attempts <= o.maxLeases) this.#buffer.push(row)
     return leased.length - given.length
+  }
+
+  /**
+   * New URLs are inserted on hold (not_before = infinity) and released a statement later, once
+   * within the limits: a worker killed in between leaves them on hold, where nobody would ever
+   * lease them and the job could never finish. Any worker releases what has been held longer than
+   * HELD_STRANDED_MS (a live worker releases its own within milliseconds); their counters may
+   * miss them, so limits can be passed by what one page added. At most once per HELD_SWEEP_MS.
+   */
+  async #releaseStranded(): Promise<void> {
+    this.#sweptAt = performance.now()
+    await sql`update frontier set not_before = now()
+      where job_id = ${this.#jobId} and status = 'queued' and not_before = 'infinity'::timestamptz
+        and added_at < now() - make_interval(secs => ${HELD_STRANDED_MS / 1000})`.execute(this.#db)
   }
 
   // ---- Crawlee's IRequestManager ----
