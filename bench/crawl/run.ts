@@ -3,8 +3,11 @@
  *   1. baseline: plain Crawlee CheerioCrawler (its own in-memory queue and HTTP client) fetching
  *      every page and every image once, without hashing;
  *   2. the full pipeline (Postgres frontier, bounded fetches, hashing, batched matching, records,
- *      notices to .eml) with 1 worker process, then with 2 worker processes sharing the job.
- * Run from the repository root: pnpm tsx bench/crawl/run.ts [--pages 5000] [--images 15000]
+ *      notices to .eml) with 1 worker process, then with 2 worker processes sharing the job;
+ *   3. the baseline again (the machine's load drifts: each pipeline run is compared with the mean).
+ * Each worker's SQL statements and CPU time are counted (count-statements.mjs), and Postgres' CPU.
+ * Run from the repository root:
+ *   pnpm tsx bench/crawl/run.ts [--pages 5000] [--images 15000] [--workers 1,2] [--statements]
  * Needs Postgres (TEST_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres); it
  * creates and drops its own database. Images are benign, synthetic, generated in memory.
  */
@@ -41,31 +44,35 @@ console.log(`site: ${site.manifest.pages.length} pages, ${imageUrls.length} imag
   console.log(`warm-up: ${imageUrls.length} images generated in ${((performance.now() - t) / 1000).toFixed(1)} s`)
 }
 
-// 1. Baseline: plain Crawlee.
+// 1. Baseline: plain Crawlee. Run again after the pipeline runs: the machine's load drifts, and
+// each pipeline run is compared with the mean of the two.
 crawleeLog.setLevel(crawleeLog.LEVELS.OFF)
-site.stats.reset()
-const seenImages = new Set<string>()
-let baselineImages = 0
-const baselineStart = performance.now()
-const baselineCpu = process.cpuUsage()
-const baseline = new CheerioCrawler({
-  maxConcurrency: CONCURRENCY, minConcurrency: CONCURRENCY, maxRequestRetries: 0, useSessionPool: false, persistCookiesPerSession: false,
-  requestHandler: async ({ request, $, enqueueLinks, sendRequest }) => {
-    await enqueueLinks({ strategy: 'same-origin' })
-    const found = discover($ as never, request.loadedUrl ?? request.url)
-    const fresh = found.media.map((m) => m.url).filter((u) => !seenImages.has(u) && u.startsWith(site.manifest.baseUrl))
-    for (const u of fresh) seenImages.add(u)
-    await Promise.all(fresh.map(async (url) => {
-      const response = await sendRequest({ url, responseType: 'buffer' })
-      if (response.statusCode === 200) baselineImages++
-    }))
-  },
-}, new Configuration({ persistStorage: false, purgeOnStart: true }))
-await baseline.run([`${site.manifest.baseUrl}/`])
-const baselineSeconds = (performance.now() - baselineStart) / 1000
-const baselineCpuSeconds = cpuSince(baselineCpu)
-const baselinePages = site.stats.byPath.size - baselineImages
-console.log(`baseline: ${baselinePages} pages, ${baselineImages} images in ${baselineSeconds.toFixed(1)} s`)
+async function runBaseline(): Promise<{ pages: number; images: number; seconds: number; cpuSeconds: number }> {
+  site.stats.reset()
+  const seenImages = new Set<string>()
+  let images = 0
+  const start = performance.now()
+  const cpu = process.cpuUsage()
+  const crawler = new CheerioCrawler({
+    maxConcurrency: CONCURRENCY, minConcurrency: CONCURRENCY, maxRequestRetries: 0, useSessionPool: false, persistCookiesPerSession: false,
+    requestHandler: async ({ request, $, enqueueLinks, sendRequest }) => {
+      await enqueueLinks({ strategy: 'same-origin' })
+      const found = discover($ as never, request.loadedUrl ?? request.url)
+      const fresh = found.media.map((m) => m.url).filter((u) => !seenImages.has(u) && u.startsWith(site.manifest.baseUrl))
+      for (const u of fresh) seenImages.add(u)
+      await Promise.all(fresh.map(async (url) => {
+        const response = await sendRequest({ url, responseType: 'buffer' })
+        if (response.statusCode === 200) images++
+      }))
+    },
+  }, new Configuration({ persistStorage: false, purgeOnStart: true }))
+  await crawler.run([`${site.manifest.baseUrl}/`])
+  const seconds = (performance.now() - start) / 1000
+  const result = { pages: site.stats.byPath.size - images, images, seconds, cpuSeconds: cpuSince(cpu) }
+  console.log(`baseline: ${result.pages} pages, ${images} images in ${seconds.toFixed(1)} s; CPU s: bench+site ${result.cpuSeconds.toFixed(1)}; load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`)
+  return result
+}
+const baselines = [await runBaseline()]
 
 // 2. The pipeline, with 1 and then 2 worker processes.
 const pg = await openTestDatabase('postgres')
@@ -135,6 +142,12 @@ async function pipeline(workers: number): Promise<RunFigures> {
   await sampleBackends()
   await Promise.all(children.map((c) => new Promise((resolve) => (c.exitCode !== null ? resolve(null) : c.on('exit', resolve)))))
   const s = await summarizeJob(app.database.db, job.id)
+  // When the last page and the last media were recorded, from the job's start: which of the two the run waited for.
+  const { rows: [ends] } = await sql<{ pages_s: number; media_s: number }>`select
+      extract(epoch from (select max(fetched_at) from pages where job_id = ${job.id}) - j.created_at)::float8 as pages_s,
+      extract(epoch from (select max(fetched_at) from media_fetches where job_id = ${job.id}) - j.created_at)::float8 as media_s
+    from crawl_jobs j where j.id = ${job.id}`.execute(app.database.db)
+  console.log(`  last page recorded at ${Number(ends!.pages_s).toFixed(1)} s, last media at ${Number(ends!.media_s).toFixed(1)} s after the job was created`)
   let statements = 0
   let workerCpu = 0
   const kinds = new Map<string, number>()
@@ -150,6 +163,25 @@ async function pipeline(workers: number): Promise<RunFigures> {
   return { pages: s.pages, media: s.media, matched: s.matchedMedia, seconds, statements, kinds, workerCpu, postgresCpu, benchCpu: benchCpuSeconds }
 }
 
+/**
+ * Which part of the pipeline a statement serves, by its first words: the page path (frontier,
+ * pages, patterns, media URLs registered, sightings, leases), the media path (media leases,
+ * hashes stored, evidence, match lookups) or matches and notices (the intake, the notifier's
+ * outbox). A begin/commit pair is the page path's when the lease is a transaction (before
+ * 2026-12-06) and the intake's otherwise: they are counted under "other".
+ */
+function byPart(kinds: ReadonlyMap<string, number>): { pages: number; media: number; notices: number; other: number } {
+  const out = { pages: 0, media: 0, notices: 0, other: 0 }
+  for (const [kind, n] of kinds) {
+    const k = kind.toLowerCase().replaceAll('"', '')
+    if (/^(with hosts|with done|with p as|with j as)|^(insert into|update|select .* from) (pages|frontier|url_patterns|sightings|crawl_jobs|frontier_skips)\b|^(insert into|update) frontier_hosts|^update frontier_hosts set last_leased_at|^insert into media_fetches \(job_id, url, state\)|^select count\(\*\) as n from media_fetches/.test(k)) out.pages += n
+    else if (/^(update|insert into) media(_fetches)?\b|^select host, delay_ms from frontier_hosts|^select p\.i, k\.id|^select id from media_fetches/.test(k)) out.media += n
+    else if (/notice|outbox|matches|review_|known_hashes|pg_advisory|^select id, pdq_quality from media|^select s\.fetch_id, p\.url from sightings|^select id, list_id, version_id/.test(k)) out.notices += n
+    else out.other += n
+  }
+  return out
+}
+
 const runs: [string, RunFigures][] = []
 for (const workers of WORKERS) {
   const r = await pipeline(workers)
@@ -157,15 +189,19 @@ for (const workers of WORKERS) {
   console.log(`pipeline, ${workers} worker(s): ${r.pages} pages, ${r.media} media, ${r.matched} matched in ${r.seconds.toFixed(1)} s; ` +
     `${r.statements} statements (${(r.statements / r.pages).toFixed(1)} per page, ${(r.statements / r.media).toFixed(2)} per media); ` +
     `CPU s: workers ${r.workerCpu.toFixed(1)}, postgres ${r.postgresCpu.toFixed(1)}, bench+site ${r.benchCpu.toFixed(1)}; load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`)
+  const parts = byPart(r.kinds)
+  console.log(`  statements by part: pages ${parts.pages} (${(parts.pages / r.pages).toFixed(2)} per page), media ${parts.media} (${(parts.media / r.media).toFixed(2)} per media), ` +
+    `matches and notices ${parts.notices} (${(parts.notices / Math.max(1, r.matched)).toFixed(1)} per matched media), other ${parts.other}`)
   if (args.has('--statements')) {
-    for (const [kind, n] of [...r.kinds].sort((a, b) => b[1] - a[1]).slice(0, 40)) console.log(`  ${String(n).padStart(7)}  ${kind}`)
+    for (const [kind, n] of [...r.kinds].sort((a, b) => b[1] - a[1])) console.log(`  ${String(n).padStart(7)}  ${kind}`)
   }
 }
 
-const basePps = baselinePages / baselineSeconds
-console.log(`baseline CPU s: bench+site ${baselineCpuSeconds.toFixed(1)}`)
+baselines.push(await runBaseline())
+const baseline = { pages: baselines[0]!.pages, images: baselines[0]!.images, seconds: (baselines[0]!.seconds + baselines[1]!.seconds) / 2 }
+const basePps = baseline.pages / baseline.seconds
 console.log('\n| run | pages | media | seconds | pages/s | media/s | x baseline pages/s |\n|---|---:|---:|---:|---:|---:|---:|')
-console.log(`| baseline (plain CheerioCrawler, no hashing) | ${baselinePages} | ${baselineImages} | ${baselineSeconds.toFixed(1)} | ${basePps.toFixed(1)} | ${(baselineImages / baselineSeconds).toFixed(1)} | 1.00 |`)
+console.log(`| baseline (plain CheerioCrawler, no hashing; mean of ${baselines.map((b) => b.seconds.toFixed(1)).join(' s and ')} s) | ${baseline.pages} | ${baseline.images} | ${baseline.seconds.toFixed(1)} | ${basePps.toFixed(1)} | ${(baseline.images / baseline.seconds).toFixed(1)} | 1.00 |`)
 for (const [name, r] of runs) {
   console.log(`| ${name} | ${r.pages} | ${r.media} | ${r.seconds.toFixed(1)} | ${(r.pages / r.seconds).toFixed(1)} | ${(r.media / r.seconds).toFixed(1)} | ${(r.pages / r.seconds / basePps).toFixed(2)} |`)
 }
