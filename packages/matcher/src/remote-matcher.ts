@@ -272,6 +272,8 @@ export class RemoteMatcher implements MatchService {
         knownHashId: int('knownHashId'), listId: int('listId'), list: str('list'), listVersion: int('version'), algorithm,
         hash: str('hash'), distance: int('distance'), category: nullable('category'), externalId: nullable('externalId'),
         ...(classification === null ? {} : { classification: classification as ListClassification }),
+        // An ignore list's match (it suppresses the media's other matches when recorded).
+        ...(x.ignore === true ? { ignore: true } : {}),
       }
       if (Array.isArray(x.timestamps)) {
         if (!x.timestamps.every((t) => typeof t === 'number')) throw this.#protocol('a match whose timestamps are not numbers')
