@@ -10,6 +10,7 @@ import {
 } from '@arachnid/matcher'
 import { type App, withApp } from '../app.js'
 import { runRetroHunt } from '../retro-hunt.js'
+import { registerListSharing } from './list-sharing.js'
 import { addressRange, choice, text, threshold, warnLargeThreshold } from '../parse-options.js'
 
 /** Checked before the database is opened, so a mistyped path costs one line and no database work. */
@@ -300,4 +301,5 @@ export function registerLists(program: Command): void {
         if (result.notFound.some((h) => !already.has(h))) process.exitCode = 1
       })
     })
+  registerListSharing(lists)
 }
