@@ -1,3 +1,4 @@
+import { Transform } from 'node:stream'
 import { ArachnidError } from '@arachnid/core'
 import { HashError, type ImageHashes } from '@arachnid/hasher'
 import type { KnownMatch, Probe } from '@arachnid/matcher'
@@ -121,6 +122,27 @@ export const shieldRoutes: FastifyPluginAsync<ApiContext> = async (app, context)
       media.post(url, {
         // A video may be larger than an image: the bytes say which it is, and each has its bound.
         bodyLimit: mediaBodyLimit(undefined, context),
+        // A declared length over the bound of the declared type is refused before any byte is read
+        // (the route's own bodyLimit is the largest type's, so it would not be).
+        preParsing: async (request: FastifyRequest, _reply: FastifyReply, payload: NodeJS.ReadableStream) => {
+          const declared = Number(request.headers['content-length'])
+          const limit = mediaBodyLimit(request.headers['content-type'], context)
+          if (Number.isFinite(declared) && declared > limit) throw new HttpError(413, 'TOO_LARGE', `request body too large: at most ${limit} bytes`)
+          // A body without a length (chunked) is cut off at the same bound, not read to its end.
+          let seen = 0
+          const capped = new Transform({
+            transform(chunk: Buffer, _encoding, callback) {
+              seen += chunk.length
+              if (seen <= limit) return callback(null, chunk)
+              callback(Object.assign(new HttpError(413, 'TOO_LARGE', `request body too large: at most ${limit} bytes`), { statusCode: 413 }))
+              // Stop reading the rest: the answer goes out and the connection closes.
+              request.raw.unpipe(capped)
+              request.raw.pause()
+            },
+          })
+          payload.on('error', (error) => capped.destroy(error))
+          return payload.pipe(capped)
+        },
         config: { endpoint: 'v1/media', matching: true },
         schema: {
           hide, summary: 'Scan an image or a video: the raw bytes, with its Content-Type (Arachnid Shield v1); a video\'s near_match_details give where in it each match lies',
