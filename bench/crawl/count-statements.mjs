@@ -6,6 +6,7 @@
  */
 import { createRequire } from 'node:module'
 import { writeFileSync } from 'node:fs'
+import { Session } from 'node:inspector'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -25,7 +26,19 @@ if (out) {
     }
     return query.call(this, config, ...rest)
   }
+  // ARACHNID_BENCH_PROFILE=DIR: a CPU profile of the process too, written there at exit.
+  const profileDir = process.env.ARACHNID_BENCH_PROFILE
+  const session = profileDir ? new Session() : undefined
+  if (session) {
+    session.connect()
+    session.post('Profiler.enable')
+    session.post('Profiler.setSamplingInterval', { interval: 1000 })
+    session.post('Profiler.start')
+  }
   process.on('exit', () => {
+    session?.post('Profiler.stop', (error, result) => {
+      if (!error) writeFileSync(path.join(profileDir, `worker-${process.pid}.cpuprofile`), JSON.stringify(result.profile))
+    })
     const cpu = process.cpuUsage()
     writeFileSync(`${out}-${process.pid}.json`, JSON.stringify({
       pid: process.pid, total, cpuSeconds: (cpu.user + cpu.system) / 1e6,
