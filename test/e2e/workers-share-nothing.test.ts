@@ -55,7 +55,7 @@ describe.skipIf(!dialects.includes('postgres'))('two workers sharing nothing but
   beforeAll(async () => {
     // A few hundred pages and images (10% known, each with an altered copy, mirrors), and the bad-input
     // page, whose media fail with a reason; a little latency so the crawl lasts long enough to be killed mid-way.
-    site = await startSyntheticSite({ seed: 71, pages: 200, images: 300, latencyMs: 25 })
+    site = await startSyntheticSite({ seed: 71, pages: 200, images: 300, latencyMs: 100 })
     // Worker A's home and the database; worker B gets only the same DATABASE_URL and a home of its own.
     cli = await openCliEnvironment('postgres')
     homeB = await mkdtemp(path.join(os.tmpdir(), 'arachnid-worker-b-'))
@@ -82,7 +82,8 @@ describe.skipIf(!dialects.includes('postgres'))('two workers sharing nothing but
     const { jobId } = await cli.json<{ jobId: number }>(['crawl', `${site.manifest.baseUrl}/`, '--allow', '127.0.0.1/32', '--detach', '--json'])
     // Each worker's log at info level: it says when the worker joins and leaves the job. A first,
     // then B once A has joined (two processes starting at once on a loaded machine can take long).
-    const workerArgs = ['worker', '--exit-when-idle']
+    // Slow enough (the site's latency, few pages at once) that the second worker joins while the first is mid-crawl.
+    const workerArgs = ['worker', '--exit-when-idle', '--page-concurrency', '2', '--media-concurrency', '4']
     const joined = /"job":\d+,"msg":"worker joined job"/
     const workerA = cli.start(workerArgs, { env: { LOG_LEVEL: 'info' }, timeoutMs: 240_000 })
     workers.push(workerA)
