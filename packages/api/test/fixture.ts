@@ -1,5 +1,5 @@
 import { type DialectName } from '@arachnid/core'
-import { importList } from '@arachnid/matcher'
+import { importList, Matcher } from '@arachnid/matcher'
 import { openTestDatabase, type TestDatabase } from '@arachnid/test'
 import { ApiServer, type ApiServerOptions, addApiUser } from '../src/index.js'
 
@@ -26,15 +26,21 @@ export async function openApiFixture(dialect: DialectName, options: Partial<ApiS
     return basic(added.user, added.password)
   }
   const auth = await user('partner')
-  const server = await ApiServer.create({ db: database.db, refreshIntervalMs: 100, ...options })
+  // The fixture holds the matcher so that list() can wait for the index to take an import in:
+  // a new version is loaded in the background while the previous one answers, which a loaded
+  // machine can stretch past any fixed wait.
+  const matcher = options.matcher ?? new Matcher(database.db)
+  const server = await ApiServer.create({ db: database.db, refreshIntervalMs: 100, ...options, matcher })
   await server.loaded
   return {
     database, server, auth, user,
     async list(name, rows, o = {}) {
       await importList(database.db, { name, lines: ['algorithm,hash,category,external_id', ...rows], classification: o.classification, mode: o.mode })
+      await matcher.refresh()
     },
     async close() {
       await server.close()
+      if (options.matcher === undefined) await matcher.close()
       await database.close()
     },
   }

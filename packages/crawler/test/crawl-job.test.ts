@@ -1,6 +1,6 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { CrawlJob, setJobStatus, summarizeJob } from '@arachnid/crawler'
 import { Hasher } from '@arachnid/hasher'
 import { Matcher } from '@arachnid/matcher'
@@ -85,23 +85,25 @@ async function startTrapSite(): Promise<{ base: string; hits: Map<string, number
 describe.each(dialects)('crawl jobs on %s', (dialect) => {
   let handle: TestDatabase
   let hasher: Hasher
-  let site: SyntheticSite
   beforeAll(async () => {
     handle = await openTestDatabase(dialect)
     hasher = new Hasher()
-    site = await startSyntheticSite({ seed: 3, pages: 60, images: 120, badInputs: false })
   })
   afterAll(async () => {
     await hasher?.close()
-    await site?.close()
     await handle?.close()
   })
 
   it('shares one job between two workers with no page or media fetched twice', async () => {
-    site.stats.reset()
+    // Each worker takes 3 pages at once, 6 together, under the host's 8: a worker attached with the
+    // default 8 fills the host's room alone, and on a loaded machine it took back every page it
+    // finished before the other asked (seen in CI: 0 and 60). The site answers after 100 ms, so
+    // neither can finish the 60 pages before the other has started.
+    const site = await startSyntheticSite({ seed: 3, pages: 60, images: 120, badInputs: false, latencyMs: 100 })
+    onTestFinished(() => site.close())
     const deps = { db: handle.db, hasher, matcher: new Matcher(handle.db) }
     const first = await CrawlJob.create({ ...deps, workerId: 'worker-a' }, { seeds: [`${site.manifest.baseUrl}/`], allowAddresses: ['127.0.0.1/32'], pageConcurrency: 3, mediaConcurrency: 3, matchBatchSize: 8 })
-    const second = await CrawlJob.attach({ ...deps, workerId: 'worker-b' }, first.id)
+    const second = await CrawlJob.attach({ ...deps, workerId: 'worker-b' }, first.id, { pageConcurrency: 3, mediaConcurrency: 3, matchBatchSize: 8 })
     const [a, b] = await Promise.all([first.run(), second.run()])
     expect(a.status === 'finished' || b.status === 'finished').toBe(true)
     const summary = await summarizeJob(handle.db, first.id)
