@@ -1,5 +1,5 @@
 import { Hasher } from '@arachnid/hasher'
-import { type RetroHuntProgress, type RetroHuntResult, type RetroHuntScope, retroHunt } from '@arachnid/matcher'
+import { type RetroHuntProgress, type RetroHuntResult, type RetroHuntScope, queueSuspects, retroHunt } from '@arachnid/matcher'
 import { AckLinks, DnsHostResolver, MatchIntake, ProviderDirectory, Rechecker, loadNoticeTemplates, parseDnsServers } from '@arachnid/notifier'
 import type { App } from './app.js'
 
@@ -44,6 +44,8 @@ export async function runRetroHunt(
       const outcome = await intake.intakeStored(findings.map((f) => ({ mediaId: f.mediaId, jobId: null, matches: f.matches })), {
         huntId, recheck: (url, mediaId) => rechecker.check(url, mediaId),
       })
+      // Media now confirmed anchor their pages: what was seen beside them and matches nothing becomes a suspect.
+      await queueSuspects(database.db, outcome.notifiable)
       return { newMatches: outcome.recorded.length, notices: outcome.notices.created, gone: outcome.gone }
     }, {
       blockhashThreshold: config.blockhashThreshold, pdqThreshold: config.pdqThreshold, pdqMinQuality: config.pdqMinQuality,

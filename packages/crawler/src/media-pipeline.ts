@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { CriticalError, type Database, type Kysely, type Logger, NonRetryableError, describeError, hexToBytes, sql } from '@arachnid/core'
 import type { ImageHasher, ImageHashes } from '@arachnid/hasher'
-import { type KnownMatch, type MatchService, type Probe, recordMatches } from '@arachnid/matcher'
+import { type KnownMatch, type MatchService, type Probe, queueSuspects, recordMatches } from '@arachnid/matcher'
 import { type VideoHashes, looksLikeVideo } from '@arachnid/video'
 import type { DiscoveredMedia } from './discover.js'
 import { recordSkips } from './frontier.js'
@@ -257,6 +257,10 @@ export class MediaPipeline {
       // Done only once matched and recorded (a worker that dies before leaves the batch to be taken
       // again); each fetch's evidence and media go with the done mark, in one statement per batch.
       if (hashed.length > 0) await this.#done(hashed)
+      // Media beside a confirmed match that match nothing wait for analysts to classify them (the
+      // suspect policy's bounds apply; nothing when it is off). After the done mark: the statement
+      // reads each fetch's media from it.
+      if (hashed.length > 0) await queueSuspects(this.#deps.db, hashed.map((h) => h.mediaId), { jobId: this.#jobId })
     } finally {
       clearInterval(renew)
     }

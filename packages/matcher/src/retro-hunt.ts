@@ -101,6 +101,7 @@ export async function retroHunt(
     list_id: scope.listId, version_id: scope.versionId, first_id: scope.firstId, last_id: scope.lastId, trigger: scope.trigger, entries: Number(entries?.n ?? 0),
   }).returning('id').executeTakeFirstOrThrow()
   const totals = { scanned: 0, matchedMedia: 0, newMatches: 0, notices: 0, gone: 0 }
+  const matched = new Set<number>()
   const save = (status: 'running' | 'finished' | 'failed' | 'interrupted', error?: string) => db.updateTable('retro_hunts').set({
     status, media_scanned: totals.scanned, matched_media: totals.matchedMedia, new_matches: totals.newMatches, notices: totals.notices, gone: totals.gone,
     ...(status === 'running' ? {} : { finished_at: sql<Date>`now()` }), ...(error === undefined ? {} : { error: error.slice(0, 1000) }),
@@ -109,7 +110,9 @@ export async function retroHunt(
     if (found.size === 0) return
     const findings = await confirm(db, found)
     if (findings.length === 0) return
-    totals.matchedMedia += findings.length
+    // A media matched by an exact entry and again by a perceptual one is one media matched.
+    for (const f of findings) matched.add(f.mediaId)
+    totals.matchedMedia = matched.size
     const outcome = await handle(findings, hunt.id)
     totals.newMatches += outcome.newMatches
     totals.notices += outcome.notices

@@ -177,6 +177,41 @@
     }
   }
 
+  // The suspect queue: an analyst's classification (two must agree when the policy says so).
+  const classifyCurrent = async (classification) => {
+    const row = current()
+    if (!row) return
+    const reason = document.getElementById('reason')
+    try {
+      const result = await api(`/api/suspects/${row.dataset.suspectId}/classification`, { method: 'POST', body: { classification, reason: reason.value } })
+      const added = result.list ? `, ${result.entries} entries added to ${result.list}${result.huntStarted ? ', looking for its copies' : ''}` : ''
+      flash(`Suspect #${result.suspectId}: ${result.state} (${result.classification})${added}`)
+      reason.value = ''
+      if (result.state === 'classified') {
+        row.remove()
+        await select(index)
+      }
+    } catch (error) {
+      flash(error.message, true)
+    }
+  }
+
+  // The well-being prompt: shown when a preview's answer says a break is suggested, until the analyst takes one.
+  const wellbeing = document.getElementById('wellbeing')
+  const suggestBreak = (previews) => {
+    if (!wellbeing) return
+    document.getElementById('wellbeing-count').textContent = `You have been shown ${previews} previews in this session.`
+    wellbeing.hidden = false
+  }
+  document.getElementById('take-break')?.addEventListener('click', async () => {
+    try {
+      await api('/api/wellbeing/break', { method: 'POST', body: {} })
+      wellbeing.hidden = true
+    } catch (error) {
+      flash(error.message, true)
+    }
+  })
+
   const preview = async () => {
     const row = current()
     if (!row) return
@@ -187,6 +222,7 @@
       const value = await response.json().catch(() => ({}))
       return flash(value?.error?.message ?? `preview failed (HTTP ${response.status})`, true)
     }
+    if (response.headers.get('x-arachnid-break') === 'suggested') suggestBreak(response.headers.get('x-arachnid-previews'))
     const url = URL.createObjectURL(await response.blob())
     const img = el('img', null, { alt: `preview of media ${row.dataset.mediaId}${obscure ? ' (blurred, greyscale)' : ''}`, id: 'preview-image' })
     img.src = url
@@ -196,12 +232,16 @@
   }
 
   for (const button of document.querySelectorAll('button[data-decision]')) button.addEventListener('click', () => decideCurrent(button.dataset.decision))
+  for (const button of document.querySelectorAll('button[data-classify]')) button.addEventListener('click', () => classifyCurrent(button.dataset.classify))
+  const suspects = document.querySelector('button[data-classify]') !== null
   document.getElementById('preview').addEventListener('click', preview)
   for (const [n, row] of rows().entries()) row.addEventListener('click', () => select(n))
   document.addEventListener('keydown', (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey) return
     if (event.target instanceof HTMLElement && event.target.closest('input,textarea,select')) return
-    const actions = { j: () => select(index + 1), k: () => select(index - 1), c: () => decideCurrent('confirm'), r: () => decideCurrent('reject'), e: () => decideCurrent('escalate'), p: () => preview() }
+    const actions = suspects
+      ? { j: () => select(index + 1), k: () => select(index - 1), 1: () => classifyCurrent('csam'), 2: () => classifyCurrent('harmful-abusive-material'), n: () => classifyCurrent('not'), p: () => preview() }
+      : { j: () => select(index + 1), k: () => select(index - 1), c: () => decideCurrent('confirm'), r: () => decideCurrent('reject'), e: () => decideCurrent('escalate'), p: () => preview() }
     const action = actions[event.key]
     if (action) {
       event.preventDefault()

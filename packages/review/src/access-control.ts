@@ -35,7 +35,7 @@ declare module 'fastify' {
 const TOKEN = /^[\w-]{1,100}$/
 
 /** Stands for a Prometheus scraper that presented the metrics token: good for /metrics only. */
-const METRICS_SESSION: Session = { analyst: { id: 0, name: 'metrics-token', role: 'analyst' }, csrfToken: '', expiresAt: new Date(0) }
+const METRICS_SESSION: Session = { analyst: { id: 0, name: 'metrics-token', role: 'analyst' }, csrfToken: '', expiresAt: new Date(0), tokenHash: '' }
 
 /** Whether the client speaks JSON (the API, scripts) rather than being a browser on a page. */
 export function wantsJson(request: FastifyRequest): boolean {

@@ -9,6 +9,7 @@ export interface Actor {
 export const AUDIT_ACTIONS = [
   'login', 'login-failed', 'logout', 'confirm', 'confirm-vote', 'reject', 'escalate', 'preview',
   'policy-change', 'list-review-change', 'analyst-add', 'analyst-disable', 'notice-upheld', 'notice-withdrawn',
+  'classify-vote', 'classify', 'suspect-policy-change', 'list-suspects-change', 'break-suggested', 'break-taken',
 ] as const
 export type AuditAction = (typeof AUDIT_ACTIONS)[number]
 

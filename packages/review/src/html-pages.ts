@@ -1,9 +1,10 @@
-import type { ReviewPolicy } from '@arachnid/matcher'
+import type { ReviewPolicy, SuspectPolicy } from '@arachnid/matcher'
 import { type SafeHtml, html } from '@arachnid/web/html'
 import { type Analyst, hasRole } from './analyst-accounts.js'
 import type { AuditEntry } from './audit-log.js'
 import type { QueueFilters, QueueItem } from './review-queue.js'
 import type { ReviewStats } from './review-stats.js'
+import type { SuspectItem } from './suspect-queue.js'
 import { barChart, pairedBarChart } from './svg-charts.js'
 
 /*
@@ -23,12 +24,12 @@ tr.item.selected{background:#dbe7ff;outline:2px solid #3a6fd8}code,.hash{font-fa
 kbd{border:1px solid #999;border-radius:3px;padding:0 .3em;background:#fff}
 svg.chart{display:block;background:#fff;border:1px solid #ddd;margin:.5em 0}svg.chart .bar{fill:#3a6fd8}svg.chart .bar.b{fill:#a9c1ef}
 svg.chart text{font:11px system-ui,sans-serif;fill:#333}svg.chart .title{font-weight:600}svg.chart .axis{stroke:#999}
-.muted{color:#666}form.inline{display:inline}label{margin-right:.8em}.dispute{margin-top:.3em;padding:.2em .4em;background:#fff4e0;border-left:3px solid #e0a030}q{quotes:none}
+.wellbeing{padding:.6em;background:#fff8e1;border:1px solid #e0c060;margin-bottom:1em}.muted{color:#666}form.inline{display:inline}label{margin-right:.8em}.dispute{margin-top:.3em;padding:.2em .4em;background:#fff4e0;border-left:3px solid #e0a030}q{quotes:none}
 `
 
 export function layout(title: string, body: SafeHtml, options: { readonly analyst?: Analyst; readonly csrfToken?: string; readonly script?: boolean } = {}): SafeHtml {
   const a = options.analyst
-  const links = a && html`<nav><a href="/queue">Queue</a>${hasRole(a, 'supervisor') && html` <a href="/queue?queue=supervisors">Escalated</a> <a href="/audit">Audit log</a>`} <a href="/stats">Statistics</a>${hasRole(a, 'admin') && html` <a href="/policy">Policy</a>`}</nav>`
+  const links = a && html`<nav><a href="/queue">Queue</a> <a href="/suspects">Suspects</a>${hasRole(a, 'supervisor') && html` <a href="/queue?queue=supervisors">Escalated</a> <a href="/audit">Audit log</a>`} <a href="/stats">Statistics</a>${hasRole(a, 'admin') && html` <a href="/policy">Policy</a>`}</nav>`
   const logout = a && html`<form method="post" action="/logout"><input type="hidden" name="_csrf" value="${options.csrfToken}"><span>${a.name} (${a.role})</span> <button type="submit">Log out</button></form>`
   const csrf = options.csrfToken && html`<meta name="csrf-token" content="${options.csrfToken}">`
   const script = options.script && html`<script src="/static/review.js" defer></script>`
@@ -106,13 +107,22 @@ export function statsPage(stats: ReviewStats, analyst: Analyst, csrfToken: strin
 ${table}<div id="charts">${charts.map((c) => html`${c}\n`)}</div>`, { analyst, csrfToken })
 }
 
-export function policyPage(policy: ReviewPolicy, lists: readonly { id: number; name: string; mode: string; priority: number }[], analyst: Analyst, csrfToken: string): SafeHtml {
+export function policyPage(policy: ReviewPolicy, lists: readonly { id: number; name: string; mode: string; priority: number; suspects?: boolean }[], analyst: Analyst, csrfToken: string, suspects?: SuspectPolicy): SafeHtml {
   const num = (name: string, value: number, label: string, max = 256) => html`<p><label>${label} <input name="${name}" type="number" min="0" max="${max}" value="${value}"></label></p>`
   const bool = (name: string, value: boolean, label: string) => html`<p><label><input name="${name}" type="checkbox"${value && html` checked`}> ${label}</label></p>`
   const modes = (current: string) => ['verified', 'review-required'].map((m) => html`<option${m === current && html` selected`}>${m}</option>`)
   const lrows = lists.map((l) => html`<tr><td>${l.name}</td><td><form class="inline" data-api="/api/lists/${l.id}/review">
 <select name="mode">${modes(l.mode)}</select>
-<label>priority <input name="priority" type="number" value="${l.priority}" size="4"></label><input name="reason" placeholder="reason"> <button type="submit">Save</button></form></td></tr>`)
+<label>priority <input name="priority" type="number" value="${l.priority}" size="4"></label><input name="reason" placeholder="reason"> <button type="submit">Save</button></form>
+<form class="inline" data-api="/api/lists/${l.id}/suspects"><label><input name="suspects" type="checkbox"${l.suspects === true && html` checked`}> queues suspects (per-list mode)</label> <button type="submit">Save</button></form></td></tr>`)
+  const smodes = (current: string) => ['off', 'on', 'per-list'].map((m) => html`<option${m === current && html` selected`}>${m}</option>`)
+  const suspectForm = suspects && html`<h2>Suspects and well-being</h2><form class="panel" data-api="/api/suspect-policy" id="suspect-policy">
+<p><label>Queue media seen beside confirmed matches that match nothing <select name="mode">${smodes(suspects.mode)}</select></label></p>
+${num('perPage', suspects.perPage, 'At most this many suspects per page', 10_000)}
+${num('perJob', suspects.perJob, 'At most this many suspects per crawl job', 10_000_000)}
+${bool('twoAnalysts', suspects.twoAnalysts, 'A classification needs two analysts who agree')}
+${num('previewsBeforeBreak', suspects.previewsBeforeBreak, 'Prompt a break after this many previews in a session (0: never)', 100_000)}
+<p><label>Reason <input name="reason" size="40"></label> <button type="submit">Save suspect policy</button></p></form>`
   return layout('Review policy', html`<form class="panel" data-api="/api/policy" id="policy">
 ${bool('autoExact', policy.autoExact, 'Exact matches (sha256, md5, sha1) on verified lists notify at once')}
 ${num('autoPdqDistance', policy.autoPdqDistance, 'PDQ matches at most this distance on verified lists notify at once')}
@@ -120,5 +130,33 @@ ${num('autoBlockhashDistance', policy.autoBlockhashDistance, 'blockhash matches 
 ${num('minQuality', policy.minQuality, 'Perceptual matches on hashes of lower PDQ quality (0 to 100) always wait', 100)}
 ${bool('twoAnalystsNear', policy.twoAnalystsNear, 'Near matches need two analysts to confirm')}
 <p><label>Reason <input name="reason" size="40"></label> <button type="submit">Save policy</button></p></form>
-<h2>Lists</h2><table id="lists"><tbody>${lrows}</tbody></table><p id="flash" role="status"></p>`, { analyst, csrfToken, script: true })
+${suspectForm}<h2>Lists</h2><table id="lists"><tbody>${lrows}</tbody></table><p id="flash" role="status"></p>`, { analyst, csrfToken, script: true })
+}
+
+/** The well-being prompt: shown once the session has been shown the policy's number of previews (the script shows it too, when a preview says so). */
+function wellbeingPrompt(wellbeing: { readonly previews: number; readonly breakSuggested: boolean }): SafeHtml {
+  return html`<div id="wellbeing" class="wellbeing" role="alert"${!wellbeing.breakSuggested && html` hidden`}>
+<strong>Time for a break.</strong> <span id="wellbeing-count">You have been shown ${wellbeing.previews} previews in this session.</span>
+Step away from the screen for a while before you go on; talk to someone if something stays with you.
+<button type="button" id="take-break">I have taken a break</button></div>`
+}
+
+export function suspectsPage(items: readonly SuspectItem[], policy: SuspectPolicy, wellbeing: { readonly previews: number; readonly breakSuggested: boolean }, analyst: Analyst, csrfToken: string): SafeHtml {
+  const rows = items.map((i) => html`<tr class="item" data-media-id="${i.mediaId}" data-suspect-id="${i.suspectId}" tabindex="-1">
+<td>${i.suspectId}</td><td>${i.mediaId}</td><td>${i.kind}</td><td><code>${i.url ?? '-'}</code></td><td><code>${i.pageUrl ?? '-'}</code></td>
+<td>#${i.besideMediaId ?? '-'} (${i.besideLists.join(', ') || '-'})</td><td>${i.queuedAt.toISOString().replace('T', ' ').slice(0, 16)}</td><td>${i.votes.join(', ')}</td></tr>`)
+  const table = items.length === 0
+    ? html`<p id="empty">No suspect waits for classification.</p>`
+    : html`<table id="queue"><thead><tr><th>suspect</th><th>media</th><th>kind</th><th>media URL</th><th>seen on page</th><th>beside (lists)</th><th>queued (UTC)</th><th>votes</th></tr></thead><tbody>${rows}</tbody></table>`
+  const mode = policy.mode === 'off' ? 'off: no new suspects are queued' : policy.mode === 'on' ? 'on: beside any confirmed match' : 'per list: beside confirmed matches of the lists marked for it'
+  const help = html`<p class="muted">Media that match nothing, seen on the same page as a confirmed match (policy ${mode}; at most ${policy.perPage} per page and ${policy.perJob} per job).
+${policy.twoAnalysts ? 'Two analysts must give the same classification.' : 'One analyst\'s classification takes effect.'}
+csam and harmful-abusive-material add the media's hashes to a local list and look for its copies among the media seen. Keys: <kbd>j</kbd>/<kbd>k</kbd> next/previous,
+<kbd>1</kbd> csam, <kbd>2</kbd> harmful-abusive-material, <kbd>n</kbd> not, <kbd>p</kbd> show preview (logged). Media are not shown unless you ask.</p>`
+  const panel = html`<section class="panel" id="decision-panel"><p id="flash" role="status" aria-live="polite"></p>
+<p><label>Reason (recorded in the audit log)<br><input id="reason" size="50" maxlength="2000"></label></p>
+<p><button type="button" data-classify="csam">csam (1)</button> <button type="button" data-classify="harmful-abusive-material">harmful-abusive-material (2)</button> <button type="button" data-classify="not">not (n)</button></p>
+<p><button type="button" id="preview">Show preview (logged)</button> <label><input type="checkbox" id="unobscured"> without blur and greyscale</label></p>
+<div id="preview-box"></div><div id="evidence" class="muted">Select an item.</div></section>`
+  return layout('Suspects', html`${wellbeingPrompt(wellbeing)}${help}<div class="layout"><section>${table}</section>${panel}</div>`, { analyst, csrfToken, script: true })
 }

@@ -15,6 +15,7 @@ import { policyRoutes } from './routes/policy-routes.js'
 import { previewRoutes } from './routes/preview-routes.js'
 import { queueRoutes } from './routes/queue-routes.js'
 import { statsRoutes } from './routes/stats-routes.js'
+import { suspectRoutes } from './routes/suspect-routes.js'
 
 /** The API (and clients that ask for JSON) gets `{"error":{"code","message"}}`; a page gets a page with the message. */
 function reviewErrorShape(problem: Problem, request: FastifyRequest): unknown {
@@ -46,6 +47,7 @@ export async function buildReviewApp(context: ReviewContext, logger: Logger | un
   await app.register(authRoutes, context)
   await app.register(queueRoutes, context)
   await app.register(previewRoutes, context)
+  await app.register(suspectRoutes, context)
   await app.register(auditRoutes, context)
   await app.register(statsRoutes, context)
   await app.register(policyRoutes, context)

@@ -1,4 +1,5 @@
 import type { Database, Kysely } from '@arachnid/core'
+import type { RetroHuntScope } from '@arachnid/matcher'
 import type { AckLinks, CreateNoticesOptions, ProviderLookup, Reporter } from '@arachnid/notifier'
 import type { LoginThrottle } from './login-throttle.js'
 import type { MediaPreviewer } from './media-preview.js'
@@ -20,4 +21,6 @@ export interface ReviewContext {
   readonly ack: AckLinks | undefined
   readonly loginRateLimit: { readonly max: number; readonly windowMs: number }
   readonly previewRateLimit: { readonly max: number; readonly windowMs: number }
+  /** Starts the retro-hunt of a classification's new list entries (runs on after the request); absent: no hunt. */
+  readonly startRetroHunt?: (scope: RetroHuntScope) => void
 }

@@ -1,5 +1,5 @@
 import { type Database, type Kysely, NonRetryableError, sql } from '@arachnid/core'
-import { loadReviewPolicy } from '@arachnid/matcher'
+import { loadReviewPolicy, queueSuspects } from '@arachnid/matcher'
 import { type CreateNoticesOptions, type ProviderLookup, type Reporter, MatchIntake } from '@arachnid/notifier'
 import { type Analyst, hasRole } from './analyst-accounts.js'
 import { appendAudit } from './audit-log.js'
@@ -121,12 +121,15 @@ export async function decide(deps: DecisionDeps, analyst: Analyst, input: { read
   // leaves the media waiting, and confirming it again creates nothing twice.
   const intake = deps.intake ?? new MatchIntake(db, { reporter: deps.reporter, lookup: deps.lookup, notices: deps.noticeOptions })
   const created = await intake.confirmed(mediaId, ids)
-  return db.transaction().execute(async (trx) => {
+  const result = await db.transaction().execute(async (trx) => {
     const updated = await trx.updateTable('matches').set({ status: 'confirmed', decided_by: analyst.id, decided_at: sql<Date>`now()` as never })
       .where('id', 'in', ids).where('status', '=', 'pending').returning('id').execute()
     const auditId = await appendAudit(trx, { actor, action: 'confirm', subject, reason, detail: { matches: ids, notices: created.references, unassigned: created.unassigned } })
     return { mediaId, decision, state: 'confirmed' as const, matches: updated.length, notices: created.references, withdrawn: [], auditId }
   })
+  // A confirmed match anchors its pages: what was seen beside it and matches nothing becomes a suspect.
+  await queueSuspects(db, [mediaId])
+  return result
 }
 
 /**

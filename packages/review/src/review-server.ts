@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net'
 import { type AnalystRole, type Database, type Kysely, type Logger, SETTINGS, withDefaults } from '@arachnid/core'
 import { AddressGuard } from '@arachnid/net'
+import type { RetroHuntScope } from '@arachnid/matcher'
 import type { AckLinks, CreateNoticesOptions, ProviderLookup, Reporter } from '@arachnid/notifier'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
 import type { RouteKind } from './access-control.js'
@@ -39,6 +40,13 @@ export interface ReviewServerOptions {
   readonly loginRateLimit?: { readonly max: number; readonly windowMs: number }
   /** Live previews per analyst per window, per process (each is a fetch from the web). */
   readonly previewRateLimit?: { readonly max: number; readonly windowMs: number }
+  /**
+   * Runs the retro-hunt over the list entries a classified suspect added (the CLI's runRetroHunt:
+   * live rechecks, notices, delivery). Started after the classification is answered; `close()`
+   * aborts the ones still running (their entries stay; `lists hunt` looks again). Without it, a
+   * classification adds the entries and hunts nothing.
+   */
+  readonly retroHunt?: (scope: RetroHuntScope, signal: AbortSignal) => Promise<unknown>
 }
 
 /**
@@ -87,12 +95,14 @@ export class ReviewServer {
   readonly metrics: ReviewMetrics
   readonly #app: FastifyInstance
   readonly #previewer: MediaPreviewer
+  readonly #hunts: RetroHunts
   #port = 0
 
-  private constructor(app: FastifyInstance, metrics: ReviewMetrics, previewer: MediaPreviewer) {
+  private constructor(app: FastifyInstance, metrics: ReviewMetrics, previewer: MediaPreviewer, hunts: RetroHunts) {
     this.#app = app
     this.metrics = metrics
     this.#previewer = previewer
+    this.#hunts = hunts
   }
 
   /** Builds a server that is ready but not listening: requests go through `inject`. */
@@ -103,16 +113,17 @@ export class ReviewServer {
     // The web framework is loaded by a server only: importing @arachnid/review (the CLI's
     // `analysts` commands do) does not load Fastify.
     const { buildReviewApp } = await import('./review-app.js')
+    const hunts = new RetroHunts(options.retroHunt, options.logger)
     try {
       const app = await buildReviewApp({
-        db: options.db, metrics, previewer,
+        db: options.db, metrics, previewer, startRetroHunt: options.retroHunt && ((scope) => hunts.start(scope)),
         sessions: new SessionStore(options.db, { sessionHours: o.sessionHours }),
         throttle: new LoginThrottle(options.db, withDefaults(DEFAULT_REVIEW_SERVER_OPTIONS.loginLockout, options.loginLockout ?? {})),
         notices: { reporter: options.reporter, lookup: options.lookup, options: options.noticeOptions },
         sessionHours: o.sessionHours, cookieSecure: o.cookieSecure, metricsToken: o.metricsToken, ack: options.ack,
         loginRateLimit: o.loginRateLimit, previewRateLimit: o.previewRateLimit,
       }, options.logger)
-      return new ReviewServer(app, metrics, previewer)
+      return new ReviewServer(app, metrics, previewer, hunts)
     } catch (error) {
       previewer.close()
       throw error
@@ -161,8 +172,45 @@ export class ReviewServer {
     this.#port = (this.#app.server.address() as AddressInfo).port
   }
 
+  /** Resolves once every retro-hunt started by a classification has ended (for tests and orderly stops). */
+  huntsSettled(): Promise<void> {
+    return this.#hunts.settled()
+  }
+
   async close(): Promise<void> {
     this.#previewer.close()
     await this.#app.close()
+    await this.#hunts.stop()
+  }
+}
+
+/** The retro-hunts classifications started: each runs on after its request; stopping aborts and waits for them. */
+class RetroHunts {
+  readonly #run: ((scope: RetroHuntScope, signal: AbortSignal) => Promise<unknown>) | undefined
+  readonly #logger: Logger | undefined
+  readonly #running = new Set<Promise<void>>()
+  readonly #abort = new AbortController()
+
+  constructor(run: ((scope: RetroHuntScope, signal: AbortSignal) => Promise<unknown>) | undefined, logger: Logger | undefined) {
+    this.#run = run
+    this.#logger = logger
+  }
+
+  start(scope: RetroHuntScope): void {
+    if (!this.#run || this.#abort.signal.aborted) return
+    const running: Promise<void> = this.#run(scope, this.#abort.signal).then(() => {}, (error: unknown) => {
+      // Recorded: the entries are in the list; `lists hunt NAME` looks for their copies again.
+      this.#logger?.error({ err: error, list: scope.listId }, 'the retro-hunt of a classification failed; run `arachnid lists hunt` for that list')
+    }).finally(() => { this.#running.delete(running) })
+    this.#running.add(running)
+  }
+
+  async settled(): Promise<void> {
+    while (this.#running.size > 0) await Promise.all([...this.#running])
+  }
+
+  async stop(): Promise<void> {
+    this.#abort.abort()
+    await this.settled()
   }
 }

@@ -11,6 +11,8 @@ export interface Session {
   /** Sent to the page and required back on every change: bound to this session only. */
   readonly csrfToken: string
   readonly expiresAt: Date
+  /** The SHA-256 of the cookie's token: the session's key in analyst_sessions (its preview count is kept there). */
+  readonly tokenHash: string
 }
 
 export interface SessionStoreOptions {
@@ -52,7 +54,7 @@ export class SessionStore {
     const expiresAt = new Date(Date.now() + this.#hours * 3_600_000)
     await this.#db.insertInto('analyst_sessions').values({ token_hash: digest(token), analyst_id: row.id, csrf_token: csrfToken, expires_at: expiresAt }).execute()
     await this.#db.deleteFrom('analyst_sessions').where('expires_at', '<', new Date()).execute()
-    return { token, session: { analyst: { id: row.id, name: row.name, role: row.role }, csrfToken, expiresAt } }
+    return { token, session: { analyst: { id: row.id, name: row.name, role: row.role }, csrfToken, expiresAt, tokenHash: digest(token) } }
   }
 
   /** The live session a cookie token opens (sliding expiry), or undefined. */
@@ -64,7 +66,7 @@ export class SessionStore {
       .whereRef('a.id', '=', 's.analyst_id')
       .where('s.token_hash', '=', digest(token)).where('s.expires_at', '>', sql<Date>`now()`).where('a.disabled_at', 'is', null)
       .returning(['a.id', 'a.name', 'a.role', 's.csrf_token', 's.expires_at']).executeTakeFirst()
-    return row && { analyst: { id: row.id, name: row.name, role: row.role }, csrfToken: row.csrf_token, expiresAt: row.expires_at }
+    return row && { analyst: { id: row.id, name: row.name, role: row.role }, csrfToken: row.csrf_token, expiresAt: row.expires_at, tokenHash: digest(token) }
   }
 
   async logout(token: string | undefined): Promise<void> {

@@ -3,7 +3,9 @@ import { type Config, type Database, type Kysely, type Logger, loadConfig } from
 import { AddressGuard } from '@arachnid/net'
 import { AckLinks, loadNoticeTemplates } from '@arachnid/notifier'
 import { ReviewServer, type ReviewServerOptions } from '@arachnid/review'
+import type { RetroHuntScope } from '@arachnid/matcher'
 import { withApp } from '../app.js'
+import { runRetroHunt } from '../retro-hunt.js'
 import { addressRange, port, text } from '../parse-options.js'
 import { apiServerOptions, untilStopped } from './api.js'
 
@@ -35,7 +37,13 @@ export function registerServe(program: Command): void {
     .action(async (options: { port?: number; host?: string; allow: string[]; api?: boolean; apiPort?: number }) => {
       const config = loadConfig({ servePort: options.port, serveHost: options.host, apiPort: options.apiPort })
       await withApp(config, async (app) => {
-        const server = await ReviewServer.start(await reviewServerOptions(config, app.database.db, { allow: options.allow, logger: app.logger }), { port: config.servePort, host: config.serveHost })
+        // A classified suspect's new list entries are looked for among the media seen, as after an
+        // import (live rechecks before notices, delivered at once), in this process, after the answer.
+        const retroHunt = async (scope: RetroHuntScope, signal: AbortSignal) => {
+          const result = await runRetroHunt(app, scope, { allow: options.allow, signal })
+          app.logger.info({ list: scope.listId, matched: result.matchedMedia, notices: result.notices, gone: result.gone }, 'retro-hunt of a classification finished')
+        }
+        const server = await ReviewServer.start({ ...await reviewServerOptions(config, app.database.db, { allow: options.allow, logger: app.logger }), retroHunt }, { port: config.servePort, host: config.serveHost })
         try {
           const { ApiServer } = options.api ? await import('@arachnid/api') : { ApiServer: undefined }
           // Its own Fastify app on its own port: Shield's clients expect {"detail"} errors and Basic auth, not the review's sessions.

@@ -15,6 +15,7 @@ import { urlPatterns } from './migrations/0012-url-patterns.js'
 import { listGrowth } from './migrations/0014-list-growth.js'
 import { ignoreLists } from './migrations/0015-ignore-lists.js'
 import { listSharing } from './migrations/0016-list-sharing.js'
+import { suspects } from './migrations/0018-suspects.js'
 
 /**
  * One set of migrations for both dialects, applied in name order. Each area adds its own file
@@ -35,6 +36,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0014_list_growth': listGrowth,
   '0015_ignore_lists': ignoreLists,
   '0016_list_sharing': listSharing,
+  '0018_suspects': suspects,
 }
 
 class InCodeMigrationProvider implements MigrationProvider {

@@ -1,5 +1,5 @@
 import { ArachnidError, LIST_REVIEW_MODES, type ListReviewMode } from '@arachnid/core'
-import { type ReviewPolicy, loadReviewPolicy } from '@arachnid/matcher'
+import { type ReviewPolicy, loadReviewPolicy, loadSuspectPolicy } from '@arachnid/matcher'
 import { HttpError, field, sendHtml } from '@arachnid/web'
 import type { FastifyPluginAsync } from 'fastify'
 import { policyPage } from '../html-pages.js'
@@ -30,7 +30,9 @@ export const policyRoutes: FastifyPluginAsync<ReviewContext> = async (app, { db 
 
   app.get('/policy', { config: { access: 'page', name: 'policy', role: 'admin' }, schema: { hide: true } }, async (request, reply) => {
     const session = request.analystSession!
-    return sendHtml(reply, policyPage(await loadReviewPolicy(db), await listReviewModes(db), session.analyst, session.csrfToken))
+    const marked = new Set((await db.selectFrom('hash_lists').where('suspects', '=', true).select('id').execute()).map((l) => l.id))
+    const lists = (await listReviewModes(db)).map((l) => ({ ...l, suspects: marked.has(l.id) }))
+    return sendHtml(reply, policyPage(await loadReviewPolicy(db), lists, session.analyst, session.csrfToken, await loadSuspectPolicy(db)))
   })
 
   app.get('/api/policy', { config: { access: 'api', name: 'policy' }, schema: { description: 'The review policy and the lists\' review modes.' } },

@@ -3,13 +3,16 @@ import { HttpError, field } from '@arachnid/web'
 import type { FastifyPluginAsync } from 'fastify'
 import { appendAudit } from '../audit-log.js'
 import type { ReviewContext } from '../review-context.js'
+import { countPreview } from '../suspect-queue.js'
 import { mediaParams } from './queue-routes.js'
 
 /**
  * Live previews: a POST (so it needs the CSRF token), audited before the fetch, fetched and
  * rendered in memory by the MediaPreviewer, sent with `Cache-Control: no-store` and never stored.
  * Each analyst may ask for a bounded number per minute (@fastify/rate-limit): every preview is a
- * fetch from the web.
+ * fetch from the web. Each preview shown counts towards the session's well-being prompt: past the
+ * suspect policy's `previewsBeforeBreak`, the answer carries `X-Arachnid-Break: suggested` (and the
+ * pages show the prompt) until the analyst says they took a break.
  */
 export const previewRoutes: FastifyPluginAsync<ReviewContext> = async (app, { db, previewer, metrics, previewRateLimit }) => {
   app.post<{ Params: { mediaId: number }; Body: { obscure?: boolean; reason?: string; at?: number } | undefined }>('/api/items/:mediaId/preview', {
@@ -40,7 +43,9 @@ export const previewRoutes: FastifyPluginAsync<ReviewContext> = async (app, { db
       throw new HttpError(502, code, `the source could not be previewed: ${message}`, { cause: error })
     }
     metrics.previews.inc({ outcome: 'ok', obscured: String(obscure) })
+    const wellbeing = await countPreview(db, { tokenHash: request.analystSession!.tokenHash, analyst: { id: analyst.id, name: analyst.name } })
     return reply.type('image/png').headers({
+      'x-arachnid-previews': String(wellbeing.previews), ...(wellbeing.breakSuggested ? { 'x-arachnid-break': 'suggested' } : {}),
       'content-disposition': 'inline', 'x-arachnid-source': encodeURI(preview.url),
       'x-arachnid-same-content': String(preview.sameContent), 'x-arachnid-obscured': String(obscure),
       ...(preview.frameAt === undefined ? {} : { 'x-arachnid-frame-at': String(preview.frameAt) }),

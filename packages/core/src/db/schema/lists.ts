@@ -21,6 +21,8 @@ export interface HashListTable {
   review_priority: ColumnType<number, number | undefined, number>
   /** An ignore list: a media matching any of its entries has all its matches recorded suppressed (rejected, never noticed). */
   ignore: ColumnType<boolean, boolean | undefined, boolean>
+  /** With the suspect policy's per-list mode: this list's confirmed matches queue the media seen beside them as suspects. */
+  suspects: ColumnType<boolean, boolean | undefined, boolean>
 }
 
 export interface HashListVersionTable {

@@ -23,6 +23,8 @@ export interface AnalystSessionTable {
   created_at: CreatedAt
   last_seen_at: CreatedAt
   expires_at: Timestamp
+  /** Previews shown in this session since its last break (the well-being prompt counts them). */
+  previews: ColumnType<number, number | undefined, number>
 }
 
 /** The review policy: one row, read by every worker when it records matches. */
@@ -84,8 +86,67 @@ export interface AuditLogTable {
   detail: ColumnType<Record<string, unknown>, string | undefined, never>
 }
 
+export const SUSPECT_MODES = ['off', 'on', 'per-list'] as const
+export type SuspectMode = (typeof SUSPECT_MODES)[number]
+export const SUSPECT_CLASSES = ['csam', 'harmful-abusive-material', 'not'] as const
+export type SuspectClass = (typeof SUSPECT_CLASSES)[number]
+
+/** The suspect policy: one row, read when a batch's matches are recorded. */
+export interface SuspectPolicyTable {
+  id: ColumnType<boolean, boolean | undefined, never>
+  /** off: no suspects; on: beside any confirmed match; per-list: beside confirmed matches of lists marked `suspects`. */
+  mode: ColumnType<SuspectMode, SuspectMode | undefined, SuspectMode>
+  /** Suspects queued at most per page, and per crawl job. */
+  per_page: ColumnType<number, number | undefined, number>
+  per_job: ColumnType<number, number | undefined, number>
+  /** Two analysts must give the same classification before it takes effect. */
+  two_analysts: ColumnType<boolean, boolean | undefined, boolean>
+  /** Previews a session is shown before it is prompted to take a break; 0: never prompted. */
+  previews_before_break: ColumnType<number, number | undefined, number>
+  updated_at: CreatedAt
+  updated_by: string | null
+}
+
+/** A media that matched nothing, seen on a page beside a confirmed match: waits for analysts to classify it. */
+export interface SuspectTable {
+  id: Generated<number>
+  media_id: number
+  job_id: number | null
+  page_id: number | null
+  /** The confirmed match's media it was seen beside. */
+  beside_media_id: number | null
+  status: ColumnType<'pending' | SuspectClass, 'pending' | SuspectClass | undefined, 'pending' | SuspectClass>
+  queued_at: CreatedAt
+  decided_at: NullableTimestamp
+  /** The local list its hashes went into (classified csam or harmful-abusive-material). */
+  list_id: ColumnType<number | null, number | null | undefined, number | null>
+}
+
+/** One analyst's classification of a suspect (with the two-analyst rule, two that agree decide). */
+export interface SuspectVoteTable {
+  suspect_id: number
+  analyst_id: number
+  classification: SuspectClass
+  reason: string | null
+  at: CreatedAt
+}
+
+/** Where a list entry made from a classified suspect came from: who classified it, when, which media and page. */
+export interface ListEntryProvenanceTable {
+  known_hash_id: number
+  suspect_id: number
+  media_id: number
+  page_url: string | null
+  classified_by: string[]
+  classified_at: CreatedAt
+}
+
 /** Analysts, sessions, the review policy, votes, suppressions, disputes and the audit log. */
 export interface ReviewTables {
+  suspect_policy: SuspectPolicyTable
+  suspects: SuspectTable
+  suspect_votes: SuspectVoteTable
+  list_entry_provenance: ListEntryProvenanceTable
   analysts: AnalystTable
   analyst_sessions: AnalystSessionTable
   review_policy: ReviewPolicyTable
