@@ -78,6 +78,9 @@ describe.each(dialects)('suspects classified by two analysts (pnpm arachnid) on 
       ['/img/other.jpg', '/a.html', 'pending'], ['/img/unknown.jpg', '/a.html', 'pending'],
     ])
     const unknownSuspect = before.suspects.find((s) => s.url.endsWith('/img/unknown.jpg'))!.id
+    expect(await cli.json(['analysts', 'suspects', '--per-page', '5', '--reason', 'test', '--json'])).toMatchObject({
+      policy: { mode: 'on', perPage: 5, perJob: 500, twoAnalysts: true, previewsBeforeBreak: 50 }, suspects: { pending: 2 },
+    })
 
     for (const [name, role] of [['alice', 'admin'], ['bob', 'analyst']] as const) {
       const add = await cli.run(['analysts', 'add', name, '--role', role], { input: `${PASSWORD}\n` })
@@ -136,6 +139,8 @@ describe.each(dialects)('suspects classified by two analysts (pnpm arachnid) on 
       }
       expect(copy!.matches.map((m: { list: string; externalId: string }) => [m.list, m.externalId])).toContainEqual(['classified-csam', `suspect:${unknownSuspect}`])
       expect(copy!.notices).toHaveLength(1)
+      // The hunt goes on over the rest of the media after the copy's notice: its end is logged.
+      await serve.waitFor(/retro-hunt of a classification finished/)
     } finally {
       expect((await serve.stop()).errors).not.toMatch(/Error|\n\s+at /)
     }
@@ -154,5 +159,6 @@ describe.each(dialects)('suspects classified by two analysts (pnpm arachnid) on 
     expect(after.notices).toEqual(['/img/copy.jpg', '/img/known.jpg', '/img/unknown.jpg'])
     expect(after.hunts).toContainEqual({ trigger: 'classification', matched_media: 2 })
     expect(after.audit).toEqual(['classify-vote', 'classify-vote', 'classify'])
+    expect(await cli.json(['analysts', 'suspects', '--json'])).toMatchObject({ suspects: { pending: 1, csam: 1 } })
   }, 300_000)
 })

@@ -199,8 +199,9 @@ class RetroHunts {
   start(scope: RetroHuntScope): void {
     if (!this.#run || this.#abort.signal.aborted) return
     const running: Promise<void> = this.#run(scope, this.#abort.signal).then(() => {}, (error: unknown) => {
-      // Recorded: the entries are in the list; `lists hunt NAME` looks for their copies again.
-      this.#logger?.error({ err: error, list: scope.listId }, 'the retro-hunt of a classification failed; run `arachnid lists hunt` for that list')
+      // Recorded either way (retro_hunts): the entries are in the list; `lists hunt NAME` looks for their copies again.
+      if (this.#abort.signal.aborted) this.#logger?.warn({ list: scope.listId }, 'the retro-hunt of a classification was interrupted by the stop; run `arachnid lists hunt` for that list')
+      else this.#logger?.error({ err: error, list: scope.listId }, 'the retro-hunt of a classification failed; run `arachnid lists hunt` for that list')
     }).finally(() => { this.#running.delete(running) })
     this.#running.add(running)
   }

@@ -1,9 +1,9 @@
 import os from 'node:os'
 import readline from 'node:readline'
 import type { Command } from 'commander'
-import { ANALYST_ROLES, type AnalystRole, ConfigError, LIST_REVIEW_MODES, type ListReviewMode, NonRetryableError, loadConfig } from '@arachnid/core'
-import { loadReviewPolicy } from '@arachnid/matcher'
-import { MAX_PRIORITY, addAnalyst, disableAnalyst, listAnalysts, listReviewModes, parsePolicyChange, setListReview, updateReviewPolicy } from '@arachnid/review'
+import { ANALYST_ROLES, type AnalystRole, ConfigError, LIST_REVIEW_MODES, type ListReviewMode, NonRetryableError, SUSPECT_MODES, type SuspectMode, loadConfig, sql } from '@arachnid/core'
+import { loadReviewPolicy, loadSuspectPolicy } from '@arachnid/matcher'
+import { MAX_PRIORITY, addAnalyst, disableAnalyst, listAnalysts, listReviewModes, listSuspects, parsePolicyChange, parseSuspectPolicyChange, setListReview, setListSuspects, updateReviewPolicy, updateSuspectPolicy } from '@arachnid/review'
 import { withApp } from '../app.js'
 import { choice, integer, text, threshold, warnLargeThreshold } from '../parse-options.js'
 
@@ -106,6 +106,36 @@ export function registerAnalysts(program: Command): void {
         process.stdout.write(`exact matches notify at once: ${policy.autoExact ? 'yes' : 'no'}; PDQ <= ${policy.autoPdqDistance} and blockhash <= ${policy.autoBlockhashDistance} notify at once; `
           + `quality < ${policy.minQuality} waits; two analysts for near matches: ${policy.twoAnalystsNear ? 'yes' : 'no'}\n`)
         for (const l of lists) process.stdout.write(`  ${l.name.padEnd(28)} ${l.mode.padEnd(16)} priority ${l.priority}\n`)
+      })
+    })
+  analysts.command('suspects')
+    .description('show or change the suspect policy (media seen beside confirmed matches that match nothing, queued for analysts to classify on the review page\'s Suspects tab), mark lists for the per-list mode, and count what waits (changes are audited)')
+    .option('--mode <mode>', `${SUSPECT_MODES.join(', ')}: queue no suspects, beside any confirmed match, or beside confirmed matches of lists marked with --list NAME --on`, choice('--mode', SUSPECT_MODES))
+    .option('--per-page <n>', 'suspects queued at most per page (0 to 10000)', integer('--per-page', 0, 10_000))
+    .option('--per-job <n>', 'suspects queued at most per crawl job (0 to 10000000)', integer('--per-job', 0, 10_000_000))
+    .option('--two-analysts <on|off>', 'a classification takes effect when two analysts agree', choice('--two-analysts', ON_OFF))
+    .option('--break-after <n>', 'previews a review session is shown before it is prompted to take a break (0: never; 0 to 100000)', integer('--break-after', 0, 100_000))
+    .option('--list <name>', 'a list to mark for the per-list mode (with --on or --off)', text('--list'))
+    .option('--on', 'with --list: its confirmed matches queue suspects')
+    .option('--off', 'with --list: they do not')
+    .option('--reason <text>', 'why (recorded in the audit log)')
+    .option('--json', 'JSON output')
+    .action(async (options: { mode?: SuspectMode; perPage?: number; perJob?: number; twoAnalysts?: string; breakAfter?: number; list?: string; on?: boolean; off?: boolean; reason?: string; json?: boolean }) => {
+      if ((options.on || options.off) && options.list === undefined) throw new ConfigError('--on and --off need --list NAME')
+      if (options.list !== undefined && options.on === options.off) throw new ConfigError('--list NAME needs --on or --off')
+      await withApp(loadConfig(), async (app) => {
+        const db = app.database.db
+        const change = parseSuspectPolicyChange({ mode: options.mode, perPage: options.perPage, perJob: options.perJob, twoAnalysts: options.twoAnalysts, previewsBeforeBreak: options.breakAfter })
+        if (Object.keys(change).length > 0) await updateSuspectPolicy(db, change, cliActor(), options.reason)
+        if (options.list !== undefined) await setListSuspects(db, { name: options.list }, options.on === true, cliActor(), options.reason)
+        const policy = await loadSuspectPolicy(db)
+        const lists = (await db.selectFrom('hash_lists').where('suspects', '=', true).select('name').orderBy('name').execute()).map((l) => l.name)
+        const counts = Object.fromEntries((await db.selectFrom('suspects').select(['status', sql<number>`count(*)::int`.as('n')]).groupBy('status').execute()).map((r) => [r.status, Number(r.n)]))
+        const oldest = (await listSuspects(db, { limit: 1 }))[0]
+        if (options.json) return void process.stdout.write(`${JSON.stringify({ policy, lists, suspects: counts, oldestPending: oldest?.queuedAt ?? null })}\n`)
+        process.stdout.write(`suspects: ${policy.mode}${policy.mode === 'per-list' ? ` (lists: ${lists.join(', ') || 'none marked'})` : ''}; at most ${policy.perPage} per page and ${policy.perJob} per job; `
+          + `two analysts: ${policy.twoAnalysts ? 'yes' : 'no'}; break prompted after ${policy.previewsBeforeBreak || 'no number of'} previews\n`)
+        process.stdout.write(`  pending ${counts.pending ?? 0}, csam ${counts.csam ?? 0}, harmful-abusive-material ${counts['harmful-abusive-material'] ?? 0}, not ${counts.not ?? 0}${oldest ? `; oldest waiting since ${oldest.queuedAt.toISOString()}` : ''}\n`)
       })
     })
 }

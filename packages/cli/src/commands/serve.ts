@@ -41,7 +41,9 @@ export function registerServe(program: Command): void {
         // import (live rechecks before notices, delivered at once), in this process, after the answer.
         const retroHunt = async (scope: RetroHuntScope, signal: AbortSignal) => {
           const result = await runRetroHunt(app, scope, { allow: options.allow, signal })
-          app.logger.info({ list: scope.listId, matched: result.matchedMedia, notices: result.notices, gone: result.gone }, 'retro-hunt of a classification finished')
+          // One line per hunt, as `lists import` prints its own: what an operator watching the server wants to see.
+          process.stderr.write(`retro-hunt of a classification finished: ${result.entries} new entries of list ${scope.listId} looked for among ${result.mediaScanned} media: `
+            + `${result.matchedMedia} media matched, ${result.newMatches} new matches, ${result.notices} notices, ${result.gone} URLs already gone\n`)
         }
         const server = await ReviewServer.start({ ...await reviewServerOptions(config, app.database.db, { allow: options.allow, logger: app.logger }), retroHunt }, { port: config.servePort, host: config.serveHost })
         try {
