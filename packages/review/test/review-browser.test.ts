@@ -144,6 +144,44 @@ describe.skipIf(!available)('the review page in Chromium', () => {
     expect(of(s.media.near.mediaId)?.status).toBe('confirmed')
   })
 
+  it('classifies a suspect with the keyboard: two analysts agree, p previews blurred, and a break is prompted past the policy\'s previews', async () => {
+    const s = await f.scenario('suspects')
+    const { queueSuspects } = await import('@arachnid/matcher')
+    // The pipeline queues them after each batch; the fixture records pages without the crawler.
+    expect(await queueSuspects(f.handle.db, Object.values(s.media).map((m) => m.mediaId), { jobId: s.jobId })).toBe(1)
+    await f.handle.db.updateTable('suspect_policy').set({ previews_before_break: 1 }).execute()
+    try {
+      const ana = await signedIn('ana', `/suspects?job=${s.jobId}`)
+      await ana.waitForSelector('body[data-ready=true]')
+      expect(await ana.locator('#queue tr.item').count()).toBe(1)
+      expect(await ana.locator('#queue tr.item').getAttribute('data-media-id')).toBe(String(s.media.unrelated.mediaId))
+      await expect.poll(() => ana.locator('#evidence h2').textContent()).toBe(`Media #${s.media.unrelated.mediaId}`)
+      expect(await ana.locator('#wellbeing').isVisible()).toBe(false)
+      await ana.keyboard.press('p')
+      const preview = ana.locator('#preview-image')
+      await preview.waitFor()
+      expect(await preview.getAttribute('alt')).toContain('blurred, greyscale')
+      await ana.locator('#wellbeing').waitFor({ state: 'visible' })
+      expect(await ana.locator('#wellbeing-count').textContent()).toBe('You have been shown 1 previews in this session.')
+      await ana.click('#take-break')
+      await ana.locator('#wellbeing').waitFor({ state: 'hidden' })
+
+      await ana.keyboard.press('1')
+      await expect.poll(() => ana.locator('#flash').textContent()).toMatch(/^Suspect #\d+: awaiting-second \(csam\)$/)
+      expect(await ana.locator('#queue tr.item').count()).toBe(1)
+      const bob = await signedIn('bob', `/suspects?job=${s.jobId}`)
+      await bob.waitForSelector('body[data-ready=true]')
+      expect(await bob.locator('#queue').textContent()).toContain('ana: csam')
+      await bob.keyboard.press('1')
+      await expect.poll(() => bob.locator('#flash').textContent()).toMatch(/^Suspect #\d+: classified \(csam\), 5 entries added to classified-csam$/)
+      expect(await bob.locator('#queue tr.item').count()).toBe(0)
+      const entries = await f.handle.db.selectFrom('list_entry_provenance').where('media_id', '=', s.media.unrelated.mediaId).select('classified_by').execute()
+      expect(entries.map((e) => e.classified_by)).toEqual(Array.from({ length: 5 }, () => ['ana', 'bob']))
+    } finally {
+      await f.handle.db.updateTable('suspect_policy').set({ previews_before_break: 50 }).execute()
+    }
+  })
+
   it('renders the statistics page\'s charts (screenshot saved as a test artifact)', async () => {
     // One notice removed 5 hours after it was created, as the rechecks would record it.
     const first = await f.handle.db.selectFrom('notices').select(['id', 'created_at']).orderBy('id').executeTakeFirstOrThrow()
