@@ -103,7 +103,8 @@ export function statsPage(stats: ReviewStats, analyst: Analyst, csrfToken: strin
     ...stats.timeToRemoval.providers.map((p) => barChart(p.buckets.map((b) => ({ label: b.label, value: b.count })), { title: `Time to removal: ${p.provider}`, width: 420, height: 180, unit: 'notices' })),
     barChart(stats.openAges.map((b) => ({ label: b.label, value: b.count })), { title: 'Age of open notices', unit: 'notices' }),
   ]
-  return layout('Statistics', html`<p>Notices ${o.notices}, removed ${o.removed}, open ${o.open}; waiting for review: ${stats.queue.pending} media (${stats.queue.escalated} escalated).</p>
+  return layout('Statistics', html`<p>Notices ${o.notices}, removed ${o.removed}, open ${o.open}; waiting for review: ${stats.queue.pending} media (${stats.queue.escalated} escalated);
+suspects waiting for classification: ${stats.suspects.pending} (classified so far: csam ${stats.suspects.csam}, harmful-abusive-material ${stats.suspects.harmful}, not ${stats.suspects.not}).</p>
 ${table}<div id="charts">${charts.map((c) => html`${c}\n`)}</div>`, { analyst, csrfToken })
 }
 

@@ -23,6 +23,13 @@ export class ReviewMetrics {
         queue.set({ queue: 'analysts' }, counts?.analysts ?? 0)
         queue.set({ queue: 'supervisors' }, counts?.escalated ?? 0)
       } })
+    const suspects = new Gauge({ name: 'arachnid_review_suspects', help: 'Suspects by status (pending: waiting for classification)', labelNames: ['status'] as const, registers: [this.registry],
+      async collect() {
+        const rows = await db.selectFrom('suspects').select(['status', sql<number>`count(*)::int`.as('n')]).groupBy('status').execute().catch(() => [])
+        suspects.reset()
+        suspects.set({ status: 'pending' }, 0)
+        for (const r of rows) suspects.set({ status: r.status }, Number(r.n))
+      } })
     const notices = new Gauge({ name: 'arachnid_review_notices', help: 'Notices by status', labelNames: ['status'] as const, registers: [this.registry],
       async collect() {
         const rows = await db.selectFrom('notices').select(['status', sql<number>`count(*)::int`.as('n')]).groupBy('status').execute().catch(() => [])

@@ -24,6 +24,8 @@ export interface ReviewStats {
   readonly openAges: readonly Bucketed[]
   /** Media waiting for review (listQueue's definition: both queues) and, of those, escalated. */
   readonly queue: { readonly pending: number; readonly escalated: number }
+  /** Suspects waiting for classification, and those classified so far by outcome. */
+  readonly suspects: { readonly pending: number; readonly csam: number; readonly harmful: number; readonly not: number }
 }
 
 function bucket(hours: readonly number[]): Bucketed[] {
@@ -61,6 +63,7 @@ export async function reviewStats(db: Kysely<Database>, options: { readonly days
   const open = rows.filter((r) => r.status === 'open').map((r) => Math.max(0, (now.getTime() - new Date(r.created_at).getTime()) / 3_600_000))
   // The queue's own definition, so "waiting for review" is what the queue shows.
   const queue = await queueCounts(db)
+  const suspects = new Map((await db.selectFrom('suspects').select(['status', sql<number>`count(*)::int`.as('n')]).groupBy('status').execute()).map((r) => [r.status, Number(r.n)]))
   return {
     removal,
     noticesPerDay: [...perDay.entries()].map(([day, count]) => ({ day, count })),
@@ -70,5 +73,6 @@ export async function reviewStats(db: Kysely<Database>, options: { readonly days
     },
     openAges: bucket(open),
     queue: { pending: queue.pending, escalated: queue.escalated },
+    suspects: { pending: suspects.get('pending') ?? 0, csam: suspects.get('csam') ?? 0, harmful: suspects.get('harmful-abusive-material') ?? 0, not: suspects.get('not') ?? 0 },
   }
 }

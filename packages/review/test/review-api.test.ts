@@ -371,6 +371,9 @@ describe.each(dialects)('review API on %s', (dialect) => {
     }
     // The queue gauge is the queue's own count, read at scrape time.
     expect(value(after, 'arachnid_review_queue_media{queue="analysts"}')).toBe((await listQueue(f.handle.db)).length)
+    const pendingSuspects = await f.handle.db.selectFrom('suspects').where('status', '=', 'pending').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()
+    expect(value(after, 'arachnid_review_suspects{status="pending"}')).toBe(Number(pendingSuspects.n))
+    expect((await ana.json('GET', '/api/stats')).body).toMatchObject({ suspects: { pending: Number(pendingSuspects.n) } })
     expect(value(after, 'arachnid_review_http_requests_total{route="decision",status="2xx"}')).toBeGreaterThanOrEqual(1)
     const scraper = new ApiClient(f.server)
     expect((await scraper.request('GET', '/metrics', undefined, { authorization: 'Bearer scrape-token-for-tests' })).status).toBe(200)
