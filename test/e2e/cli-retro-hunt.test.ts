@@ -86,7 +86,7 @@ describe.each(dialects)('retro-hunt on import (pnpm arachnid) on %s', (dialect) 
     expect(shown.retroHunts[0]).toMatchObject({ trigger: 'import', status: 'finished', entries: 3, matchedMedia: 4, gone: 1 })
     const text = await cli.run(['lists', 'show', 'grown'])
     expect(text.stdout).toMatch(/retro-hunts:\n {4}#\d+ import finished: 3 entries among 6 media, 4 matched \(4 new matches\), \d+ notices, 1 URLs gone/)
-  })
+  }, 180_000)
 
   it('appends without a hunt when told, and `lists hunt` looks again later', async () => {
     const list = path.join(dir, 'more.csv')
@@ -98,5 +98,5 @@ describe.each(dialects)('retro-hunt on import (pnpm arachnid) on %s', (dialect) 
     expect(hunted.code).toBe(0)
     // The gone URL is checked again (still gone: recorded for this hunt too, still no notice); the others are noticed already.
     expect(hunted.stdout).toMatch(/^retro-hunt: 4 new entries looked for among 6 media in [\d.]+ s: 5 media matched \(1 new match\), 1 notice, 1 URL already gone/m)
-  })
+  }, 180_000)
 })
