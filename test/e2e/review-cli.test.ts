@@ -32,5 +32,5 @@ describe('arachnid analysts and serve', () => {
       // The whole group gets SIGTERM, as Ctrl-C would: pnpm ends by the signal, the server quietly.
       expect((await serve.stop()).errors).not.toMatch(/Error|\n\s+at /)
     }
-  })
+  }, 180_000)
 })
