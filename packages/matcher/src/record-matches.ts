@@ -1,6 +1,7 @@
-import { type Database, type Kysely, type MatchStatus, bytesToHex } from '@arachnid/core'
+import { type Database, type Kysely, type MatchStatus, sql } from '@arachnid/core'
+import { jsonArrayFrom, jsonObjectFrom } from 'kysely/helpers/postgres'
 import type { KnownMatch } from './matcher.js'
-import { type ReviewPolicy, decideStatus, loadReviewPolicy } from './review-policy.js'
+import { type ReviewPolicy, decideStatus, reviewPolicyOf } from './review-policy.js'
 
 export interface RecordedMatch extends KnownMatch {
   readonly matchId: number
@@ -21,6 +22,9 @@ export interface RecordedMatch extends KnownMatch {
  * (the ignore list's own included) recorded rejected, reason 'ignored', `suppressed_by` the ignore
  * list's name, so it is never noticed nor queued; each such media gets an `ignore-suppressed`
  * row in the audit log (written here with the matches, no review-package dependency).
+ *
+ * Two statements for the whole batch (three with a suppression): one read (policy, entries,
+ * content quality, suppressions) and one insert.
  */
 export async function recordMatches(
   db: Kysely<Database>,
@@ -29,18 +33,22 @@ export async function recordMatches(
 ): Promise<RecordedMatch[]> {
   const all = items.flatMap((item) => item.matches.map((m) => ({ item, m })))
   if (all.length === 0) return []
-  const policy = options.policy ?? await loadReviewPolicy(db)
   const mediaIds = [...new Set(items.map((i) => i.mediaId))]
-  // Three small batched queries for the whole batch: entries with their list's mode, content
-  // quality, and suppressions left by earlier rejections.
-  const entries = await db.selectFrom('known_hashes as k').innerJoin('hash_lists as l', 'l.id', 'k.list_id')
-    .where('k.id', 'in', [...new Set(all.map((x) => x.m.knownHashId))]).select(['k.id', 'k.quality', 'l.review_mode', 'l.ignore', 'l.name']).execute()
-  const media = await db.selectFrom('media').where('id', 'in', mediaIds).select(['id', 'pdq_quality']).execute()
-  const suppressions = await db.selectFrom('review_suppressions').where('media_id', 'in', mediaIds)
-    .select(['media_id', 'list_id', 'algorithm', 'hash']).execute()
+  // One read for the whole batch: the policy in force (used unless one is given), the entries with
+  // their list's mode, the content's quality, and suppressions left by earlier rejections.
+  const read = await db.selectNoFrom((eb) => [
+    jsonObjectFrom(eb.selectFrom('review_policy').selectAll()).as('policy'),
+    jsonArrayFrom(eb.selectFrom('known_hashes as k').innerJoin('hash_lists as l', 'l.id', 'k.list_id')
+      .where('k.id', 'in', [...new Set(all.map((x) => x.m.knownHashId))]).select(['k.id', 'k.quality', 'l.review_mode', 'l.ignore', 'l.name'])).as('entries'),
+    jsonArrayFrom(eb.selectFrom('media').where('id', 'in', mediaIds).select(['id', 'pdq_quality'])).as('media'),
+    jsonArrayFrom(eb.selectFrom('review_suppressions').where('media_id', 'in', mediaIds)
+      .select(['media_id', 'list_id', 'algorithm', sql<string>`encode(hash, 'hex')`.as('hash')])).as('suppressions'),
+  ]).executeTakeFirstOrThrow()
+  const policy = options.policy ?? reviewPolicyOf(read.policy)
+  const { entries, media, suppressions } = read
   const entryById = new Map(entries.map((e) => [e.id, e]))
   const qualityById = new Map(media.map((m) => [m.id, m.pdq_quality]))
-  const suppressed = new Set(suppressions.map((s) => `${s.media_id}:${s.list_id}:${s.algorithm}:${bytesToHex(s.hash)}`))
+  const suppressed = new Set(suppressions.map((s) => `${s.media_id}:${s.list_id}:${s.algorithm}:${s.hash}`))
   // The ignore list (first by name) each media matched, read from the list row rather than the match.
   const ignoredBy = new Map<number, string>()
   for (const { item, m } of all) {
@@ -57,7 +65,10 @@ export async function recordMatches(
       ignoredBy: ignoredBy.get(item.mediaId) ?? null,
     }),
   }))
-  const inserted = await db.insertInto('matches').values(decided.map(({ item, m, decision }) => ({
+  // In key order, so two workers recording the same media at once (a mirror in each one's batch)
+  // wait on each other at most one way, never in a cycle; returned in the order given.
+  const byKeyOrder = [...decided].sort((a, b) => a.item.mediaId - b.item.mediaId || a.m.knownHashId - b.m.knownHashId)
+  const inserted = await db.insertInto('matches').values(byKeyOrder.map(({ item, m, decision }) => ({
     media_id: item.mediaId, known_hash_id: m.knownHashId, list_id: m.listId, list_version: m.listVersion,
     algorithm: m.algorithm, distance: m.distance, category: m.category, external_id: m.externalId,
     status: decision.status, review_reason: decision.reason, job_id: item.jobId,
@@ -65,11 +76,19 @@ export async function recordMatches(
     suppressed_by: decision.reason === 'ignored' ? ignoredBy.get(item.mediaId) ?? null : null,
   }))).onConflict((oc) => oc.columns(['media_id', 'known_hash_id']).doNothing())
     .returning(['id', 'media_id', 'known_hash_id', 'status', 'review_reason', 'suppressed_by']).execute()
-  const byKey = new Map(decided.map((x) => [`${x.item.mediaId}:${x.m.knownHashId}`, x.m] as const))
-  const recorded: RecordedMatch[] = inserted.map((row) => ({
-    ...byKey.get(`${row.media_id}:${row.known_hash_id}`)!, matchId: row.id, mediaId: row.media_id, status: row.status, reason: row.review_reason ?? '',
-    ...(row.suppressed_by === null ? {} : { suppressedBy: row.suppressed_by }),
-  }))
+  const rowByKey = new Map<string, (typeof inserted)[number]>(inserted.map((row) => [`${row.media_id}:${row.known_hash_id}`, row]))
+  const recorded: RecordedMatch[] = []
+  for (const { item, m } of decided) {
+    const key = `${item.mediaId}:${m.knownHashId}`
+    const row = rowByKey.get(key)
+    if (row === undefined) continue
+    // The same media twice in a batch (two URLs of one content): its matches are recorded once.
+    rowByKey.delete(key)
+    recorded.push({
+      ...m, matchId: row.id, mediaId: row.media_id, status: row.status, reason: row.review_reason ?? '',
+      ...(row.suppressed_by === null ? {} : { suppressedBy: row.suppressed_by }),
+    })
+  }
   await auditSuppressions(db, recorded)
   return recorded
 }
@@ -94,14 +113,16 @@ async function auditSuppressions(db: Kysely<Database>, recorded: readonly Record
  * The media, of those given, that may be noticed now: those with at least one match the policy
  * auto-confirmed or an analyst confirmed. Media whose matches all wait (or were rejected) are not,
  * nor media an ignore list suppressed (any match with `suppressed_by`), whatever was recorded before.
+ * One statement; run after the batch's matches are recorded, so it sees what another worker
+ * recorded for the same content meanwhile (the rows this one's insert left to it).
  */
 export async function notifiableMedia(db: Kysely<Database>, mediaIds: readonly number[]): Promise<Set<number>> {
   if (mediaIds.length === 0) return new Set()
-  const rows = await db.selectFrom('matches').where('media_id', 'in', [...new Set(mediaIds)])
-    .where('status', 'in', ['auto-confirmed', 'confirmed']).select('media_id').distinct().execute()
-  if (rows.length === 0) return new Set()
-  const ignored = await db.selectFrom('matches').where('media_id', 'in', rows.map((r) => r.media_id))
-    .where('suppressed_by', 'is not', null).select('media_id').distinct().execute()
-  const skip = new Set(ignored.map((r) => r.media_id))
-  return new Set(rows.map((r) => r.media_id).filter((id) => !skip.has(id)))
+  const rows = await db.selectFrom('matches').where('media_id', 'in', [...new Set(mediaIds)]).groupBy('media_id')
+    .having((eb) => eb.and([
+      eb.fn<boolean>('bool_or', [eb('status', 'in', ['auto-confirmed', 'confirmed'])]),
+      eb.not(eb.fn<boolean>('bool_or', [eb('suppressed_by', 'is not', null)])),
+    ]))
+    .select('media_id').execute()
+  return new Set(rows.map((r) => r.media_id))
 }

@@ -68,7 +68,11 @@ export function decideStatus(match: KnownMatch, context: MatchContext): { status
 
 /** The policy in force (the single review_policy row). */
 export async function loadReviewPolicy(db: Kysely<Database>): Promise<ReviewPolicy> {
-  const row = await db.selectFrom('review_policy').selectAll().executeTakeFirst()
+  return reviewPolicyOf(await db.selectFrom('review_policy').selectAll().executeTakeFirst())
+}
+
+/** The policy a review_policy row says (the defaults without one). */
+export function reviewPolicyOf(row: Pick<Database['review_policy'], 'auto_exact' | 'auto_pdq_distance' | 'auto_blockhash_distance' | 'min_quality' | 'two_analysts_near'> | null | undefined): ReviewPolicy {
   if (!row) return DEFAULT_REVIEW_POLICY
   return {
     autoExact: row.auto_exact, autoPdqDistance: row.auto_pdq_distance, autoBlockhashDistance: row.auto_blockhash_distance,
