@@ -37,8 +37,13 @@ export interface IntakeResult {
 export interface MatchIntakeOptions {
   /** Who sends the notices, as they name it. */
   readonly reporter: Reporter
-  /** Provider lookup for new notices. Default: the local provider directory, loaded for each intake. */
+  /**
+   * Provider lookup for new notices. Default: the local provider directory, read on the first
+   * intake and again on the first one after it is `directoryMaxAgeMs` old (see DIRECTORY_MAX_AGE_MS).
+   */
   readonly lookup?: ProviderLookup
+  /** How long the default directory is used before it is read again, in ms. Default DIRECTORY_MAX_AGE_MS; 0 reads it for every intake. */
+  readonly directoryMaxAgeMs?: number
   /** Acknowledgement links, templates, recheck interval of the notices (createNotices' options). */
   readonly notices?: CreateNoticesOptions
   /** The review policy. Default: the one in the database, read for each intake (every worker routes alike). */
@@ -50,12 +55,25 @@ export interface MatchIntakeOptions {
 const NO_NOTICES: CreateNoticesResult = { created: 0, unassigned: 0, reuploads: 0, references: [] }
 
 /**
+ * How long an intake keeps the provider directory it read (a crawl's batches came one after the
+ * other, each reading the whole directory again). How it stays fresh: a rule an operator adds is
+ * used from the next read on, at most this long after; a notice created meanwhile for a host no
+ * rule named yet is unassigned, and the notifier's full lookup, which reads the directory on every
+ * pass, assigns it. A rule changed or removed applies to notices created after the next read.
+ */
+export const DIRECTORY_MAX_AGE_MS = 30_000
+
+/**
  * The one home of "matched media -> recorded matches -> review policy -> notices". The crawler
  * hands it what a batch matched (injected, so the crawler does not depend on the notifier); the
  * analysts' confirmations, a retro-hunt (new list entries against media already seen) and the
  * matching service come through it too. Matches are recorded once per media and list entry with
  * the review policy's decision; the media the policy lets through (or an analyst confirmed) get
  * one notice per URL, with its email in the outbox; the rest wait in the review queue.
+ *
+ * A crawl's batch costs a handful of statements whatever it holds: the matches' read and insert,
+ * the notifiable media, the notice keys, the notices with their events and emails (and the
+ * unassigned hosts, when a notice has no provider).
  *
  * @example
  * const intake = new MatchIntake(db, { reporter: { name: 'Arachnid', from: 'notices@example.org' } })
@@ -64,6 +82,8 @@ const NO_NOTICES: CreateNoticesResult = { created: 0, unassigned: 0, reuploads: 
 export class MatchIntake {
   readonly #db: Kysely<Database>
   readonly #options: MatchIntakeOptions
+  /** The default lookup as last read, and when (see DIRECTORY_MAX_AGE_MS). */
+  #directory: { readonly at: number; readonly loading: Promise<ProviderDirectory> } | undefined
 
   constructor(db: Kysely<Database>, options: MatchIntakeOptions) {
     this.#db = db
@@ -136,10 +156,24 @@ export class MatchIntake {
 
   async #notify(requests: readonly NoticeRequest[]): Promise<CreateNoticesResult> {
     if (requests.length === 0) return NO_NOTICES
-    const lookup = this.#options.lookup ?? await ProviderDirectory.load(this.#db)
+    const lookup = this.#options.lookup ?? await this.#defaultLookup()
     const result = await createNotices(this.#db, lookup, requests, this.#options.reporter, this.#options.notices)
     this.#options.onNotices?.(result)
     return result
+  }
+
+  /** The local provider directory, read again once it is older than the intake's maximum age; a failed read is not kept. */
+  async #defaultLookup(): Promise<ProviderDirectory> {
+    const now = Date.now()
+    const maxAge = this.#options.directoryMaxAgeMs ?? DIRECTORY_MAX_AGE_MS
+    if (this.#directory === undefined || now - this.#directory.at >= maxAge) {
+      const loading = ProviderDirectory.load(this.#db)
+      this.#directory = { at: now, loading }
+      loading.catch(() => {
+        if (this.#directory?.loading === loading) this.#directory = undefined
+      })
+    }
+    return this.#directory.loading
   }
 }
 

@@ -161,8 +161,7 @@ export const NOT_ASKED_YET = 'not looked up yet: no directory rule names it; the
  */
 export async function recordLookup(db: Kysely<Database>, host: string, outcome: LookupOutcome, retryBaseSeconds: number): Promise<void> {
   if ('notAsked' in outcome) {
-    await db.insertInto('provider_lookups').values({ host, status: 'unassigned', attempts: 0, addresses: '[]', last_error: NOT_ASKED_YET, next_attempt_at: sql<Date>`now()` as never })
-      .onConflict((oc) => oc.column('host').doNothing()).execute()
+    await recordNotAsked(db, [host])
     return
   }
   if ('providerId' in outcome) {
@@ -184,6 +183,19 @@ export async function recordLookup(db: Kysely<Database>, host: string, outcome: 
     next_attempt_at: sql<Date>`now() + make_interval(secs => ${retryBaseSeconds} * power(2, least(provider_lookups.attempts, 6)))` as never,
     updated_at: sql<Date>`now()` as never,
   })).execute()
+}
+
+/**
+ * Records hosts only the directory was asked about (recordLookup's `notAsked`), all in one
+ * statement: each is due for the notifier's full lookup at once; a host already known keeps its
+ * state. In a fixed order, so two workers recording overlapping hosts at once never wait on each
+ * other in a cycle.
+ */
+export async function recordNotAsked(db: Kysely<Database>, hosts: readonly string[]): Promise<void> {
+  if (hosts.length === 0) return
+  await db.insertInto('provider_lookups')
+    .values([...new Set(hosts)].sort().map((host) => ({ host, status: 'unassigned' as const, attempts: 0, addresses: '[]', last_error: NOT_ASKED_YET, next_attempt_at: sql<Date>`now()` as never })))
+    .onConflict((oc) => oc.column('host').doNothing()).execute()
 }
 
 /** The unassigned list: hosts with open notices and no provider, for operators to fix. */
