@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { generateImage } from '@arachnid/synthetic'
 import { type CliEnvironment, type CliProcess, dialectsUnderTest, openCliEnvironment } from '@arachnid/test'
 
 /**
@@ -10,7 +13,9 @@ import { type CliEnvironment, type CliProcess, dialectsUnderTest, openCliEnviron
  * through the first one's matching service (`pnpm arachnid api`), the changes (entries added,
  * retracted, a new version) reaching the second on its next pull. On the embedded database the
  * service holds the first one's database: its changes are made while the service is stopped (it
- * comes back on the same port).
+ * comes back on the same port). What a pull adds is looked for among the media the second one has
+ * seen (a retro-hunt), unless the pull or the subscription says not to; `lists show` and `stats`
+ * report the hunts.
  */
 
 const dialects = await dialectsUnderTest()
@@ -51,9 +56,11 @@ describe.each(dialects)('list sharing between two deployments on %s', (dialect) 
   }
   const ok = async (cli: CliEnvironment, args: string[], input?: string) => {
     const r = await cli.run(args, input === undefined ? {} : { input })
-    expect(r.code, `${args.join(' ')}: ${r.errors}`).toBe(0)
+    expect(r.code, `${args.join(' ')}: ${r.errors} ${r.stdout.slice(0, 2000)}`).toBe(0)
     return r
   }
+  /** A command printing JSON lines that must succeed (its output shown if not): the last line. */
+  const json = async (cli: CliEnvironment, args: string[], input?: string) => JSON.parse((await ok(cli, args, input)).stdout.trim().split('\n').at(-1)!)
   const exported = async (cli: CliEnvironment, list: string, format: string) => (await ok(cli, ['lists', 'export', list, '--format', format])).stdout
 
   beforeAll(async () => {
@@ -151,14 +158,14 @@ describe.each(dialects)('list sharing between two deployments on %s', (dialect) 
     })
     expect(next).toContain(md5('seven'))
     expect(next).not.toContain(md5('one'))
-    const pulled = await b.json(['lists', 'pull', '--page', '1', '--json'])
+    const pulled = await json(b, ['lists', 'pull', '--page', '1', '--json'])
     expect(pulled).toMatchObject({ list: 'mirror', replaced: 0, added: 2, retracted: 1, classification: 'csam' })
     expect(await exported(b, 'mirror', 'csv')).toBe(next)
     const retractedHere = path.join(b.home, 'retracted')
     await ok(b, ['lists', 'export', 'mirror', '--format', 'jsonl', '--output', path.join(b.home, 'x.jsonl'), '--retractions', retractedHere])
     expect(await readFile(retractedHere, 'utf8')).toBe(`md5:${md5('one')}\n`)
     // Nothing new: nothing changes.
-    expect(await b.json(['lists', 'pull', 'mirror', '--json'])).toMatchObject({ replaced: 0, added: 0, retracted: 0 })
+    expect(await json(b, ['lists', 'pull', 'mirror', '--json'])).toMatchObject({ replaced: 0, added: 0, retracted: 0 })
 
     // A new version on the first deployment replaces the second's.
     const replaced = await onPeer(async () => {
@@ -166,10 +173,73 @@ describe.each(dialects)('list sharing between two deployments on %s', (dialect) 
       await ok(a, ['lists', 'import', path.join(a.home, 'v2.csv'), '--name', 'shared', '--no-retro-hunt'])
       return exported(a, 'shared', 'csv')
     })
-    expect(await b.json(['lists', 'pull', '--json'])).toMatchObject({ replaced: 1, replacedEntries: 2 })
+    expect(await json(b, ['lists', 'pull', '--json'])).toMatchObject({ replaced: 1, replacedEntries: 2 })
     expect(await exported(b, 'mirror', 'csv')).toBe(replaced)
     const [subscription] = (await ok(b, ['lists', 'subscriptions', '--json'])).stdout.trim().split('\n').map((l) => JSON.parse(l))
     expect(subscription).toMatchObject({ list: 'mirror', url: base, remote: 'shared', user: 'peer-b', classification: 'csam', pulls: 4, lastError: null })
     expect(JSON.stringify(subscription)).not.toContain(password)
+  }, 900_000)
+
+  it('hunts what a pull adds among the media seen here, unless the pull or the subscription says not to; lists show and stats report the hunts', async () => {
+    // Two benign synthetic pictures on a loopback site, crawled by the second deployment before its list knows them.
+    const pictures = new Map<string, Uint8Array>()
+    for (const [name, seed] of [['kept', 801], ['gone', 802]] as const) pictures.set(`/${name}.png`, await generateImage({ seed, width: 160, height: 120, format: 'png' }))
+    const removed = new Set<string>()
+    const site = http.createServer((req, res) => {
+      const url = req.url ?? '/'
+      if (url === '/robots.txt') return res.writeHead(200, { 'content-type': 'text/plain' }).end('User-agent: *\nAllow: /\n')
+      if (url === '/') return res.writeHead(200, { 'content-type': 'text/html' }).end(`<html><body>${[...pictures.keys()].map((u) => `<img src="${u}">`).join('')}</body></html>`)
+      const bytes = pictures.get(url)
+      if (bytes && !removed.has(url)) return res.writeHead(200, { 'content-type': 'image/png' }).end(bytes)
+      res.writeHead(404).end()
+    })
+    await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve))
+    const origin = `http://127.0.0.1:${(site.address() as AddressInfo).port}`
+    const digest = (algorithm: string, name: string) => createHash(algorithm).update(pictures.get(`/${name}.png`)!).digest('hex')
+    try {
+      expect(await b.json(['crawl', `${origin}/`, '--allow', '127.0.0.1/32', '--json'])).toMatchObject({ media: 2, notices: 0 })
+      await ok(b, ['providers', 'set', '127.0.0.1/32', '--name', 'Loopback Hosting', '--email', 'abuse@loopback.test'])
+      removed.add('/gone.png')
+      await onPeer(async () => {
+        await writeFile(path.join(a.home, 'seen.csv'), `algorithm,hash\nmd5,${digest('md5', 'kept')}\nmd5,${digest('md5', 'gone')}\n`)
+        await ok(a, ['lists', 'import', path.join(a.home, 'seen.csv'), '--name', 'shared', '--append', '--no-retro-hunt'])
+      })
+      const pulled = await json(b, ['lists', 'pull', 'mirror', '--allow', '127.0.0.1/32', '--json'])
+      // The picture still there is noticed; the one gone on recheck is recorded as gone, with no notice.
+      expect(pulled).toMatchObject({ list: 'mirror', added: 2, retroHunt: { entries: 2, mediaScanned: 2, matchedMedia: 2, newMatches: 2, notices: 1, gone: 1 } })
+
+      const shown = await b.json(['lists', 'show', 'mirror', '--json'])
+      expect(shown.retroHunts[0]).toMatchObject({
+        trigger: 'pull', status: 'finished', entries: 2, mediaScanned: 2, matchedMedia: 2, newMatches: 2, notices: 1, gone: 1,
+        goneUrls: [{ url: `${origin}/gone.png`, reason: 'http-404' }],
+      })
+      const text = (await ok(b, ['lists', 'show', 'mirror'])).stdout
+      expect(text).toMatch(/ {4}#\d+ pull finished: 2 entries among 2 media, 2 matched \(2 new matches\), 1 notices, 1 URLs gone \(\S+, [\d.]+ s\)\n {6}gone: \S+\/gone\.png \(http-404\)\n/)
+      const stats = await b.json(['stats', '--json'])
+      expect(stats.retroHunts.recent[0]).toMatchObject({ list: 'mirror', trigger: 'pull', status: 'finished', entries: 2, mediaScanned: 2, matchedMedia: 2, newMatches: 2, notices: 1, gone: 1 })
+      expect(stats.retroHunts).toMatchObject({ hunts: stats.retroHunts.recent.length, matchedMedia: 2, newMatches: 2, notices: 1, gone: 1 })
+      expect((await ok(b, ['stats'])).stdout).toMatch(/^retro-hunts \d+: \d+ media searched, 2 matched \(2 new matches\), 1 notices, 1 URLs gone on recheck\n {2}hunt \d+ mirror \[pull finished\] \S+: 2 entries among 2 media, 2 matched \(2 new matches\), 1 notices, 1 URLs gone$/m)
+
+      // Told not to, by the pull or by the subscription: the entries arrive, no hunt looks for them.
+      await onPeer(async () => {
+        await writeFile(path.join(a.home, 'seen-sha1.csv'), `algorithm,hash\nsha1,${digest('sha1', 'kept')}\n`)
+        await ok(a, ['lists', 'import', path.join(a.home, 'seen-sha1.csv'), '--name', 'shared', '--append', '--no-retro-hunt'])
+      })
+      const quiet = await json(b, ['lists', 'pull', 'mirror', '--no-retro-hunt', '--json'])
+      expect(quiet).toMatchObject({ added: 1 })
+      expect(quiet).not.toHaveProperty('retroHunt')
+      const other = await b.json(['lists', 'subscribe', `http://127.0.0.1:${port}`, '--remote', 'shared', '--name', 'quiet', '--user', 'peer-b', '--no-retro-hunt', '--json'], { input: `${password}\n` })
+      expect(other).toMatchObject({ list: 'quiet', replaced: 1 })
+      expect(other).not.toHaveProperty('retroHunt')
+      expect(await json(b, ['lists', 'pull', 'quiet', '--json'])).not.toHaveProperty('retroHunt')
+      expect((await b.json(['lists', 'show', 'quiet', '--json'])).retroHunts).toEqual([])
+      expect((await b.json(['stats', '--json'])).retroHunts.hunts).toBe(stats.retroHunts.hunts)
+      const subscriptions = (await ok(b, ['lists', 'subscriptions', '--json'])).stdout.trim().split('\n').map((l) => JSON.parse(l))
+      expect(subscriptions.map((s: { list: string; retroHunt: boolean; huntPending: boolean }) => [s.list, s.retroHunt, s.huntPending])).toEqual([['mirror', true, false], ['quiet', false, false]])
+      expect((await ok(b, ['lists', 'subscriptions'])).stdout).toMatch(/^quiet <- .*, no retro-hunts/m)
+    } finally {
+      site.closeAllConnections()
+      await new Promise((resolve) => site.close(resolve))
+    }
   }, 900_000)
 })

@@ -1,3 +1,5 @@
 export { openApp, withApp, type App } from './app.js'
 export { runCrawl, openCrawlSession, type CrawlRunResult, type CrawlSession } from './run-crawl.js'
 export { demoListLines, prepareDemo, DEMO_LIST, DEMO_PROVIDER } from './commands/demo.js'
+export { ListPullScheduler, LIST_PULL_QUEUE, DEFAULT_LIST_PULL_OPTIONS, type ListPullSchedulerOptions } from './list-pull-scheduler.js'
+export { PULL_LEASE_SECONDS, pullOne, pullSubscriptions, type PullOptions, type PullOutcome, type PullResult } from './commands/list-sharing.js'

@@ -88,6 +88,9 @@ async function huntAfterImport(app: App, scope: RetroHuntScope, io: { allow?: re
   }
 }
 
+/** URLs found gone shown per retro-hunt by `lists show`. */
+const GONE_URLS_SHOWN = 5
+
 const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`
 
 function importSummary(result: ImportListResult, o: { mode: ImportMode; format: ListFormat; strict: boolean; seconds: number }): string {
@@ -211,12 +214,22 @@ export function registerLists(program: Command): void {
       })
     })
   lists.command('show')
-    .description('one list: counts by algorithm and category, retracted hashes, version history')
+    .description('one list: counts by algorithm and category, retracted hashes, version history, and its retro-hunts (what started each, when, media searched, matches, notices, URLs found gone on recheck)')
     .argument('<name>', 'list name')
     .option('--json', 'JSON output')
     .action(async (name: string, options: { json?: boolean }) => {
       await withApp(loadConfig(), async (app) => {
-        const d = await showList(app.database.db, name)
+        const shown = await showList(app.database.db, name)
+        // Each hunt with the URLs its live rechecks found gone (so got no notice), the first few of them.
+        const ids = shown.retroHunts.map((h) => h.id)
+        const gone = ids.length === 0 ? [] : await app.database.db.selectFrom('retro_hunt_urls').where('hunt_id', 'in', ids).where('outcome', '=', 'gone')
+          .select(['hunt_id', 'url', 'reason', 'checked_at']).orderBy('hunt_id', 'desc').orderBy('url').execute()
+        const d = {
+          ...shown,
+          retroHunts: shown.retroHunts.map((h) => ({
+            ...h, goneUrls: gone.filter((g) => g.hunt_id === h.id).slice(0, GONE_URLS_SHOWN).map((g) => ({ url: g.url, reason: g.reason, checkedAt: g.checked_at })),
+          })),
+        }
         if (options.json) { process.stdout.write(`${JSON.stringify(d)}\n`); return }
         const out = [
           `${d.name}: active version ${d.version ?? '-'}, ${count(d.hashes, 'hash', 'hashes')}, ${d.retracted} retracted`,
@@ -227,7 +240,12 @@ export function registerLists(program: Command): void {
           '  versions:',
           ...d.versions.map((v) => `    v${v.version} ${v.status}: ${v.rows} rows, ${v.rejected} rejected, ${v.format ?? '?'} ${v.source ?? ''} (created ${v.createdAt.toISOString()}${v.activatedAt ? `, activated ${v.activatedAt.toISOString()}` : ''})`),
           `  retro-hunts:${d.retroHunts.length === 0 ? ' none' : ''}`,
-          ...d.retroHunts.map((h) => `    #${h.id} ${h.trigger} ${h.status}: ${h.entries} entries among ${h.mediaScanned} media, ${h.matchedMedia} matched (${h.newMatches} new matches), ${h.notices} notices, ${h.gone} URLs gone (${h.startedAt.toISOString()})`),
+          ...d.retroHunts.flatMap((h) => [
+            `    #${h.id} ${h.trigger} ${h.status}: ${h.entries} entries among ${h.mediaScanned} media, ${h.matchedMedia} matched (${h.newMatches} new matches), ${h.notices} notices, ${h.gone} URLs gone `
+              + `(${h.startedAt.toISOString()}${h.finishedAt ? `, ${((h.finishedAt.getTime() - h.startedAt.getTime()) / 1000).toFixed(1)} s` : ''})`,
+            ...h.goneUrls.map((g) => `      gone: ${g.url}${g.reason ? ` (${g.reason})` : ''}`),
+            ...(h.gone > h.goneUrls.length ? [`      gone: ... and ${h.gone - h.goneUrls.length} more`] : []),
+          ]),
         ]
         process.stdout.write(`${out.join('\n')}\n`)
       })

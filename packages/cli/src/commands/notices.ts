@@ -5,6 +5,7 @@ import {
   NotifierService, NotifyScheduler, createBoss, listNotices, listUnassigned, noticeHistory, notifierOptionsFromConfig, parseProviderRule, releaseHeld, setProviderRule,
 } from '@arachnid/notifier'
 import { type App, withApp } from '../app.js'
+import { ListPullScheduler } from '../list-pull-scheduler.js'
 import { addressRange, decimal, text } from '../parse-options.js'
 
 /** pg-boss polls no faster than every 0.5 s; an idle worker asking less than every 10 minutes would look dead. */
@@ -138,23 +139,31 @@ export function registerNotices(program: Command): void {
       })
     })
   notify.command('worker')
-    .description('the long-running notifier: delivery and recheck passes scheduled through pg-boss on the same database (run any number; they share the work)')
+    .description('the long-running notifier: delivery and recheck passes scheduled through pg-boss on the same database (run any number; they share the work); also pulls the lists followed from peers every ARACHNID_PULL_INTERVAL seconds and retro-hunts what they add (0 or --no-pull: not)')
     .option('--allow <cidr>', 'address or CIDR rechecks may contact although private (repeatable)', addressRange('--allow'), [])
     .option('--poll <seconds>', `how often idle workers ask for a job, in seconds (${POLL_SECONDS.min} to ${POLL_SECONDS.max})`, decimal('--poll', POLL_SECONDS.min, POLL_SECONDS.max), 2)
-    .action(async (options: { allow: string[]; poll: number }) => {
+    .option('--no-pull', 'this worker does not pull the subscribed lists (others may; ARACHNID_PULL_INTERVAL=0 stops scheduled pulls everywhere)')
+    .action(async (options: { allow: string[]; poll: number; pull: boolean }) => {
       const config: Config = loadConfig()
       await withApp(config, async (app) => {
         const notifier = await openNotifier(app, options.allow)
         const boss = createBoss({ pglite: app.database.pglite, url: config.databaseUrl })
         const scheduler = new NotifyScheduler(boss, notifier.service, { intervalSeconds: config.deliveryIntervalSeconds, pollingIntervalSeconds: options.poll, logger: app.logger })
+        // Scheduled list pulls share the boss (the notifier's scheduler starts and stops it).
+        const pulls = options.pull && config.pullIntervalSeconds > 0
+          ? new ListPullScheduler(boss, app, { intervalSeconds: config.pullIntervalSeconds, pollingIntervalSeconds: options.poll, allow: options.allow, logger: app.logger })
+          : undefined
         const stopped = new Promise<void>((resolve) => {
           for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve())
         })
         try {
           await scheduler.start()
-          process.stderr.write(`notify worker ${process.pid} started (${app.database.dialect}, ${(await app.transport()).name}, every ${config.deliveryIntervalSeconds} s)\n`)
+          await pulls?.start()
+          process.stderr.write(`notify worker ${process.pid} started (${app.database.dialect}, ${(await app.transport()).name}, every ${config.deliveryIntervalSeconds} s; `
+            + `${pulls ? `list pulls every ${config.pullIntervalSeconds} s` : `no list pulls (${options.pull ? 'ARACHNID_PULL_INTERVAL=0' : '--no-pull'})`})\n`)
           await stopped
         } finally {
+          await pulls?.stop()
           await scheduler.stop()
           await notifier.close()
         }

@@ -1,12 +1,39 @@
 import type { Command } from 'commander'
-import { loadConfig, sql } from '@arachnid/core'
+import { type Database, type Kysely, loadConfig, sql } from '@arachnid/core'
 import { summarizeJob } from '@arachnid/crawler'
 import { noticeStats, type RemovalStats } from '@arachnid/notifier'
 import { withApp } from '../app.js'
 
+/** Retro-hunts shown one by one, newest first. */
+const RECENT_HUNTS = 10
+
+/**
+ * What the retro-hunts found (a list's new entries searched for among the media already seen, on
+ * import, append, pull or `lists hunt`): totals over every hunt, and the latest ones with their list,
+ * when, what started them, media searched, matches, notices, and URLs found gone on recheck.
+ */
+async function retroHuntStats(db: Kysely<Database>) {
+  const totals = await db.selectFrom('retro_hunts').select([
+    sql<number>`count(*)::int`.as('hunts'), sql<number>`coalesce(sum(media_scanned), 0)::bigint`.as('media_scanned'),
+    sql<number>`coalesce(sum(matched_media), 0)::int`.as('matched_media'), sql<number>`coalesce(sum(new_matches), 0)::int`.as('new_matches'),
+    sql<number>`coalesce(sum(notices), 0)::int`.as('notices'), sql<number>`coalesce(sum(gone), 0)::int`.as('gone'),
+  ]).executeTakeFirstOrThrow()
+  const recent = await db.selectFrom('retro_hunts as h').innerJoin('hash_lists as l', 'l.id', 'h.list_id')
+    .select(['h.id', 'l.name', 'h.trigger', 'h.status', 'h.entries', 'h.media_scanned', 'h.matched_media', 'h.new_matches', 'h.notices', 'h.gone', 'h.error', 'h.started_at', 'h.finished_at'])
+    .orderBy('h.id', 'desc').limit(RECENT_HUNTS).execute()
+  return {
+    hunts: Number(totals.hunts), mediaScanned: Number(totals.media_scanned), matchedMedia: Number(totals.matched_media),
+    newMatches: Number(totals.new_matches), notices: Number(totals.notices), gone: Number(totals.gone),
+    recent: recent.map((h) => ({
+      id: h.id, list: h.name, trigger: h.trigger, status: h.status, startedAt: h.started_at, finishedAt: h.finished_at, entries: h.entries,
+      mediaScanned: h.media_scanned, matchedMedia: h.matched_media, newMatches: h.new_matches, notices: h.notices, gone: h.gone, error: h.error,
+    })),
+  }
+}
+
 export function registerStats(program: Command): void {
   program.command('stats')
-    .description('counts (jobs, pages, media, matches, notices, deliveries) and removal statistics per provider: removed, open, median and p90 time to removal, share removed within 24 h and 72 h, re-uploads')
+    .description('counts (jobs, pages, media, matches, notices, deliveries), removal statistics per provider (removed, open, median and p90 time to removal, share removed within 24 h and 72 h, re-uploads), and what the retro-hunts found')
     .option('--json', 'JSON output')
     .action(async (options: { json?: boolean }) => {
       await withApp(loadConfig(), async (app) => {
@@ -27,6 +54,7 @@ export function registerStats(program: Command): void {
           noticesByStatus: Object.fromEntries(notices.map((r) => [r.status, Number(r.n)])),
           outboxByStatus: Object.fromEntries(outbox.map((r) => [r.status, Number(r.n)])),
           removal: await noticeStats(db),
+          retroHunts: await retroHuntStats(db),
           // Each job's figures as `jobs show` gives them (from the database now, status included).
           recentJobs: await Promise.all(jobs.map(async (j) => ({ id: j.id, name: j.name, status: j.status, createdAt: j.created_at, finishedAt: j.finished_at, summary: await summarizeJob(db, j.id) }))),
         }
@@ -46,6 +74,12 @@ export function registerStats(program: Command): void {
         for (const j of stats.recentJobs) {
           const s = j.summary
           process.stdout.write(`  job ${j.id} ${j.name} [${j.status}] pages ${s.pages} media ${s.media} matched ${s.matchedMedia} notices ${s.notices} ${s.seconds} s\n`)
+        }
+        const h = stats.retroHunts
+        process.stdout.write(`retro-hunts ${h.hunts}: ${h.mediaScanned} media searched, ${h.matchedMedia} matched (${h.newMatches} new matches), ${h.notices} notices, ${h.gone} URLs gone on recheck\n`)
+        for (const r of h.recent) {
+          process.stdout.write(`  hunt ${r.id} ${r.list} [${r.trigger} ${r.status}] ${r.startedAt.toISOString()}: ${r.entries} entries among ${r.mediaScanned} media, `
+            + `${r.matchedMedia} matched (${r.newMatches} new matches), ${r.notices} notices, ${r.gone} URLs gone${r.error ? `; ${r.error}` : ''}\n`)
         }
       })
     })

@@ -16,6 +16,7 @@ import { listGrowth } from './migrations/0014-list-growth.js'
 import { ignoreLists } from './migrations/0015-ignore-lists.js'
 import { listSharing } from './migrations/0016-list-sharing.js'
 import { suspects } from './migrations/0018-suspects.js'
+import { listPulls } from './migrations/0019-list-pulls.js'
 
 /**
  * One set of migrations for both dialects, applied in name order. Each area adds its own file
@@ -37,6 +38,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0015_ignore_lists': ignoreLists,
   '0016_list_sharing': listSharing,
   '0018_suspects': suspects,
+  '0019_list_pulls': listPulls,
 }
 
 class InCodeMigrationProvider implements MigrationProvider {

@@ -51,6 +51,15 @@ export interface ListSubscriptionTable {
   last_pull_at: NullableTimestamp
   last_error: ColumnType<string | null, string | null | undefined, string | null>
   created_at: CreatedAt
+  /** Whether pulled entries are looked for among the media already seen (a retro-hunt). */
+  retro_hunt: ColumnType<boolean, boolean | undefined, boolean>
+  /** Who is pulling it now, and until when at most (renewed while the pull runs). */
+  pull_owner: ColumnType<string | null, string | null | undefined, string | null>
+  pull_lease_until: NullableTimestamp
+  /** Entries pulled and not hunted yet: a version and the ids it gained. */
+  hunt_version_id: ColumnType<number | null, number | null | undefined, number | null>
+  hunt_first_id: ColumnType<number | null, number | null | undefined, number | null>
+  hunt_last_id: ColumnType<number | null, number | null | undefined, number | null>
 }
 
 /** Hashes and media checked by a user in one UTC day. */
