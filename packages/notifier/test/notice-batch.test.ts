@@ -74,7 +74,7 @@ describe.each(dialects)('a batch through the match intake on %s', (dialect) => {
 
     // The shared media's match is recorded once, each media's once.
     expect(result.recorded.map((r) => r.mediaId)).toEqual([shared.mediaId, first.mediaId, second.mediaId])
-    expect(result.notifiable.sort()).toEqual([shared.mediaId, first.mediaId, second.mediaId].sort())
+    expect([...result.notifiable].sort()).toEqual([shared.mediaId, first.mediaId, second.mediaId].sort())
     const urls = [`${base}/a.jpg`, `${base}/b.jpg`, `${base}/one.jpg`]
     expect(result.notices).toEqual({ created: 3, unassigned: 0, reuploads: 0, references: urls.map((u) => referenceFor(noticeKey(u))) })
     expect(told).toEqual([result.notices])
