@@ -448,7 +448,8 @@ export async function pullOne(app: App, name: string, options: PullOptions = {})
   const sub = await claimSubscription(db, name, owner)
   if (sub === undefined) {
     const held = await db.selectFrom('list_subscriptions').where('local_name', '=', name).select(['url', 'remote_name', 'pull_owner', 'pull_lease_until']).executeTakeFirst()
-    if (held === undefined) throw new NonRetryableError('NO_SUCH_SUBSCRIPTION', `no subscription into "${name}" (lists subscriptions)`)
+    // Gone since the names were read (a `lists subscribe` whose first pull failed removes its own): not a reason to stop the others.
+    if (held === undefined) return { list: name, url: '-', remote: '-', status: 'failed', error: `no subscription into "${name}" any more`, cause: undefined }
     return { list: name, url: held.url, remote: held.remote_name, status: 'busy', owner: held.pull_owner, until: held.pull_lease_until }
   }
   try {
