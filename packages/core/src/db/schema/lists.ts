@@ -95,7 +95,7 @@ export interface RetroHuntTable {
   /** The new entries' ids (a version's whole range, or an append's). */
   first_id: number | null
   last_id: number | null
-  /** What started it: 'import', 'append', 'classification', 'command'. */
+  /** What started it: 'import', 'append', 'pull', 'classification', 'command'. */
   trigger: string
   status: ColumnType<RetroHuntStatus, RetroHuntStatus | undefined, RetroHuntStatus>
   entries: ColumnType<number, number | undefined, number>
