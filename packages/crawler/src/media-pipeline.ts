@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { CriticalError, type Database, type Kysely, type Logger, NonRetryableError, describeError, hexToBytes, sql } from '@arachnid/core'
 import type { ImageHasher, ImageHashes } from '@arachnid/hasher'
-import { type KnownMatch, type MatchService, type Probe, queueSuspects, recordMatches } from '@arachnid/matcher'
+import { type KnownMatch, type MatchService, type Probe, queueJobSuspects, recordMatches } from '@arachnid/matcher'
 import { type VideoHashes, looksLikeVideo } from '@arachnid/video'
 import type { DiscoveredMedia } from './discover.js'
 import { recordSkips } from './frontier.js'
@@ -100,6 +100,8 @@ interface Evidence { fetchedAt: Date; status: number; finalUrl: string; serverIp
 interface Hashed { fetchId: number; mediaId: number; sha256: string; url: string; finalUrl: string; serverIp: string | null; hashes: MediaHashes; evidence: Evidence }
 
 const EXACT = new Set(['sha256', 'md5', 'sha1'])
+/** A worker looks for the job's suspects at most this often while its batches find matches. */
+const SUSPECT_SWEEP_MS = 60_000
 
 /**
  * Media of one job, shared by every worker through the media_fetches table: found URLs are rows
@@ -114,6 +116,8 @@ export class MediaPipeline {
   readonly #options: MediaPipelineOptions
   readonly #worker: string
   readonly #knownContent = new Map<string, Promise<MediaHashes>>()
+  #suspectsDue = false
+  #suspectsSweptAt = performance.now()
 
   constructor(deps: MediaPipelineDeps, jobId: number, options: MediaPipelineOptions, worker: string, counters: MediaCounters) {
     this.#deps = deps
@@ -188,6 +192,19 @@ export class MediaPipeline {
     // with a little concurrency, keep the network, the hasher and the database busy at once.
     const loops = Math.max(1, Math.min(8, Math.ceil(this.#options.concurrency / 2)))
     await Promise.all(Array.from({ length: loops }, () => this.#loop(pagesDone, stopped, Math.max(1, Math.floor(this.#options.concurrency / loops)))))
+    // This worker's part is done: what was seen beside the job's matches waits for analysts now.
+    await this.#sweepSuspects()
+  }
+
+  /**
+   * Media beside a confirmed match that match nothing wait for analysts to classify them (the
+   * suspect policy's rules and bounds; nothing when it is off): over the whole job, at most once a
+   * minute while batches find matches, and when the worker's part ends.
+   */
+  async #sweepSuspects(): Promise<void> {
+    this.#suspectsDue = false
+    this.#suspectsSweptAt = performance.now()
+    await queueJobSuspects(this.#deps.db, this.#jobId)
   }
 
   async #loop(pagesDone: () => boolean, stopped: () => boolean, concurrency: number): Promise<void> {
@@ -257,10 +274,8 @@ export class MediaPipeline {
       // Done only once matched and recorded (a worker that dies before leaves the batch to be taken
       // again); each fetch's evidence and media go with the done mark, in one statement per batch.
       if (hashed.length > 0) await this.#done(hashed)
-      // Media beside a confirmed match that match nothing wait for analysts to classify them (the
-      // suspect policy's bounds apply; nothing when it is off). After the done mark: the statement
-      // reads each fetch's media from it.
-      if (hashed.length > 0) await queueSuspects(this.#deps.db, hashed.map((h) => h.mediaId), { jobId: this.#jobId })
+      // After the done mark: the sweep reads each fetch's media from it.
+      if (this.#suspectsDue && performance.now() - this.#suspectsSweptAt > SUSPECT_SWEEP_MS) await this.#sweepSuspects()
     } finally {
       clearInterval(renew)
     }
@@ -423,6 +438,7 @@ export class MediaPipeline {
     })
     const matched = batch.map((item, i) => ({ item, matches: perItem[i]! })).filter((x) => x.matches.length > 0)
     if (matched.length === 0) return
+    this.#suspectsDue = true
     const intake = this.#deps.intake
     if (intake === undefined) {
       await recordMatches(this.#deps.db, matched.map((x) => ({ mediaId: x.item.mediaId, jobId: this.#jobId, matches: x.matches })))

@@ -1,4 +1,5 @@
 import { type Database, type Kysely, type ListClassification, NonRetryableError, type SuspectMode, bytesToHex, sql } from '@arachnid/core'
+import type { RawBuilder } from 'kysely'
 import { importList } from './import-list.js'
 
 /** The suspect policy, as analysts and admins see it. */
@@ -37,12 +38,31 @@ export async function queueSuspects(db: Kysely<Database>, mediaIds: readonly num
   if (mediaIds.length === 0) return 0
   const ids = `{${[...new Set(mediaIds)].join(',')}}`
   const jobId = options.jobId ?? null
+  return insertSuspects(db, sql`
+      select distinct s.page_id from media_fetches f join sightings s on s.fetch_id = f.id
+      where f.media_id = any(${ids}::int[]) and (${jobId}::int is null or f.job_id = ${jobId}::int)`)
+}
+
+/**
+ * queueSuspects over a whole crawl job: every page of the job where a confirmed match was seen.
+ * A crawl worker runs it at most once a minute while its batches find matches, and once when its
+ * part of the job ends, rather than once per batch: per batch it cost Postgres about 0.25 s of CPU
+ * on a 5,000-page crawl (bench/crawl), for the same suspects a minute later. One statement.
+ */
+export async function queueJobSuspects(db: Kysely<Database>, jobId: number): Promise<number> {
+  return insertSuspects(db, sql`
+      select distinct s.page_id from matches m
+      join media_fetches f on f.media_id = m.media_id and f.job_id = ${jobId}::int
+      join sightings s on s.fetch_id = f.id
+      where m.status in ('auto-confirmed', 'confirmed')`)
+}
+
+/** The suspects of the pages `touched` selects (a query giving page_id), with the policy's rules and bounds. */
+async function insertSuspects(db: Kysely<Database>, touched: RawBuilder<unknown>): Promise<number> {
   const result = await sql<{ id: number }>`
     with policy as (
       select mode, per_page, per_job from suspect_policy where mode <> 'off'
-    ), touched as (
-      select distinct s.page_id from media_fetches f join sightings s on s.fetch_id = f.id
-      where f.media_id = any(${ids}::int[]) and (${jobId}::int is null or f.job_id = ${jobId}::int)
+    ), touched as (${touched}
     ), anchored as (
       select t.page_id, min(f.media_id) as beside
       from touched t

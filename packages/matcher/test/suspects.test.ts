@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { addClassifiedEntries, importList, loadSuspectPolicy, Matcher, queueSuspects, recordMatches } from '@arachnid/matcher'
+import { addClassifiedEntries, importList, loadSuspectPolicy, Matcher, queueJobSuspects, queueSuspects, recordMatches } from '@arachnid/matcher'
 import { dialectsUnderTest, openTestDatabase, type TestDatabase } from '@arachnid/test'
 
 const dialects = await dialectsUnderTest()
@@ -63,6 +63,15 @@ describe.each(dialects)('the suspect queue on %s', (dialect) => {
     ])
     // Asked again (the next batch on the same pages): nothing twice.
     expect(await queueSuspects(handle.db, [...c.media.values()], { jobId: c.jobId })).toBe(0)
+  })
+
+  it('over a whole job (what a crawl worker runs): the pages where a confirmed match was seen, and only that job\'s', async () => {
+    const c = await crawl([['known-a', 'j1'], ['j2', 'j3'], ['known-b', 'j2']])
+    const other = await crawl([['known-a', 'k1']])
+    expect(await queueJobSuspects(handle.db, c.jobId)).toBe(2)
+    expect((await suspectsOf(c.jobId)).map((x) => x.media_id)).toEqual([c.media.get('j1'), c.media.get('j2')])
+    expect(await suspectsOf(other.jobId)).toEqual([])
+    expect(await queueJobSuspects(handle.db, c.jobId)).toBe(0)
   })
 
   it('bounds suspects per page and per job, follows the per-list mode, and queues nothing when off', async () => {
