@@ -103,10 +103,9 @@ describe.each(dialects)('crawl policies on %s', (dialect) => {
       select extract(epoch from (h.next_allowed_at - j.created_at)) * 1000 as ahead_ms
       from frontier_hosts h join crawl_jobs j on j.id = h.job_id where h.job_id = ${job.id} and h.host = ${`127.0.0.1:${site.port}`}`.execute(handle.db)
     expect(Number(clock.rows[0]!.ahead_ms)).toBeGreaterThanOrEqual(paths.length * delayMs)
-    // ...and the server saw them spaced out (half the delay leaves room for a loaded machine;
-    // unspaced, the page's four images arrive within a few milliseconds of each other).
-    const gaps = site.requests.slice(1).map((r, i) => r.at - site.requests[i]!.at)
-    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(delayMs / 2)
+    // Not checked: the gaps between arrivals as the site saw them. The site runs in this test's own
+    // process, so a loaded machine that stalls it delivers turns taken 250 ms apart within 4 ms of
+    // each other (seen in CI): a timing assertion, which the clock above replaces.
   })
 
   it('refuses bounds that would hang a job, and a malformed deny-list entry, before creating anything', async () => {

@@ -431,6 +431,6 @@ describe.each(dialects)('review statistics on %s', (dialect) => {
     expect(html.match(/<svg class="chart"/g)?.length).toBeGreaterThanOrEqual(5)
     expect(html).toContain('Time to removal per provider')
     expect(html).toContain(`<tr><td>${PROVIDER.name}</td><td>3</td><td>2</td><td>1</td><td>27.5 h</td><td>45.5 h</td><td>33%</td><td>67%</td><td>0</td></tr>`)
-    expect(html).toContain('Notices 3, removed 2, open 1; waiting for review: 2 media (0 escalated).')
+    expect(html).toContain('Notices 3, removed 2, open 1; waiting for review: 2 media (0 escalated);')
   })
 })
