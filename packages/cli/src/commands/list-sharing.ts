@@ -148,14 +148,19 @@ export interface PullSubscriptionOptions {
 /** One page of the peer's changes; an HTTP refusal is a NonRetryableError with the peer's words. */
 async function fetchChanges(sub: Subscription, cursor: string, limit: number): Promise<ListChangesPage> {
   const url = `${sub.url}/api/v1/lists/${encodeURIComponent(sub.remote_name)}/changes?cursor=${encodeURIComponent(cursor)}&limit=${limit}`
-  let response: Response
-  try {
-    response = await fetch(url, {
-      headers: { authorization: `Basic ${Buffer.from(`${sub.user_name}:${sub.password}`).toString('base64')}`, accept: 'application/json' },
-      signal: AbortSignal.timeout(PULL_TIMEOUT_MS),
-    })
-  } catch (error) {
-    throw new RetryableError('PEER_UNREACHABLE', `${sub.url}: ${(error as Error).message}`, { cause: error })
+  let response: Response | undefined
+  // A connection refused or reset (a peer restarting, a loaded machine) is tried again twice, after
+  // 0.5 and 1.5 s, before the pull fails with it; an answer of any status is not retried here.
+  for (let attempt = 0; response === undefined; attempt++) {
+    try {
+      response = await fetch(url, {
+        headers: { authorization: `Basic ${Buffer.from(`${sub.user_name}:${sub.password}`).toString('base64')}`, accept: 'application/json' },
+        signal: AbortSignal.timeout(PULL_TIMEOUT_MS),
+      })
+    } catch (error) {
+      if (attempt >= 2) throw new RetryableError('PEER_UNREACHABLE', `${sub.url}: ${(error as Error).message}`, { cause: error })
+      await new Promise((resolve) => setTimeout(resolve, 500 * (1 + 2 * attempt)))
+    }
   }
   if (response.status !== 200) {
     const body = await response.text().catch(() => '')
