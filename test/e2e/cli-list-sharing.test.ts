@@ -56,7 +56,9 @@ describe.each(dialects)('list sharing between two deployments on %s', (dialect) 
   }
   const ok = async (cli: CliEnvironment, args: string[], input?: string) => {
     const r = await cli.run(args, input === undefined ? {} : { input })
-    expect(r.code, `${args.join(' ')}: ${r.errors} ${r.stdout.slice(0, 2000)}`).toBe(0)
+    // On a failure, what the peer's service wrote too (a pull that could not reach it says why there).
+    const service = r.code === 0 || cli === a || api === undefined ? '' : `\n[the peer's service, stderr]: ${api.stderr.slice(-4000)}`
+    expect(r.code, `${args.join(' ')}: ${r.errors} ${r.stdout.slice(0, 2000)}${service}`).toBe(0)
     return r
   }
   /** A command printing JSON lines that must succeed (its output shown if not): the last line. */

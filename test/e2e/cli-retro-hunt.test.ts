@@ -45,7 +45,7 @@ describe.each(dialects)('retro-hunt on import (pnpm arachnid) on %s', (dialect) 
     })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  }, 60_000)
+  }, 300_000)
   afterAll(async () => {
     server?.closeAllConnections()
     await new Promise((resolve) => server?.close(resolve))

@@ -51,7 +51,7 @@ describe.each(dialects)('suspects classified by two analysts (pnpm arachnid) on 
     })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  }, 60_000)
+  }, 300_000)
   afterAll(async () => {
     server?.closeAllConnections()
     await new Promise((resolve) => server?.close(resolve))

@@ -26,7 +26,12 @@ export interface CliOptions {
   readonly env?: Readonly<Record<string, string>>
   /** Written to stdin, which is then closed. Without it stdin is closed at once. */
   readonly input?: string
-  /** The process group is killed (SIGKILL) after this long. Default 120 s. */
+  /**
+   * The process group is killed (SIGKILL) after this long: a backstop for a process a failed test
+   * left behind, not a test's deadline (its own timeout is). Default 15 minutes, the longest test's
+   * timeout: a server started in beforeAll lives through every test of its file, and under CI's load
+   * a shorter default killed one in the middle (the service of cli-list-sharing at 120 s).
+   */
   readonly timeoutMs?: number
 }
 
@@ -152,13 +157,18 @@ export async function openCliEnvironment(dialect: DialectName, options: { readon
   const env: Record<string, string> = {
     ...cleanEnv(), ARACHNID_HOME: home, DATABASE_URL: pg?.url ?? '', SMTP_URL: '', LOG_LEVEL: 'warn', ...options.env,
   }
+  /** What was started and has not exited: close() ends it before removing the home it writes to. */
+  const live = new Set<CliProcess>()
   const start = (args: readonly string[], o: CliOptions = {}): CliProcess => {
     const child = spawn('pnpm', ['arachnid', ...args], {
       cwd: REPO_ROOT, env: { ...env, ...o.env }, detached: true, stdio: ['pipe', 'pipe', 'pipe'],
     })
     if (o.input !== undefined) child.stdin!.end(o.input)
     else child.stdin!.end()
-    return new CliProcess(child, o.timeoutMs ?? 120_000)
+    const started = new CliProcess(child, o.timeoutMs ?? 900_000)
+    live.add(started)
+    void started.exited.then(() => live.delete(started))
+    return started
   }
   const run = (args: readonly string[], o: CliOptions = {}) => start(args, o).exited
   return {
@@ -182,8 +192,11 @@ export async function openCliEnvironment(dialect: DialectName, options: { readon
       }
     },
     async close() {
+      // A test that failed or timed out can leave a command running (a crawl writing to the embedded
+      // database under home): killed first, else removing home races its writes (ENOTEMPTY).
+      await Promise.all([...live].map((p) => p.stop(0)))
       await pg?.close().catch(() => {})
-      await rm(home, { recursive: true, force: true })
+      await rm(home, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 })
     },
   }
 }

@@ -50,7 +50,7 @@ describe.skipIf(!haveChromium)('video discovery in the browser', () => {
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
     const { chromium } = await import('playwright-core')
     browser = await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS] })
-  }, 60_000)
+  }, 300_000)
   afterAll(async () => {
     await browser?.close()
     server?.closeAllConnections()

@@ -268,5 +268,5 @@ describe.skipIf(!existsSync(FFMPEG))('synthetic site videos made by ffmpeg', () 
     } finally {
       await site.close()
     }
-  }, 60_000)
+  }, 300_000)
 })

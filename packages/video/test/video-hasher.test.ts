@@ -130,7 +130,7 @@ describe.runIf(haveFfmpeg)('VideoHasher on synthetic benign videos', () => {
       await bounded.close()
     }
     expect(ffmpegChildren()).toEqual([])
-  }, 60_000)
+  }, 300_000)
 
   it('refuses what exceeds the other bounds before decoding', async () => {
     const small = new VideoHasher({ maxBytes: 100_000 })
@@ -142,7 +142,7 @@ describe.runIf(haveFfmpeg)('VideoHasher on synthetic benign videos', () => {
     expect((await new VideoHasher({ maxStreams: 2 }).hash(withAudio)).frames.length).toBeGreaterThan(0)
     const shortBound = new VideoHasher({ maxDurationSeconds: 5 })
     expect((await rejection(shortBound.hash(original))).code).toBe('TOO_LONG')
-  }, 60_000)
+  }, 300_000)
 
   it('says FFMPEG_UNAVAILABLE (retryable) without ffmpeg, and CLOSED after close()', async () => {
     const missing = new VideoHasher({ ffprobePath: '/nonexistent/ffprobe', ffmpegPath: '/nonexistent/ffmpeg' })
