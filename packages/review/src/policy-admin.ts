@@ -10,21 +10,31 @@ const BOOLEAN = ['autoExact', 'twoAnalystsNear'] as const
 export function parsePolicyChange(input: Record<string, unknown>): Partial<ReviewPolicy> {
   const out: Record<string, number | boolean> = {}
   for (const [key, [min, max]] of Object.entries(POLICY_RANGES)) {
-    const raw = input[key]
-    if (raw === undefined || raw === '') continue
-    const value = typeof raw === 'number' || (typeof raw === 'string' && /^\s*[+-]?\d+\s*$/.test(raw)) ? Number(raw) : Number.NaN
-    if (!Number.isInteger(value) || value < min || value > max) throw new NonRetryableError('BAD_POLICY', `${key} ${JSON.stringify(raw)}: expected an integer from ${min} to ${max}`)
-    out[key] = value
+    const value = policyInteger(key, input[key], min, max)
+    if (value !== undefined) out[key] = value
   }
   for (const key of BOOLEAN) {
-    const raw = input[key]
-    if (raw === undefined) continue
-    if (typeof raw === 'boolean') out[key] = raw
-    else if (/^(1|true|on|yes)$/i.test(String(raw))) out[key] = true
-    else if (/^(0|false|off|no)$/i.test(String(raw))) out[key] = false
-    else throw new NonRetryableError('BAD_POLICY', `${key} must be true or false`)
+    const value = policyBoolean(key, input[key])
+    if (value !== undefined) out[key] = value
   }
   return out as Partial<ReviewPolicy>
+}
+
+/** A policy's integer field from outside (a number, or a string of digits); undefined when absent or ''; BAD_POLICY naming the field otherwise. */
+export function policyInteger(key: string, raw: unknown, min: number, max: number): number | undefined {
+  if (raw === undefined || raw === '') return undefined
+  const value = typeof raw === 'number' || (typeof raw === 'string' && /^\s*[+-]?\d+\s*$/.test(raw)) ? Number(raw) : Number.NaN
+  if (!Number.isInteger(value) || value < min || value > max) throw new NonRetryableError('BAD_POLICY', `${key} ${JSON.stringify(raw)}: expected an integer from ${min} to ${max}`)
+  return value
+}
+
+/** A policy's yes/no field from outside (a boolean, or 1/true/on/yes, 0/false/off/no); undefined when absent. */
+export function policyBoolean(key: string, raw: unknown): boolean | undefined {
+  if (raw === undefined) return undefined
+  if (typeof raw === 'boolean') return raw
+  if (/^(1|true|on|yes)$/i.test(String(raw))) return true
+  if (/^(0|false|off|no)$/i.test(String(raw))) return false
+  throw new NonRetryableError('BAD_POLICY', `${key} must be true or false`)
 }
 
 /**

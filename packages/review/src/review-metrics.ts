@@ -1,6 +1,7 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
 import { type Database, type Kysely, sql } from '@arachnid/core'
 import { queueCounts } from './review-queue.js'
+import { suspectCounts } from './suspect-queue.js'
 
 /**
  * Prometheus metrics of the review server: what it did (requests, logins, decisions, previews)
@@ -25,10 +26,9 @@ export class ReviewMetrics {
       } })
     const suspects = new Gauge({ name: 'arachnid_review_suspects', help: 'Suspects by status (pending: waiting for classification)', labelNames: ['status'] as const, registers: [this.registry],
       async collect() {
-        const rows = await db.selectFrom('suspects').select(['status', sql<number>`count(*)::int`.as('n')]).groupBy('status').execute().catch(() => [])
+        const counts = await suspectCounts(db).catch(() => ({ pending: 0 }))
         suspects.reset()
-        suspects.set({ status: 'pending' }, 0)
-        for (const r of rows) suspects.set({ status: r.status }, Number(r.n))
+        for (const [status, n] of Object.entries(counts)) suspects.set({ status }, n)
       } })
     const notices = new Gauge({ name: 'arachnid_review_notices', help: 'Notices by status', labelNames: ['status'] as const, registers: [this.registry],
       async collect() {

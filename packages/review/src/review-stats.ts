@@ -1,6 +1,7 @@
 import { type Database, type Kysely, sql } from '@arachnid/core'
 import { type NoticeStats, noticeStats } from '@arachnid/notifier'
 import { queueCounts } from './review-queue.js'
+import { suspectCounts } from './suspect-queue.js'
 
 /** Histogram buckets for durations, in hours (upper bounds; the last is open-ended). */
 export const DURATION_BUCKETS = [
@@ -63,7 +64,7 @@ export async function reviewStats(db: Kysely<Database>, options: { readonly days
   const open = rows.filter((r) => r.status === 'open').map((r) => Math.max(0, (now.getTime() - new Date(r.created_at).getTime()) / 3_600_000))
   // The queue's own definition, so "waiting for review" is what the queue shows.
   const queue = await queueCounts(db)
-  const suspects = new Map((await db.selectFrom('suspects').select(['status', sql<number>`count(*)::int`.as('n')]).groupBy('status').execute()).map((r) => [r.status, Number(r.n)]))
+  const suspects = await suspectCounts(db)
   return {
     removal,
     noticesPerDay: [...perDay.entries()].map(([day, count]) => ({ day, count })),
@@ -73,6 +74,6 @@ export async function reviewStats(db: Kysely<Database>, options: { readonly days
     },
     openAges: bucket(open),
     queue: { pending: queue.pending, escalated: queue.escalated },
-    suspects: { pending: suspects.get('pending') ?? 0, csam: suspects.get('csam') ?? 0, harmful: suspects.get('harmful-abusive-material') ?? 0, not: suspects.get('not') ?? 0 },
+    suspects: { pending: suspects.pending, csam: suspects.csam, harmful: suspects['harmful-abusive-material'], not: suspects.not },
   }
 }

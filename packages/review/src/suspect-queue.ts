@@ -2,6 +2,7 @@ import { type Database, type Kysely, NonRetryableError, SUSPECT_CLASSES, SUSPECT
 import { type RetroHuntScope, type SuspectPolicy, addClassifiedEntries, loadSuspectPolicy } from '@arachnid/matcher'
 import type { Analyst } from './analyst-accounts.js'
 import { type Actor, appendAudit } from './audit-log.js'
+import { policyBoolean, policyInteger } from './policy-admin.js'
 import { DecisionError } from './review-decisions.js'
 
 /** A suspect as the queue shows it: never the media, only where it was seen and beside what. */
@@ -19,6 +20,16 @@ export interface SuspectItem {
   readonly queuedAt: Date
   /** Votes so far (with the two-analyst rule), as "name: classification". */
   readonly votes: readonly string[]
+}
+
+/** Suspects by status, every status present (0 when none): the statistics page, /metrics and the CLI show these. */
+export type SuspectCounts = Readonly<Record<'pending' | SuspectClass, number>>
+
+export async function suspectCounts(db: Kysely<Database>): Promise<SuspectCounts> {
+  const rows = await db.selectFrom('suspects').select(['status', sql<number>`count(*)::int`.as('n')]).groupBy('status').execute()
+  const counts: Record<'pending' | SuspectClass, number> = { pending: 0, csam: 0, 'harmful-abusive-material': 0, not: 0 }
+  for (const r of rows) counts[r.status] = Number(r.n)
+  return counts
 }
 
 /** Pending suspects, oldest first (a media waits in the order it was queued). */
@@ -130,19 +141,11 @@ export function parseSuspectPolicyChange(input: Record<string, unknown>): Partia
     out.mode = input.mode
   }
   for (const [key, max] of [['perPage', 10_000], ['perJob', 10_000_000], ['previewsBeforeBreak', 100_000]] as const) {
-    const raw = input[key]
-    if (raw === undefined || raw === '') continue
-    const value = typeof raw === 'number' || (typeof raw === 'string' && /^\s*\d+\s*$/.test(raw)) ? Number(raw) : Number.NaN
-    if (!Number.isInteger(value) || value < 0 || value > max) throw new NonRetryableError('BAD_POLICY', `${key} ${JSON.stringify(raw)}: expected an integer from 0 to ${max}`)
-    out[key] = value
+    const value = policyInteger(key, input[key], 0, max)
+    if (value !== undefined) out[key] = value
   }
-  if (input.twoAnalysts !== undefined) {
-    const raw = input.twoAnalysts
-    if (typeof raw === 'boolean') out.twoAnalysts = raw
-    else if (/^(1|true|on|yes)$/i.test(String(raw))) out.twoAnalysts = true
-    else if (/^(0|false|off|no)$/i.test(String(raw))) out.twoAnalysts = false
-    else throw new NonRetryableError('BAD_POLICY', 'twoAnalysts must be true or false')
-  }
+  const twoAnalysts = policyBoolean('twoAnalysts', input.twoAnalysts)
+  if (twoAnalysts !== undefined) out.twoAnalysts = twoAnalysts
   return out as Partial<SuspectPolicy>
 }
 

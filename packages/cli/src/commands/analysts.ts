@@ -1,9 +1,9 @@
 import os from 'node:os'
 import readline from 'node:readline'
 import type { Command } from 'commander'
-import { ANALYST_ROLES, type AnalystRole, ConfigError, LIST_REVIEW_MODES, type ListReviewMode, NonRetryableError, SUSPECT_MODES, type SuspectMode, loadConfig, sql } from '@arachnid/core'
+import { ANALYST_ROLES, type AnalystRole, ConfigError, LIST_REVIEW_MODES, type ListReviewMode, NonRetryableError, SUSPECT_MODES, type SuspectMode, loadConfig } from '@arachnid/core'
 import { loadReviewPolicy, loadSuspectPolicy } from '@arachnid/matcher'
-import { MAX_PRIORITY, addAnalyst, disableAnalyst, listAnalysts, listReviewModes, listSuspects, parsePolicyChange, parseSuspectPolicyChange, setListReview, setListSuspects, updateReviewPolicy, updateSuspectPolicy } from '@arachnid/review'
+import { MAX_PRIORITY, addAnalyst, disableAnalyst, listAnalysts, listReviewModes, listSuspects, parsePolicyChange, parseSuspectPolicyChange, setListReview, setListSuspects, suspectCounts, updateReviewPolicy, updateSuspectPolicy } from '@arachnid/review'
 import { withApp } from '../app.js'
 import { choice, integer, text, threshold, warnLargeThreshold } from '../parse-options.js'
 
@@ -130,12 +130,12 @@ export function registerAnalysts(program: Command): void {
         if (options.list !== undefined) await setListSuspects(db, { name: options.list }, options.on === true, cliActor(), options.reason)
         const policy = await loadSuspectPolicy(db)
         const lists = (await db.selectFrom('hash_lists').where('suspects', '=', true).select('name').orderBy('name').execute()).map((l) => l.name)
-        const counts = Object.fromEntries((await db.selectFrom('suspects').select(['status', sql<number>`count(*)::int`.as('n')]).groupBy('status').execute()).map((r) => [r.status, Number(r.n)]))
+        const counts = await suspectCounts(db)
         const oldest = (await listSuspects(db, { limit: 1 }))[0]
         if (options.json) return void process.stdout.write(`${JSON.stringify({ policy, lists, suspects: counts, oldestPending: oldest?.queuedAt ?? null })}\n`)
         process.stdout.write(`suspects: ${policy.mode}${policy.mode === 'per-list' ? ` (lists: ${lists.join(', ') || 'none marked'})` : ''}; at most ${policy.perPage} per page and ${policy.perJob} per job; `
           + `two analysts: ${policy.twoAnalysts ? 'yes' : 'no'}; break prompted after ${policy.previewsBeforeBreak || 'no number of'} previews\n`)
-        process.stdout.write(`  pending ${counts.pending ?? 0}, csam ${counts.csam ?? 0}, harmful-abusive-material ${counts['harmful-abusive-material'] ?? 0}, not ${counts.not ?? 0}${oldest ? `; oldest waiting since ${oldest.queuedAt.toISOString()}` : ''}\n`)
+        process.stdout.write(`  pending ${counts.pending}, csam ${counts.csam}, harmful-abusive-material ${counts['harmful-abusive-material']}, not ${counts.not}${oldest ? `; oldest waiting since ${oldest.queuedAt.toISOString()}` : ''}\n`)
       })
     })
 }
