@@ -1,11 +1,9 @@
 import { createHash } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
-import http from 'node:http'
-import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateImage } from '@arachnid/synthetic'
-import { type CliEnvironment, type CliProcess, dialectsUnderTest, openCliEnvironment } from '@arachnid/test'
+import { type CliEnvironment, type CliProcess, dialectsUnderTest, openCliEnvironment, type PictureSite, startPictureSite } from '@arachnid/test'
 
 /**
  * Sharing lists between two deployments on loopback, each with a database of its own: `lists
@@ -187,16 +185,8 @@ describe.each(dialects)('list sharing between two deployments on %s', (dialect) 
     const pictures = new Map<string, Uint8Array>()
     for (const [name, seed] of [['kept', 801], ['gone', 802]] as const) pictures.set(`/${name}.png`, await generateImage({ seed, width: 160, height: 120, format: 'png' }))
     const removed = new Set<string>()
-    const site = http.createServer((req, res) => {
-      const url = req.url ?? '/'
-      if (url === '/robots.txt') return res.writeHead(200, { 'content-type': 'text/plain' }).end('User-agent: *\nAllow: /\n')
-      if (url === '/') return res.writeHead(200, { 'content-type': 'text/html' }).end(`<html><body>${[...pictures.keys()].map((u) => `<img src="${u}">`).join('')}</body></html>`)
-      const bytes = pictures.get(url)
-      if (bytes && !removed.has(url)) return res.writeHead(200, { 'content-type': 'image/png' }).end(bytes)
-      res.writeHead(404).end()
-    })
-    await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve))
-    const origin = `http://127.0.0.1:${(site.address() as AddressInfo).port}`
+    const site = await startPictureSite({ images: pictures, removed })
+    const origin = site.base
     const digest = (algorithm: string, name: string) => createHash(algorithm).update(pictures.get(`/${name}.png`)!).digest('hex')
     try {
       expect(await b.json(['crawl', `${origin}/`, '--allow', '127.0.0.1/32', '--json'])).toMatchObject({ media: 2, notices: 0 })
@@ -240,8 +230,7 @@ describe.each(dialects)('list sharing between two deployments on %s', (dialect) 
       expect(subscriptions.map((s: { list: string; retroHunt: boolean; huntPending: boolean }) => [s.list, s.retroHunt, s.huntPending])).toEqual([['mirror', true, false], ['quiet', false, false]])
       expect((await ok(b, ['lists', 'subscriptions'])).stdout).toMatch(/^quiet <- .*, no retro-hunts/m)
     } finally {
-      site.closeAllConnections()
-      await new Promise((resolve) => site.close(resolve))
+      await site.close()
     }
   }, 900_000)
 })

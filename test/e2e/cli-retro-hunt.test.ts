@@ -1,12 +1,10 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import http from 'node:http'
-import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Hasher, type ImageHashes } from '@arachnid/hasher'
 import { alterImage, generateImage } from '@arachnid/synthetic'
-import { type CliEnvironment, dialectsUnderTest, openCliEnvironment } from '@arachnid/test'
+import { type CliEnvironment, dialectsUnderTest, openCliEnvironment, type PictureSite, startPictureSite } from '@arachnid/test'
 
 const dialects = await dialectsUnderTest()
 
@@ -18,7 +16,7 @@ const dialects = await dialectsUnderTest()
  */
 describe.each(dialects)('retro-hunt on import (pnpm arachnid) on %s', (dialect) => {
   let cli: CliEnvironment
-  let server: http.Server
+  let site: PictureSite | undefined
   let base: string
   let dir: string
   const images = new Map<string, Uint8Array>()
@@ -35,20 +33,11 @@ describe.each(dialects)('retro-hunt on import (pnpm arachnid) on %s', (dialect) 
     const hasher = new Hasher()
     for (const [url, bytes] of images) hashes.set(url, await hasher.hash(bytes))
     await hasher.close()
-    server = http.createServer((req, res) => {
-      const url = req.url ?? '/'
-      if (url === '/robots.txt') return res.writeHead(200, { 'content-type': 'text/plain' }).end('User-agent: *\nAllow: /\n')
-      if (url === '/') return res.writeHead(200, { 'content-type': 'text/html' }).end(`<html><body>${[...images.keys()].map((u) => `<img src="${u}">`).join('')}</body></html>`)
-      const bytes = images.get(url)
-      if (bytes && !removed.has(url)) return res.writeHead(200, { 'content-type': 'image/jpeg' }).end(bytes)
-      res.writeHead(404).end()
-    })
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    site = await startPictureSite({ images, removed })
+    base = site.base
   }, 300_000)
   afterAll(async () => {
-    server?.closeAllConnections()
-    await new Promise((resolve) => server?.close(resolve))
+    await site?.close()
     await cli?.close()
     if (dir) await rm(dir, { recursive: true, force: true })
   })
