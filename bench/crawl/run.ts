@@ -7,7 +7,7 @@
  *   3. the baseline again (the machine's load drifts: each pipeline run is compared with the mean).
  * Each worker's SQL statements and CPU time are counted (count-statements.mjs), and Postgres' CPU.
  * Run from the repository root:
- *   pnpm tsx bench/crawl/run.ts [--pages 5000] [--images 15000] [--workers 1,2] [--statements]
+ *   pnpm tsx bench/crawl/run.ts [--pages 5000] [--images 15000] [--workers 1,2] [--hash-workers 0,1] [--statements]
  * Needs Postgres (TEST_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres); it
  * creates and drops its own database. Images are benign, synthetic, generated in memory.
  */
@@ -20,7 +20,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { CheerioCrawler } from '@crawlee/cheerio'
 import { Configuration, log as crawleeLog } from '@crawlee/core'
 import { openApp, openCrawlSession, prepareDemo } from '@arachnid/cli'
-import { loadConfig, sql } from '@arachnid/core'
+import { SETTINGS, loadConfig, sql } from '@arachnid/core'
 import { CrawlJob, discover, summarizeJob } from '@arachnid/crawler'
 import { startSyntheticSite } from '@arachnid/synthetic'
 import { openTestDatabase } from '@arachnid/test'
@@ -31,6 +31,8 @@ const IMAGES = Number(args.get('--images') ?? 15000)
 const CONCURRENCY = 8
 /** Which pipeline runs (worker processes each): default 1 then 2. */
 const WORKERS = (args.get('--workers') ?? '1,2').split(',').map(Number)
+/** Hashing threads per worker process (ARACHNID_HASH_WORKERS), each value a pipeline run of its own: `--hash-workers 0,1`. */
+const HASH_WORKERS = (args.get('--hash-workers') ?? process.env.ARACHNID_HASH_WORKERS ?? String(SETTINGS.hashWorkers.default)).split(',').map(Number)
 const TICKS = 100 // USER_HZ of /proc/<pid>/stat
 const root = fileURLToPath(new URL('../../', import.meta.url))
 
@@ -98,10 +100,10 @@ async function procCpu(pid: number): Promise<number | undefined> {
 
 interface RunFigures { pages: number; media: number; matched: number; seconds: number; statements: number; kinds: Map<string, number>; workerCpu: number; postgresCpu: number; benchCpu: number }
 
-async function pipeline(workers: number): Promise<RunFigures> {
+async function pipeline(workers: number, hashWorkers: number): Promise<RunFigures> {
   const session = await openCrawlSession(app)
   const job = await CrawlJob.create(session.deps, {
-    seeds: [`${site.manifest.baseUrl}/`], allowAddresses: ['127.0.0.1/32'], maxPages: PAGES + 100, maxDepth: 20, name: `bench ${workers}`,
+    seeds: [`${site.manifest.baseUrl}/`], allowAddresses: ['127.0.0.1/32'], maxPages: PAGES + 100, maxDepth: 20, name: `bench ${workers} (${hashWorkers} hash workers)`,
   })
   await session.close()
   const dbName = new URL(pg.url!).pathname.slice(1)
@@ -118,14 +120,14 @@ async function pipeline(workers: number): Promise<RunFigures> {
     }
   }
   await sampleBackends()
-  const countFiles = Array.from({ length: workers }, (_, i) => path.join(home, `counts-${workers}-${i}`))
+  const countFiles = Array.from({ length: workers }, (_, i) => path.join(home, `counts-${workers}-${hashWorkers}-${i}`))
   const start = performance.now()
   const benchCpu = process.cpuUsage()
   const children = countFiles.map((countFile) => spawn(path.join(root, 'node_modules/.bin/tsx'), [path.join(root, 'packages/cli/src/main.ts'), 'worker', '--exit-when-idle',
     '--page-concurrency', String(CONCURRENCY), '--media-concurrency', String(CONCURRENCY)], {
     cwd: home, stdio: ['ignore', 'ignore', 'inherit'],
     env: {
-      ...process.env, DATABASE_URL: pg.url!, ARACHNID_HOME: home, SMTP_URL: '', LOG_LEVEL: 'warn',
+      ...process.env, DATABASE_URL: pg.url!, ARACHNID_HOME: home, SMTP_URL: '', LOG_LEVEL: 'warn', ARACHNID_HASH_WORKERS: String(hashWorkers),
       // Counts the worker's statements and CPU time (bench/crawl/count-statements.mjs).
       ARACHNID_BENCH_COUNTS: countFile, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${path.join(root, 'bench/crawl/count-statements.mjs')}`.trim(),
     },
@@ -183,10 +185,11 @@ function byPart(kinds: ReadonlyMap<string, number>): { pages: number; media: num
 }
 
 const runs: [string, RunFigures][] = []
-for (const workers of WORKERS) {
-  const r = await pipeline(workers)
-  runs.push([`pipeline, ${workers} worker${workers === 1 ? '' : 's'}`, r])
-  console.log(`pipeline, ${workers} worker(s): ${r.pages} pages, ${r.media} media, ${r.matched} matched in ${r.seconds.toFixed(1)} s; ` +
+for (const workers of WORKERS) for (const hashWorkers of HASH_WORKERS) {
+  const r = await pipeline(workers, hashWorkers)
+  const name = `pipeline, ${workers} worker${workers === 1 ? '' : 's'}, ${hashWorkers} hash thread${hashWorkers === 1 ? '' : 's'} each`
+  runs.push([name, r])
+  console.log(`${name}: ${r.pages} pages, ${r.media} media, ${r.matched} matched in ${r.seconds.toFixed(1)} s; ` +
     `${r.statements} statements (${(r.statements / r.pages).toFixed(1)} per page, ${(r.statements / r.media).toFixed(2)} per media); ` +
     `CPU s: workers ${r.workerCpu.toFixed(1)}, postgres ${r.postgresCpu.toFixed(1)}, bench+site ${r.benchCpu.toFixed(1)}; load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`)
   const parts = byPart(r.kinds)

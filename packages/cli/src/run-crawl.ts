@@ -45,7 +45,7 @@ export interface CrawlSession {
 
 export async function openCrawlSession(app: App): Promise<CrawlSession> {
   const { config, database, matcher, logger } = app
-  const hasher = new Hasher({ maxBytes: config.maxMediaBytes, maxPixels: config.maxPixels, dihedral: true })
+  const hasher = new Hasher({ maxBytes: config.maxMediaBytes, maxPixels: config.maxPixels, dihedral: true, workers: config.hashWorkers })
   // Videos are decoded by Debian's ffmpeg, one at a time per worker (ffmpeg uses several threads of its own).
   const { VideoHasher } = await import('@arachnid/video')
   const videoHasher = new VideoHasher({
