@@ -28,9 +28,9 @@ import { cachedIntegerPlan, cachedPlan, DOWN } from './pdq-plan.js'
  * The PDQ samples are the same real numbers as the folded float64 sums (the weights are the same
  * rationals) computed with fewer roundings; both are rounded to float32 at the end. Measured on
  * random textured images of many sizes, the buffers are identical, and so are the hashes (see
- * test/folded-scan.test.ts). Returns undefined when the layout does not allow word reads
- * (row bytes not a multiple of 4, unaligned data, big-endian host) or has windows of more than
- * 16 rows, where the lanes would overflow (images taller than about 2,100 pixels).
+ * test/folded-scan.test.ts). Rows that are not a whole number of words, or unaligned pixels,
+ * are read from a padded copy. Returns undefined on a big-endian host, and for windows of more
+ * than 16 rows, where the lanes would overflow (images taller than about 2,100 pixels).
  */
 export interface FoldedScan {
   /** The 64x64 folded buffer, float32 values held in a Float64Array, row-major. */
@@ -58,10 +58,16 @@ const GROUP = 4
 const SIZE = DOWN
 
 export function foldedScan(pixels: Pixels, withBlocks: boolean): FoldedScan | undefined {
-  const { width, height, channels, data } = pixels
+  const { width, height, channels } = pixels
   const rowBytes = width * channels
-  if (!LITTLE_ENDIAN || rowBytes % 4 !== 0 || data.byteOffset % 4 !== 0 || data.length < rowBytes * height) return undefined
-  const rowWords = rowBytes / 4
+  if (!LITTLE_ENDIAN || pixels.data.length < rowBytes * height) return undefined
+  // Rows that are not a whole number of words (RGB widths not a multiple of 4: most images), or
+  // pixels not on a word boundary, are copied once with each row padded by zero bytes to a word
+  // (about 0.05 ms for 1000x750): a zero adds nothing to the lanes, and the padding bytes are not
+  // columns, so nothing reads their sums.
+  const rowStride = (rowBytes + 3) & ~3
+  const data = rowStride === rowBytes && pixels.data.byteOffset % 4 === 0 ? pixels.data : padRows(pixels.data, rowBytes, rowStride, height)
+  const rowWords = rowStride / 4
   const words = new Uint32Array(data.buffer, data.byteOffset, rowWords * height)
   const rows = cachedIntegerPlan(height, MAX_LANE_DIVISOR)
   const floatRows = cachedPlan(height)
@@ -93,8 +99,10 @@ export function foldedScan(pixels: Pixels, withBlocks: boolean): FoldedScan | un
       weightAt[at] = i * stride + k
     }
   }
-  const lows = Array.from({ length: slots }, () => new Int32Array(rowWords))
-  const highs = Array.from({ length: slots }, () => new Int32Array(rowWords))
+  // RGB lumas are read 4 pixels (3 words) at a time: room for the last, partial group's words.
+  const laneWords = channels === 3 ? 3 * Math.ceil(width / 4) : rowWords
+  const lows = Array.from({ length: slots }, () => new Int32Array(laneWords))
+  const highs = Array.from({ length: slots }, () => new Int32Array(laneWords))
   const floats: (Float64Array | undefined)[] = Array.from({ length: slots }, () => undefined)
 
   const blockWidth = width / BITS
@@ -104,7 +112,7 @@ export function foldedScan(pixels: Pixels, withBlocks: boolean): FoldedScan | un
   const blockHeight = height / BITS
 
   const down = new Float64Array(SIZE * SIZE)
-  const luma = new Float64Array(width)
+  const luma = new Float64Array(4 * Math.ceil(width / 4))
   const intWeights = rows.weights
   const floatWeights = floatRows.weights
   // Integer-weighted output rows of the current group of rows, and their 4 weights (0 for rows of
@@ -159,7 +167,7 @@ export function foldedScan(pixels: Pixels, withBlocks: boolean): FoldedScan | un
       let acc = floats[slot]
       if (acc === undefined) acc = floats[slot] = new Float64Array(rowBytes)
       if (r === starts[i]) acc.fill(0)
-      addRowFloat(data, r * rowBytes, rowBytes, floatWeights[weightAt[t]!]!, acc)
+      addRowFloat(data, r * rowStride, rowBytes, floatWeights[weightAt[t]!]!, acc)
     }
     r0 += n
     // Output rows whose support ended in this group: their columns are complete.
@@ -181,6 +189,14 @@ export function foldedScan(pixels: Pixels, withBlocks: boolean): FoldedScan | un
   // The reference's buffer is float32; so is what the DCT and the quality metric read.
   for (let k = 0; k < down.length; k++) down[k] = Math.fround(down[k]!)
   return blocks === undefined ? { down } : { down, blocks, pixelsPerBlock: blockWidth * blockHeight }
+}
+
+/** The rows of `data` copied into a word-aligned buffer with `stride` bytes per row (zeros after each row's `rowBytes`). */
+function padRows(data: Uint8Array, rowBytes: number, stride: number, height: number): Uint8Array {
+  const padded = new Uint8Array(stride * height)
+  if (stride === rowBytes) padded.set(data.subarray(0, rowBytes * height))
+  else for (let r = 0; r < height; r++) padded.set(data.subarray(r * rowBytes, (r + 1) * rowBytes), r * stride)
+  return padded
 }
 
 /** Which row of the group (0..n-1) CSR entry t belongs to. */

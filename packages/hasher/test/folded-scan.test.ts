@@ -76,15 +76,42 @@ describe('foldedScan: PDQ folded buffer and blockhash sums in one pass of word r
     expect(pdqHash(half)).toEqual(pdqHashFromDownsample(half, foldedSums(half)))
   })
 
-  it('declines layouts it cannot read by words or whose windows overflow the lanes, and the hashes then come from the float sums', () => {
-    const odd: Pixels = { width: 1001, height: 750, channels: 3, data: texturedPixels(1001, 750, 3) }
-    expect(foldedScan(odd, true)).toBeUndefined()
-    expect(pdqHash(odd)).toEqual(pdqHashFromDownsample(odd, foldedSums(odd)))
-    const backing = new Uint8Array(1024 * 768 * 3 + 1)
-    backing.set(texturedPixels(1024, 768, 4), 1)
-    const unaligned: Pixels = { width: 1024, height: 768, channels: 3, data: backing.subarray(1) }
-    expect(foldedScan(unaligned, true)).toBeUndefined()
-    expect(pdqHash(unaligned)).toEqual(pdqHash({ ...unaligned, data: unaligned.data.slice() }))
+  it('reads rows that are not whole words, and unaligned pixels, from a padded copy: the float sums and their hashes', () => {
+    // RGB widths that are not a multiple of 4 (row bytes not whole words), the sizes of most images.
+    const odd: [number, number][] = [[1001, 750], [1000, 750], [1002, 751], [1, 1], [3, 5], [5, 3], [7, 1000], [333, 250], [319, 241], [1023, 1100], [1918, 1081]]
+    for (let k = 0; k < 12; k++) odd.push([1 + Math.floor(random() * 1500), 1 + Math.floor(random() * 1200)])
+    let samples = 0
+    let different = 0
+    for (const [width, height] of odd) {
+      const pixels: Pixels = { width, height, channels: 3, data: texturedPixels(width, height, width * 7 + height) }
+      const scan = foldedScan(pixels, true)
+      expect(scan, `${width}x${height}`).toBeDefined()
+      if (width % 4 !== 0) expect(scan!.blocks, `${width}x${height}`).toBeUndefined()
+      const sums = foldedSums(pixels)
+      for (let k = 0; k < sums.length; k++) {
+        samples++
+        if (scan!.down[k] !== sums[k]) different++
+        expect(Math.abs(scan!.down[k]! - sums[k]!), `${width}x${height} sample ${k}`).toBeLessThanOrEqual(Math.max(1, Math.abs(sums[k]!)) * 2 ** -23)
+      }
+      const viaSums = pdqHashFromDownsample(pixels, sums, { dihedral: true })
+      expect(pdqHash(pixels, { dihedral: true }), `${width}x${height}`).toEqual(viaSums)
+      expect(pdqHashFromDownsample(pixels, scan!.down, { dihedral: true }), `${width}x${height}`).toEqual(viaSums)
+      // The input is read, never written (the padding is in a copy).
+      expect(Buffer.from(pixels.data).equals(texturedPixels(width, height, width * 7 + height)), `${width}x${height} input unchanged`).toBe(true)
+    }
+    expect(different / samples).toBeLessThan(1e-3)
+    for (const offset of [1, 2, 3]) {
+      const backing = new Uint8Array(1024 * 768 * 3 + offset)
+      backing.set(texturedPixels(1024, 768, 4), offset)
+      const unaligned: Pixels = { width: 1024, height: 768, channels: 3, data: backing.subarray(offset) }
+      const aligned: Pixels = { ...unaligned, data: unaligned.data.slice() }
+      expect(Array.from(foldedScan(unaligned, true)!.down)).toEqual(Array.from(foldedScan(aligned, true)!.down))
+      expect(foldedScan(unaligned, true)!.blocks).toEqual(foldedScan(aligned, true)!.blocks)
+      expect(pdqHash(unaligned)).toEqual(pdqHash(aligned))
+    }
+  })
+
+  it('declines windows that would overflow the lanes, and the hashes then come from the float sums', () => {
     // Windows of 17+ rows: every output row would need float weights.
     const tall: Pixels = { width: 300, height: 2100, channels: 3, data: texturedPixels(300, 2100, 5) }
     expect(foldedScan(tall, true)).toBeUndefined()
