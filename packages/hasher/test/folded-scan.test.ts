@@ -1,7 +1,7 @@
 import { bmvbhash, bmvbhashEven } from 'blockhash-core'
 import { describe, expect, it } from 'vitest'
 import { blockhash256, blockhashFromBlockSums } from '../src/blockhash.js'
-import { foldedScan } from '../src/folded-scan.js'
+import { type FoldedScan, foldedScan } from '../src/folded-scan.js'
 import { foldedSums, pdqHash, pdqHashFromDownsample } from '../src/pdq-hash.js'
 import type { Pixels } from '../src/pixels.js'
 import { seededRandom, texturedPixels } from './support/textured-image.js'
@@ -22,27 +22,39 @@ function rgba(pixels: Pixels): Pixels {
   return { width: pixels.width, height: pixels.height, channels: 4, data }
 }
 
+/**
+ * Checks the scan of `pixels` against the folded float sums: every sample within one float32
+ * step, the same PDQ and dihedral hashes. Returns the scan and how many samples differed at all.
+ */
+function expectScanAsSums(pixels: Pixels): { scan: FoldedScan; samples: number; different: number } {
+  const label = `${pixels.width}x${pixels.height}`
+  const scan = foldedScan(pixels, true)
+  expect(scan, label).toBeDefined()
+  const sums = foldedSums(pixels)
+  let different = 0
+  for (let k = 0; k < sums.length; k++) {
+    const a = scan!.down[k]!
+    const b = sums[k]!
+    if (a !== b) different++
+    expect(Math.abs(a - b), `${label} sample ${k}`).toBeLessThanOrEqual(Math.max(1, Math.abs(b)) * 2 ** -23)
+  }
+  const viaSums = pdqHashFromDownsample(pixels, sums, { dihedral: true })
+  expect(pdqHash(pixels, { dihedral: true }), label).toEqual(viaSums)
+  expect(pdqHashFromDownsample(pixels, scan!.down, { dihedral: true }), label).toEqual(viaSums)
+  return { scan: scan!, samples: sums.length, different }
+}
+
 describe('foldedScan: PDQ folded buffer and blockhash sums in one pass of word reads', () => {
   it('gives the folded float sums (at most one float32 step apart on a few samples) and the same PDQ hashes', () => {
     let samples = 0
     let different = 0
     for (const [width, height] of sizes) {
       const pixels: Pixels = { width, height, channels: 3, data: texturedPixels(width, height, width * 31 + height) }
-      const scan = foldedScan(pixels, true)
-      expect(scan, `${width}x${height}`).toBeDefined()
-      const sums = foldedSums(pixels)
-      for (let k = 0; k < sums.length; k++) {
-        const a = scan!.down[k]!
-        const b = sums[k]!
-        samples++
-        if (a !== b) different++
-        expect(Math.abs(a - b), `${width}x${height} sample ${k}`).toBeLessThanOrEqual(Math.max(1, Math.abs(b)) * 2 ** -23)
-      }
-      const viaSums = pdqHashFromDownsample(pixels, sums, { dihedral: true })
-      expect(pdqHash(pixels, { dihedral: true }), `${width}x${height}`).toEqual(viaSums)
-      expect(pdqHashFromDownsample(pixels, scan!.down, { dihedral: true }), `${width}x${height}`).toEqual(viaSums)
+      const { scan, ...counted } = expectScanAsSums(pixels)
+      samples += counted.samples
+      different += counted.different
       // RGBA: the alpha lane is not read.
-      expect(Array.from(foldedScan(rgba(pixels), false)!.down), `${width}x${height} RGBA`).toEqual(Array.from(scan!.down))
+      expect(Array.from(foldedScan(rgba(pixels), false)!.down), `${width}x${height} RGBA`).toEqual(Array.from(scan.down))
     }
     expect(different / samples).toBeLessThan(1e-3)
   })
@@ -84,18 +96,10 @@ describe('foldedScan: PDQ folded buffer and blockhash sums in one pass of word r
     let different = 0
     for (const [width, height] of odd) {
       const pixels: Pixels = { width, height, channels: 3, data: texturedPixels(width, height, width * 7 + height) }
-      const scan = foldedScan(pixels, true)
-      expect(scan, `${width}x${height}`).toBeDefined()
-      if (width % 4 !== 0) expect(scan!.blocks, `${width}x${height}`).toBeUndefined()
-      const sums = foldedSums(pixels)
-      for (let k = 0; k < sums.length; k++) {
-        samples++
-        if (scan!.down[k] !== sums[k]) different++
-        expect(Math.abs(scan!.down[k]! - sums[k]!), `${width}x${height} sample ${k}`).toBeLessThanOrEqual(Math.max(1, Math.abs(sums[k]!)) * 2 ** -23)
-      }
-      const viaSums = pdqHashFromDownsample(pixels, sums, { dihedral: true })
-      expect(pdqHash(pixels, { dihedral: true }), `${width}x${height}`).toEqual(viaSums)
-      expect(pdqHashFromDownsample(pixels, scan!.down, { dihedral: true }), `${width}x${height}`).toEqual(viaSums)
+      const { scan, ...counted } = expectScanAsSums(pixels)
+      samples += counted.samples
+      different += counted.different
+      if (width % 4 !== 0) expect(scan.blocks, `${width}x${height}`).toBeUndefined()
       // The input is read, never written (the padding is in a copy).
       expect(Buffer.from(pixels.data).equals(texturedPixels(width, height, width * 7 + height)), `${width}x${height} input unchanged`).toBe(true)
     }

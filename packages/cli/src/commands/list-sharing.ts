@@ -150,7 +150,8 @@ async function fetchChanges(sub: Subscription, cursor: string, limit: number): P
   const url = `${sub.url}/api/v1/lists/${encodeURIComponent(sub.remote_name)}/changes?cursor=${encodeURIComponent(cursor)}&limit=${limit}`
   let response: Response | undefined
   // A connection refused or reset (a peer restarting, a loaded machine) is tried again twice, after
-  // 0.5 and 1.5 s, before the pull fails with it; an answer of any status is not retried here.
+  // 0.5 and 1.5 s, before the pull fails with it; a timeout (the peer took PULL_TIMEOUT_MS) and an
+  // answer of any status are not retried here.
   for (let attempt = 0; response === undefined; attempt++) {
     try {
       response = await fetch(url, {
@@ -158,7 +159,7 @@ async function fetchChanges(sub: Subscription, cursor: string, limit: number): P
         signal: AbortSignal.timeout(PULL_TIMEOUT_MS),
       })
     } catch (error) {
-      if (attempt >= 2) throw new RetryableError('PEER_UNREACHABLE', `${sub.url}: ${(error as Error).message}`, { cause: error })
+      if (attempt >= 2 || (error as Error).name === 'TimeoutError') throw new RetryableError('PEER_UNREACHABLE', `${sub.url}: ${(error as Error).message}`, { cause: error })
       await new Promise((resolve) => setTimeout(resolve, 500 * (1 + 2 * attempt)))
     }
   }
