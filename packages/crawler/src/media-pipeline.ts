@@ -287,12 +287,12 @@ export class MediaPipeline {
       id: h.fetchId, media_id: h.mediaId, fetched_at: h.evidence.fetchedAt.toISOString(), status: h.evidence.status, final_url: h.evidence.finalUrl,
       server_ip: h.evidence.serverIp, bytes: h.evidence.bytes, content_type: h.evidence.contentType, headers: JSON.parse(h.evidence.headers) as unknown,
     })))
-    await sql`update media_fetches f set state = 'done', lease_until = null, error_code = null, error_message = null,
+    await retryDeadlock(() => sql`update media_fetches f set state = 'done', lease_until = null, error_code = null, error_message = null,
         media_id = v.media_id, fetched_at = v.fetched_at, status = v.status, final_url = v.final_url, server_ip = v.server_ip,
         bytes = v.bytes, content_type = v.content_type, headers = v.headers
       from jsonb_to_recordset(${rows}::jsonb) as v(id integer, media_id integer, fetched_at timestamptz, status integer, final_url text,
         server_ip text, bytes integer, content_type text, headers jsonb)
-      where f.id = v.id`.execute(this.#deps.db)
+      where f.id = v.id`.execute(this.#deps.db))
   }
 
   async #release(item: Leased): Promise<void> {
@@ -381,7 +381,9 @@ export class MediaPipeline {
   async #store(hashed: Hashed[]): Promise<void> {
     const distinct = new Map<string, MediaHashes>()
     for (const h of hashed) distinct.set(h.sha256, h.hashes)
-    const rows = [...distinct.values()].map((hashes) => {
+    // In sha256 order: two loops (or workers) storing batches that share contents lock the same
+    // media rows in the same order, where opposite orders deadlocked on Postgres (seen in CI).
+    const rows = [...distinct.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, hashes]) => {
       const files = { sha256: hexToBytes(hashes.sha256), md5: hexToBytes(hashes.md5), sha1: hexToBytes(hashes.sha1), width: hashes.width, height: hashes.height, bytes: hashes.bytes }
       if (isVideoHashes(hashes)) {
         const qualities = hashes.frames.map((f) => f.quality)
@@ -396,9 +398,9 @@ export class MediaPipeline {
         kind: 'image' as const, duration_seconds: null, frames: null, frame_qualities: null, frame_timestamps: null,
       }
     })
-    const stored = await this.#deps.db.insertInto('media').values(rows)
+    const stored = await retryDeadlock(() => this.#deps.db.insertInto('media').values(rows)
       .onConflict((oc) => oc.column('sha256').doUpdateSet((eb) => ({ sha256: eb.ref('excluded.sha256') })))
-      .returning(['id', 'sha256']).execute()
+      .returning(['id', 'sha256']).execute())
     const ids = new Map(stored.map((r) => [Buffer.from(r.sha256).toString('hex'), r.id]))
     for (const h of hashed) h.mediaId = ids.get(h.sha256)!
   }
@@ -485,5 +487,22 @@ function hostOf(url: string): string {
     return new URL(url).host.toLowerCase()
   } catch {
     return ''
+  }
+}
+
+/**
+ * Runs one statement (never a transaction's), again when Postgres chose it as a deadlock's victim
+ * (SQLSTATE 40P01): the statement was rolled back whole, so running it again is safe. Up to 3 tries.
+ * A batch's media insert and another batch's done marks (the foreign key's share lock on media rows)
+ * can wait on each other in a crawl; seen in CI, it ended the crawl.
+ */
+async function retryDeadlock<T>(statement: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await statement()
+    } catch (error) {
+      if (attempt >= 3 || (error as { code?: unknown }).code !== '40P01') throw error
+      await new Promise((resolve) => setTimeout(resolve, 20 * attempt + Math.random() * 30))
+    }
   }
 }
