@@ -129,8 +129,10 @@ export class Hasher {
     const timer = setTimeout(() => this.#watchdog(slot, id), this.#options.timeoutMs + this.#options.watchdogGraceMs)
     slot.inFlight.set(id, { job, timer })
     if (slot.inFlight.size === 1) slot.worker.ref()
-    // An exact-size copy, transferred: the caller's buffer stays usable and no larger backing store is cloned.
-    const bytes = job.bytes.slice()
+    // An exact-size copy, transferred: the caller's buffer stays usable and no larger backing store
+    // is cloned. Not job.bytes.slice(): on a Buffer that is a view of the same memory, and
+    // transferring it detached the caller's bytes (an HTTP body, say).
+    const bytes = new Uint8Array(job.bytes)
     slot.worker.postMessage({ id, bytes } satisfies WorkerRequest, [bytes.buffer])
   }
 

@@ -30,6 +30,12 @@ describe('Hasher', () => {
       // The caller's buffer is untouched (inputs are copied before transfer).
       expect(inputs[0]!.length).toBeGreaterThan(0)
       expect(await hasher.hash(inputs[0]!)).toEqual(expected[0])
+      // So is a Buffer over an ArrayBuffer of its own, as an HTTP body is (Buffer#slice is a view,
+      // so transferring its slice would have detached the caller's bytes).
+      const body = Buffer.from(Uint8Array.from(inputs[4]!).buffer)
+      expect(await hasher.hash(body)).toEqual(expected[4])
+      expect(body.equals(inputs[4]!)).toBe(true)
+      expect(await hasher.hash(body)).toEqual(expected[4])
     } finally {
       await hasher.close()
     }
