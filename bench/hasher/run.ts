@@ -13,6 +13,7 @@
 import { availableParallelism, loadavg } from 'node:os'
 import { pathToFileURL } from 'node:url'
 import * as current from '../../packages/hasher/src/index.js'
+import { startSyntheticSite } from '../../packages/synthetic/src/index.js'
 import { naiveHash, sharpVersions } from '../../packages/hasher/test/support/naive-hash.js'
 import { texturedImage, type SyntheticFormat } from '../../packages/hasher/test/support/textured-image.js'
 
@@ -20,7 +21,7 @@ const args = new Map(process.argv.slice(2).map((a, i, all) => [a, all[i + 1]]))
 const ROUNDS = Number(args.get('--rounds') ?? 3)
 const HASHER_DIR = args.get('--hasher')
 const NAIVE = !args.has('--no-naive')
-const SETS = (args.get('--sets') ?? 'jpeg,mix').split(',')
+const SETS = (args.get('--sets') ?? 'jpeg,mix,site').split(',')
 const { Hasher, hashImage } = (HASHER_DIR === undefined ? current : await import(pathToFileURL(`${HASHER_DIR}/index.ts`).href)) as typeof current
 const JPEGS = 64
 const CONCURRENCY = Number(args.get('--in-flight') ?? 4)
@@ -63,11 +64,23 @@ const mixed = !SETS.includes('mix') ? [] : [
   ...(await makeSet('gif', 12, 1024, 768, 301)),
   ...(await makeSet('jpeg', 12, 1000, 750, 401)), // sizes not divisible by 16: blockhash's precise path
 ]
+// The crawl bench's images (bench/crawl): 400 of its synthetic site's, about 300x230, mostly JPEG
+// with PNG, WebP and GIF, sizes not divisible by 16. Small images are where a decode's fixed costs
+// (two native calls, libvips' pipeline) weigh most.
+const siteImages: Buffer[] = []
+if (SETS.includes('site')) {
+  const site = await startSyntheticSite({ seed: 5, pages: 300, images: 900, badInputs: false })
+  try {
+    for (const image of site.manifest.images.slice(0, 400)) siteImages.push(Buffer.from(await site.imageBytes(image.url)))
+  } finally {
+    await site.close()
+  }
+}
 const kib = (set: Buffer[]): string => (set.reduce((n, b) => n + b.length, 0) / set.length / 1024).toFixed(0)
-console.log(`inputs: ${jpegs.length} JPEG 1024x768 (mean ${kib(jpegs)} KiB); mix of ${mixed.length}: PNG, WebP, GIF 1024x768 and JPEG 1000x750 (mean ${kib(mixed)} KiB)`)
+console.log(`inputs: ${jpegs.length} JPEG 1024x768 (mean ${kib(jpegs)} KiB); mix of ${mixed.length}: PNG, WebP, GIF 1024x768 and JPEG 1000x750 (mean ${kib(mixed)} KiB); site: ${siteImages.length} of bench/crawl's (mean ${kib(siteImages)} KiB)`)
 
 // Same answers first: the comparison is only fair if both compute the same hashes.
-for (const bytes of [...jpegs.slice(0, 4), ...mixed.filter((_, i) => i % 12 === 0)]) {
+for (const bytes of [...jpegs.slice(0, 4), ...mixed.filter((_, i) => i % 12 === 0), ...siteImages.filter((_, i) => i % 40 === 0)]) {
   const [a, b] = await Promise.all([naiveHash(bytes), hashImage(bytes)])
   if (a.blockhash !== b.blockhash || a.pdq !== b.pdq || a.sha256 !== b.sha256) throw new Error('naive and hasher disagree')
 }
@@ -79,7 +92,7 @@ const poolZero = new Hasher({ concurrency: CONCURRENCY })
 // The workers load tsx and compile the sources as they start (1-2 s of CPU): done before any timing,
 // which counts the CPU of every thread of this process.
 await Promise.all(jpegs.slice(0, 4).map((b) => poolTwo.hash(b)))
-const sets = [['jpeg', 'JPEG 1024x768', jpegs, ROUNDS], ['mix', 'mix', mixed, Math.max(1, ROUNDS - 1)]] as const
+const sets = [['jpeg', 'JPEG 1024x768', jpegs, ROUNDS], ['mix', 'mix', mixed, Math.max(1, ROUNDS - 1)], ['site', 'site (bench/crawl)', siteImages, ROUNDS]] as const
 for (const [setKey, setName, set, rounds] of sets) {
   if (!SETS.includes(setKey)) continue
   const naive = NAIVE ? await measure(set, rounds, naiveHash) : { perSecond: Number.NaN, cpuMs: Number.NaN }

@@ -1,6 +1,7 @@
 import sharp from 'sharp'
 import { CorruptImageError, HashError, HashTimeoutError, InputRejectedError } from './hash-error.js'
 import type { HashOptions } from './hash-options.js'
+import { jpegFrameSize } from './jpeg-header.js'
 import type { Pixels } from './pixels.js'
 import { assertSafeSvg, looksLikeMarkup } from './svg-guard.js'
 
@@ -49,8 +50,28 @@ export async function decodeImage(bytes: Uint8Array, options: Required<HashOptio
   return withTimeout(decodeBounded(bytes, options, markup), options.timeoutMs)
 }
 
+/** What the decode needs to know from the header. */
+interface Header {
+  readonly format: string
+  readonly width: number
+  readonly height: number
+  readonly pages?: number | undefined
+  readonly pageHeight?: number | undefined
+  readonly hasAlpha: boolean
+}
+
+/**
+ * The header: a JPEG's from its frame marker (one still frame, no alpha), anything else from
+ * sharp's metadata(). A height of 0 (the JPEG's DNL case) is left to sharp as well.
+ */
+async function readHeader(bytes: Uint8Array): Promise<Header> {
+  const jpeg = jpegFrameSize(bytes)
+  if (jpeg !== undefined && jpeg.width > 0 && jpeg.height > 0) return { format: 'jpeg', ...jpeg, hasAlpha: false }
+  return run(() => sharp(bytes, { failOn: FAIL_ON, limitInputPixels: false }).metadata())
+}
+
 async function decodeBounded(bytes: Uint8Array, options: Required<HashOptions>, markup: boolean): Promise<DecodedImage> {
-  const header = await run(() => sharp(bytes, { failOn: FAIL_ON, limitInputPixels: false }).metadata())
+  const header = await readHeader(bytes)
   const format = header.format
   if (!(SUPPORTED_FORMATS as readonly string[]).includes(format)) {
     throw new InputRejectedError('UNSUPPORTED_FORMAT', `unsupported image format: ${format}`)

@@ -52,6 +52,28 @@ describe('blockhash256 is bit for bit blockhash-core', () => {
     expect(compared).toBe(150)
   })
 
+  it('on RGB rows of any length and offset, tiny sizes, large sizes and near-flat images', () => {
+    // The precise path sums whole words of RGB bytes: rows that start mid-word, runs shorter than a
+    // word, images narrower than 16 (blocks of less than a pixel), and flat images, where any
+    // rounding in the block totals would show as flipped bits around the median.
+    const random = seededRandom(11)
+    const sizes: [number, number][] = [[1, 1], [3, 5], [15, 17], [17, 15], [33, 7], [1001, 750], [1918, 1081], [4099, 3]]
+    for (let t = 0; t < 60; t++) sizes.push([1 + Math.floor(random() * 400), 1 + Math.floor(random() * 300)])
+    for (const [index, [width, height]] of sizes.entries()) {
+      const offset = index % 4
+      const kind = index % 3 // noise, flat, flat with a few brighter pixels
+      const backing = new Uint8Array(offset + width * height * 3)
+      const rgb = backing.subarray(offset)
+      for (let i = 0; i < rgb.length; i++) rgb[i] = kind === 0 ? Math.floor(random() * 256) : kind === 1 ? 97 : random() < 0.01 ? 98 : 97
+      const rgba = new Uint8Array(width * height * 4)
+      for (let i = 0; i < width * height; i++) {
+        rgba.set(rgb.subarray(i * 3, i * 3 + 3), i * 4)
+        rgba[i * 4 + 3] = 255
+      }
+      expect(blockhash256({ width, height, channels: 3, data: rgb }), `${width}x${height} at offset ${offset}`).toBe(bmvbhash({ width, height, data: rgba }, 16))
+    }
+  })
+
   it('reads RGB input as opaque RGBA', () => {
     const random = seededRandom(7)
     const width = 37

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { hammingDistance, pdqHash } from '../src/index.js'
-import { pdqDownsample } from '../src/pdq-hash.js'
+import { pdqBitsToHex, pdqDownsample } from '../src/pdq-hash.js'
 import { naivePdq, naivePdqDownsample } from './support/naive-pdq.js'
 import { seededRandom, texturedPixels } from './support/textured-image.js'
 
@@ -44,5 +44,27 @@ describe('PDQ modes against the step-by-step float32 reference procedure', () =>
     }
     expect(compared).toBeGreaterThanOrEqual(15)
     console.log(`default mode vs float32 reference procedure: ${identical} of ${compared} identical`)
+  })
+})
+
+describe('pdqBitsToHex', () => {
+  it('takes the 128th smallest coefficient as the median, as a sort does, with ties and signed zeros', () => {
+    const random = seededRandom(5)
+    const bySort = (c: Float64Array): string => {
+      const median = Float64Array.from(c).sort()[127]!
+      let hex = ''
+      for (let word = 15; word >= 0; word--) {
+        let w = 0
+        for (let bit = 0; bit < 16; bit++) if (c[word * 16 + bit]! > median) w |= 1 << bit
+        hex += w.toString(16).padStart(4, '0')
+      }
+      return hex
+    }
+    for (let t = 0; t < 300; t++) {
+      const kind = t % 4 // continuous, few distinct values, all equal, sorted ascending
+      const c = Float64Array.from({ length: 256 }, (_, i) =>
+        kind === 0 ? random() * 2000 - 1000 : kind === 1 ? Math.floor(random() * 5) - 2 || (random() < 0.5 ? -0 : 0) : kind === 2 ? 7 : i - 100)
+      expect(pdqBitsToHex(c)).toBe(bySort(c))
+    }
   })
 })
