@@ -490,21 +490,35 @@ export class PostgresFrontier implements IRequestManager {
               and x.id <> all(${doneIds(done)}::bigint[])))::int as room,
             h.delay_ms
           from frontier_hosts h
+          -- Each status its own condition (here and in picked), so each is an ordered read of the
+          -- (job_id, status, host, depth, id) index: with an OR, Postgres read every queued row of
+          -- the host and sorted them (or scanned the table past the done rows) for every lease.
           where h.job_id = ${this.#jobId} and h.next_allowed_at <= now()
-            and exists (select 1 from frontier q where q.job_id = h.job_id and q.host = h.host
-                        and (q.status = 'queued' or (q.status = 'leased' and q.lease_until < now())))
+            and (exists (select 1 from frontier q where q.job_id = h.job_id and q.host = h.host and q.status = 'queued')
+              or exists (select 1 from frontier q where q.job_id = h.job_id and q.host = h.host and q.status = 'leased' and q.lease_until < now()))
           order by h.last_leased_at nulls first
           limit ${limit}
           for update of h skip locked
         ), picked as (
           select f.id from hosts
           cross join lateral (
-            select q.id from frontier q
-            where q.job_id = ${this.#jobId} and q.host = hosts.host and q.not_before <= now()
-              and (q.status = 'queued' or (q.status = 'leased' and q.lease_until < now()))
-            order by q.depth, q.id
+            select open.id from (
+              select id, depth from (
+                select q.id, q.depth from frontier q
+                where q.job_id = ${this.#jobId} and q.host = hosts.host and q.status = 'queued' and q.not_before <= now()
+                order by q.depth, q.id
+                limit case when hosts.delay_ms > 0 then least(hosts.room, 1) else hosts.room end
+                for update of q skip locked) queued
+              union all
+              select id, depth from (
+                select q.id, q.depth from frontier q
+                where q.job_id = ${this.#jobId} and q.host = hosts.host and q.status = 'leased' and q.lease_until < now() and q.not_before <= now()
+                order by q.depth, q.id
+                limit case when hosts.delay_ms > 0 then least(hosts.room, 1) else hosts.room end
+                for update of q skip locked) expired
+            ) open
+            order by open.depth, open.id
             limit case when hosts.delay_ms > 0 then least(hosts.room, 1) else hosts.room end
-            for update of q skip locked
           ) f
           limit ${limit}
         ), leased as (

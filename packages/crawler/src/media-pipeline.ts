@@ -225,10 +225,18 @@ export class MediaPipeline {
       update media_fetches set state = 'leased', attempts = attempts + 1, leased_by = ${this.#worker},
         lease_until = now() + make_interval(secs => ${this.#options.leaseMs / 1000})
       where id in (
-        select id from media_fetches
-        where job_id = ${this.#jobId} and (state = 'pending' or (state = 'leased' and lease_until < now()))
-        order by id limit ${limit}
-        for update skip locked)
+        -- Pending media, and media whose lease ran out, each read in id order from the
+        -- (job_id, state, id) index. One condition with an OR was read along the primary key
+        -- instead, past every media the job had done: 5 ms a lease at 15,000 done, growing with the job.
+        select id from (
+          select id from (
+            select id from media_fetches where job_id = ${this.#jobId} and state = 'pending'
+            order by id limit ${limit} for update skip locked) pending
+          union all
+          select id from (
+            select id from media_fetches where job_id = ${this.#jobId} and state = 'leased' and lease_until < now()
+            order by id limit ${limit} for update skip locked) expired
+        ) open order by id limit ${limit})
       returning id, url, attempts`.execute(this.#deps.db)
     const given = rows.filter((r) => r.attempts > this.#options.maxLeases)
     for (const row of given) await this.#fail(row, 'LEASE_EXPIRED', `leased ${row.attempts - 1} times without finishing`, {})
