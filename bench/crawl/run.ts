@@ -153,15 +153,19 @@ async function pipeline(workers: number, hashWorkers: number): Promise<RunFigure
   let statements = 0
   let workerCpu = 0
   const kinds = new Map<string, number>()
+  // Worker processes' CPU by thread name ('main'; 'node' is the hashing threads and the tsx parent's).
+  const threadCpu = new Map<string, number>()
   const written = (await readdir(home)).filter((f) => countFiles.some((c) => f.startsWith(`${path.basename(c)}-`)))
   for (const file of written) {
-    const counted = JSON.parse(await readFile(path.join(home, file), 'utf8')) as { total: number; cpuSeconds: number; kinds: Record<string, number> }
+    const counted = JSON.parse(await readFile(path.join(home, file), 'utf8')) as { total: number; cpuSeconds: number; threadCpuSeconds?: Record<string, number>; kinds: Record<string, number> }
     statements += counted.total
     workerCpu += counted.cpuSeconds
+    for (const [name, seconds] of Object.entries(counted.threadCpuSeconds ?? {})) threadCpu.set(name, (threadCpu.get(name) ?? 0) + seconds)
     for (const [k, n] of Object.entries(counted.kinds)) kinds.set(k, (kinds.get(k) ?? 0) + n)
   }
   let postgresCpu = 0
   for (const b of backends.values()) postgresCpu += b.last - b.first
+  console.log(`  worker CPU s by thread: ${[...threadCpu].sort((a, b) => b[1] - a[1]).filter(([, t]) => t >= 0.1).map(([name, t]) => `${name} ${t.toFixed(1)}`).join(', ')}`)
   return { pages: s.pages, media: s.media, matched: s.matchedMedia, seconds, statements, kinds, workerCpu, postgresCpu, benchCpu: benchCpuSeconds }
 }
 
