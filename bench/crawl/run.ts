@@ -7,7 +7,7 @@
  *   3. the baseline again (the machine's load drifts: each pipeline run is compared with the mean).
  * Each worker's SQL statements and CPU time are counted (count-statements.mjs), and Postgres' CPU.
  * Run from the repository root:
- *   pnpm tsx bench/crawl/run.ts [--pages 5000] [--images 15000] [--workers 1,2] [--hash-workers 0,1] [--statements]
+ *   pnpm tsx bench/crawl/run.ts [--pages 5000] [--images 15000] [--workers 1,2] [--hash-workers 0,1] [--media-concurrency 8,16] [--statements]
  * Needs Postgres (TEST_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres); it
  * creates and drops its own database. Images are benign, synthetic, generated in memory.
  */
@@ -29,6 +29,8 @@ const args = new Map(process.argv.slice(2).map((a, i, all) => [a, all[i + 1]]))
 const PAGES = Number(args.get('--pages') ?? 5000)
 const IMAGES = Number(args.get('--images') ?? 15000)
 const CONCURRENCY = 8
+// The workers' media at once (ARACHNID_MEDIA_CONCURRENCY's default unless given).
+const MEDIA_CONCURRENCY = (args.get('--media-concurrency') ?? process.env.ARACHNID_MEDIA_CONCURRENCY ?? String(SETTINGS.mediaConcurrency.default)).split(',').map(Number)
 /** Which pipeline runs (worker processes each): default 1 then 2. */
 const WORKERS = (args.get('--workers') ?? '1,2').split(',').map(Number)
 /** Hashing threads per worker process (ARACHNID_HASH_WORKERS), each value a pipeline run of its own: `--hash-workers 0,1`. */
@@ -100,7 +102,7 @@ async function procCpu(pid: number): Promise<number | undefined> {
 
 interface RunFigures { pages: number; media: number; matched: number; seconds: number; statements: number; kinds: Map<string, number>; workerCpu: number; postgresCpu: number; benchCpu: number }
 
-async function pipeline(workers: number, hashWorkers: number): Promise<RunFigures> {
+async function pipeline(workers: number, hashWorkers: number, mediaConcurrency: number): Promise<RunFigures> {
   const session = await openCrawlSession(app)
   const job = await CrawlJob.create(session.deps, {
     seeds: [`${site.manifest.baseUrl}/`], allowAddresses: ['127.0.0.1/32'], maxPages: PAGES + 100, maxDepth: 20, name: `bench ${workers} (${hashWorkers} hash workers)`,
@@ -120,11 +122,11 @@ async function pipeline(workers: number, hashWorkers: number): Promise<RunFigure
     }
   }
   await sampleBackends()
-  const countFiles = Array.from({ length: workers }, (_, i) => path.join(home, `counts-${workers}-${hashWorkers}-${i}`))
+  const countFiles = Array.from({ length: workers }, (_, i) => path.join(home, `counts-${workers}-${hashWorkers}-${mediaConcurrency}-${i}`))
   const start = performance.now()
   const benchCpu = process.cpuUsage()
   const children = countFiles.map((countFile) => spawn(path.join(root, 'node_modules/.bin/tsx'), [path.join(root, 'packages/cli/src/main.ts'), 'worker', '--exit-when-idle',
-    '--page-concurrency', String(CONCURRENCY), '--media-concurrency', String(CONCURRENCY)], {
+    '--page-concurrency', String(CONCURRENCY), '--media-concurrency', String(mediaConcurrency)], {
     cwd: home, stdio: ['ignore', 'ignore', 'inherit'],
     env: {
       ...process.env, DATABASE_URL: pg.url!, ARACHNID_HOME: home, SMTP_URL: '', LOG_LEVEL: 'warn', ARACHNID_HASH_WORKERS: String(hashWorkers),
@@ -189,9 +191,9 @@ function byPart(kinds: ReadonlyMap<string, number>): { pages: number; media: num
 }
 
 const runs: [string, RunFigures][] = []
-for (const workers of WORKERS) for (const hashWorkers of HASH_WORKERS) {
-  const r = await pipeline(workers, hashWorkers)
-  const name = `pipeline, ${workers} worker${workers === 1 ? '' : 's'}, ${hashWorkers} hash thread${hashWorkers === 1 ? '' : 's'} each`
+for (const workers of WORKERS) for (const hashWorkers of HASH_WORKERS) for (const mediaConcurrency of MEDIA_CONCURRENCY) {
+  const r = await pipeline(workers, hashWorkers, mediaConcurrency)
+  const name = `pipeline, ${workers} worker${workers === 1 ? '' : 's'}, ${hashWorkers} hash thread${hashWorkers === 1 ? '' : 's'} each${MEDIA_CONCURRENCY.length > 1 ? `, ${mediaConcurrency} media at once` : ''}`
   runs.push([name, r])
   console.log(`${name}: ${r.pages} pages, ${r.media} media, ${r.matched} matched in ${r.seconds.toFixed(1)} s; ` +
     `${r.statements} statements (${(r.statements / r.pages).toFixed(1)} per page, ${(r.statements / r.media).toFixed(2)} per media); ` +
