@@ -30,7 +30,7 @@ export const SETTINGS = {
   maxRedirects: { env: 'ARACHNID_MAX_REDIRECTS', default: 5, check: { kind: 'int', min: 0, max: 50 }, doc: 'Redirects followed per request.' },
   pageConcurrency: { env: 'ARACHNID_PAGE_CONCURRENCY', default: 8, check: { kind: 'int', min: 1, max: 1000 }, doc: 'Pages fetched at once.' },
   mediaConcurrency: { env: 'ARACHNID_MEDIA_CONCURRENCY', default: 8, check: { kind: 'int', min: 1, max: 1000 }, doc: 'Media fetched and hashed at once.' },
-  hashWorkers: { env: 'ARACHNID_HASH_WORKERS', default: 2, check: { kind: 'int', min: 0, max: 64 }, doc: 'Worker threads that hash images in a crawling process (crawl, worker, demo), off the thread that fetches and records; 0 hashes on that thread. On 2 cores, 2 took bench/crawl from 0.43 to 0.51 of plain Crawlee.' },
+  hashWorkers: { env: 'ARACHNID_HASH_WORKERS', default: 0, check: { kind: 'int', min: 0, max: 64 }, doc: 'Worker threads that hash images in a crawling process (crawl, worker, demo), off the thread that fetches and records; 0 hashes on that thread. On 2 cores, since hashing got cheaper, 0 is faster (bench/crawl 0.63 against 0.56 with 2 threads at 5,000 pages); more cores may want some.' },
   matchBatchSize: { env: 'ARACHNID_MATCH_BATCH', default: 64, check: { kind: 'int', min: 1, max: 100_000 }, doc: 'Media hashed before one batched match lookup.' },
   blockhashThreshold: { env: 'ARACHNID_BLOCKHASH_THRESHOLD', default: 24, check: { kind: 'int', min: 0, max: 256, warnAbove: 64 }, doc: 'Largest Hamming distance (of 256 bits) for a blockhash match.' },
   pdqThreshold: { env: 'ARACHNID_PDQ_THRESHOLD', default: 31, check: { kind: 'int', min: 0, max: 256, warnAbove: 64 }, doc: 'Largest Hamming distance (of 256 bits) for a PDQ match.' },
