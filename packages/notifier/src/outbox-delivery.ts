@@ -153,16 +153,17 @@ export class OutboxDelivery {
       await this.#failed(row, error, committing, result)
       return
     }
-    await this.#db.transaction().execute(async (trx) => {
-      const done = await trx.updateTable('outbox').set({ status: 'sent', sent_at: sql<Date>`now()` as never, lease_until: null, last_error: null })
-        .where('id', '=', row.id).where('status', 'in', ['sending', 'committing']).where('attempts', '=', row.attempts).returning('id').executeTakeFirst()
-      if (!done) return
-      const sequence = Number(row.idempotency_key.split(':').pop())
-      await trx.insertInto('notice_events').values({
-        notice_id: row.notice_id, kind: 'sent',
-        detail: JSON.stringify({ email: row.kind, sequence: Number.isFinite(sequence) ? sequence : null, to: row.to_address, messageId: row.message_id, inDoubt: row.in_doubt }),
-      }).execute()
-    })
+    // One statement records the send and its event (atomic on its own): with a transaction
+    // around an update and an insert it was four round trips per email, the notifier's largest
+    // share of a crawl's statements.
+    const sequence = Number(row.idempotency_key.split(':').pop())
+    const detail = JSON.stringify({ email: row.kind, sequence: Number.isFinite(sequence) ? sequence : null, to: row.to_address, messageId: row.message_id, inDoubt: row.in_doubt })
+    await sql`
+      with done as (
+        update outbox set status = 'sent', sent_at = now(), lease_until = null, last_error = null
+        where id = ${row.id} and status in ('sending', 'committing') and attempts = ${row.attempts}
+        returning notice_id)
+      insert into notice_events (notice_id, kind, detail) select notice_id, 'sent', ${detail}::jsonb from done`.execute(this.#db)
     result.sent++
   }
 

@@ -60,6 +60,13 @@ describe.each(dialects)('outbox delivery guarantees on %s', (dialect) => {
     expect(await delivery.deliverDue()).toMatchObject({ sent: 3, retrying: 0 })
     expect(await delivery.deliverDue()).toMatchObject({ sent: 0, retrying: 0 })
     expect([...perMessageId().values()]).toEqual([1, 1, 1])
+    // Each send recorded once, with its event, in the same statement as the row's status.
+    const sent = await handle.db.selectFrom('outbox').select(['notice_id', 'message_id', 'sent_at', 'status']).orderBy('id').execute()
+    const events = await handle.db.selectFrom('notice_events').select(['notice_id', 'detail']).where('kind', '=', 'sent').orderBy('id').execute()
+    expect(sent.every((r) => r.status === 'sent' && r.sent_at !== null)).toBe(true)
+    expect(events.map((e) => ({ notice: e.notice_id, ...(typeof e.detail === 'string' ? JSON.parse(e.detail) : e.detail) }))).toEqual(sent.map((r) => ({
+      notice: r.notice_id, email: 'notice', sequence: 1, to: 'abuse@busy.test', messageId: r.message_id, inDoubt: false,
+    })))
   })
 
   it('backs off exponentially: each failure doubles the delay the outbox schedules, up to its cap, and a failed email is not due before it', async () => {
