@@ -482,13 +482,13 @@ export class PostgresFrontier implements IRequestManager {
           where id = any(${doneIds(done)}::bigint[])
           returning id
         ), hosts as (
-          -- A host with a politeness delay has one page leased at a time: the page takes its turn
-          -- on the host's clock as its request goes out (HostClock.turn), so a lease never sits on a turn.
+          -- A host with a politeness delay has one page leased at a time (its room is at most 1): the
+          -- page takes its turn on the host's clock as its request goes out (HostClock.turn), so a
+          -- lease never sits on a turn.
           select h.host, greatest(0, (case when h.delay_ms > 0 then 1 else ${o.maxPerHost} end) - (
             select count(*) from frontier x
             where x.job_id = h.job_id and x.host = h.host and x.status = 'leased' and x.lease_until > now()
-              and x.id <> all(${doneIds(done)}::bigint[])))::int as room,
-            h.delay_ms
+              and x.id <> all(${doneIds(done)}::bigint[])))::int as room
           from frontier_hosts h
           -- Each status its own condition (here and in picked), so each is an ordered read of the
           -- (job_id, status, host, depth, id) index: with an OR, Postgres read every queued row of
@@ -507,18 +507,18 @@ export class PostgresFrontier implements IRequestManager {
                 select q.id, q.depth from frontier q
                 where q.job_id = ${this.#jobId} and q.host = hosts.host and q.status = 'queued' and q.not_before <= now()
                 order by q.depth, q.id
-                limit case when hosts.delay_ms > 0 then least(hosts.room, 1) else hosts.room end
+                limit hosts.room
                 for update of q skip locked) queued
               union all
               select id, depth from (
                 select q.id, q.depth from frontier q
                 where q.job_id = ${this.#jobId} and q.host = hosts.host and q.status = 'leased' and q.lease_until < now() and q.not_before <= now()
                 order by q.depth, q.id
-                limit case when hosts.delay_ms > 0 then least(hosts.room, 1) else hosts.room end
+                limit hosts.room
                 for update of q skip locked) expired
             ) open
             order by open.depth, open.id
-            limit case when hosts.delay_ms > 0 then least(hosts.room, 1) else hosts.room end
+            limit hosts.room
           ) f
           limit ${limit}
         ), leased as (
