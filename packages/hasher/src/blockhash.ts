@@ -1,4 +1,5 @@
 import { assertPixels, type Pixels } from './pixels.js'
+import { LANE_WORDS, wordBytesSum } from './word-lanes.js'
 
 /** blockhash methods as the reference implementations number them. */
 export const BLOCKHASH_METHODS = [1, 2] as const
@@ -169,14 +170,9 @@ function blockhashPrecise(pixels: Pixels): string {
   return blocksToHex(blocks, (width / BITS) * (height / BITS))
 }
 
-const EVEN = 0x00ff00ff
-/** Words per lane sum: 128 · 510 (two bytes per word in each 16-bit lane) stays below 2^16. */
-const LANE_WORDS = 128
-
 /**
  * The sum of data[start..end), reading the whole 32-bit words inside the range as two 16-bit lanes
- * (`w & 0x00ff00ff` and `(w >>> 8) & 0x00ff00ff`): about a third of the time of a byte loop. The
- * sum of a word's four bytes does not depend on their order, so this holds on any endianness.
+ * (word-lanes.ts): about a third of the time of a byte loop.
  */
 function byteSummer(data: Uint8Array): (start: number, end: number) => number {
   const misalign = data.byteOffset & 3
@@ -187,14 +183,7 @@ function byteSummer(data: Uint8Array): (start: number, end: number) => number {
     while (b < end && ((b + misalign) & 3) !== 0) sum += data[b++]!
     let w = (b + misalign) >>> 2
     const wordEnd = Math.max(w, (end + misalign) >>> 2)
-    while (w < wordEnd) {
-      let lanes = 0
-      for (const stop = Math.min(wordEnd, w + LANE_WORDS); w < stop; w++) {
-        const x = words[w]!
-        lanes = (lanes + (x & EVEN) + ((x >>> 8) & EVEN)) | 0
-      }
-      sum += (lanes & 0xffff) + (lanes >>> 16)
-    }
+    for (; w < wordEnd; w += LANE_WORDS) sum += wordBytesSum(words, w, Math.min(wordEnd, w + LANE_WORDS))
     for (b = Math.max(b, wordEnd * 4 - misalign); b < end; b++) sum += data[b]!
     return sum
   }

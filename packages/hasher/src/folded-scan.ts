@@ -1,6 +1,7 @@
 import { endianness } from 'node:os'
 import type { Pixels } from './pixels.js'
 import { cachedIntegerPlan, cachedPlan, DOWN } from './pdq-plan.js'
+import { EVEN, LANE_WORDS, wordBytesSum } from './word-lanes.js'
 
 /**
  * PDQ's folded blur and decimation, and blockhash's block sums, in one pass over the pixels,
@@ -42,13 +43,12 @@ export interface FoldedScan {
 }
 
 const LITTLE_ENDIAN = endianness() === 'LE'
-const EVEN = 0x00ff00ff
 /** 255 · 257 = 65535: the largest divisor whose weighted sums of bytes fit a 16-bit lane. */
 const MAX_LANE_DIVISOR = 257
 /** blockhash's hash side (16 blocks per side). */
 const BITS = 16
 /** Up to 128 words of one row (510 per lane each) fit a 16-bit lane; for 4 rows, 64 words (1020 per lane). */
-const MAX_BLOCK_WORDS = 128
+const MAX_BLOCK_WORDS = LANE_WORDS
 const MAX_CHUNK_WORDS_4 = 64
 /** Output rows with float weights (truncated windows at the edges) that the scan takes on. */
 const MAX_FLOAT_ROWS = 4
@@ -288,15 +288,7 @@ function addRowWithBlocks(words: Uint32Array, p: number, blockWords: number, wei
 
 /** The row's 16 segment sums (all bytes) added to the block row at `base`. */
 function addBlocks(words: Uint32Array, p: number, blockWords: number, blocks: Float64Array, base: number): void {
-  let a = p
-  for (let bx = 0; bx < BITS; bx++) {
-    let sum = 0
-    for (const stop = a + blockWords; a < stop; a++) {
-      const w = words[a]!
-      sum = (sum + (w & EVEN) + ((w >>> 8) & EVEN)) | 0
-    }
-    blocks[base + bx]! += (sum & 0xffff) + (sum >>> 16)
-  }
+  for (let bx = 0, a = p; bx < BITS; bx++, a += blockWords) blocks[base + bx]! += wordBytesSum(words, a, a + blockWords)
 }
 
 /** acc[b] += weight · byte b of the row (output rows whose integer divisor would be too large). */

@@ -458,8 +458,7 @@ function lowerMedian(coefficients: Float64Array): number {
  * values is the 128th smallest). Bit k = 16·i + j lives in 16-bit word i at bit j, and
  * the reference prints words from 15 down to 0.
  */
-export function pdqBitsToHex(coefficients: Float64Array): string {
-  const median = lowerMedian(coefficients)
+export function pdqBitsToHex(coefficients: Float64Array, median = lowerMedian(coefficients)): string {
   let hex = ''
   for (let word = DCT_SIZE - 1; word >= 0; word--) {
     let w = 0
@@ -507,8 +506,7 @@ const NEAR_MEDIAN = 0.01
 const NEAR_MEDIAN_LIMIT = 2
 
 /** How many coefficients, besides the median itself, lie within NEAR_MEDIAN of it. */
-export function nearMedian(coefficients: Float64Array): number {
-  const median = lowerMedian(coefficients)
+export function nearMedian(coefficients: Float64Array, median = lowerMedian(coefficients)): number {
   let near = -1
   for (const c of coefficients) if (Math.abs(c - median) < NEAR_MEDIAN) near++
   return near
@@ -532,14 +530,17 @@ export function pdqHash(pixels: Pixels, options: PdqOptions = {}): PdqResult {
 export function pdqHashFromDownsample(pixels: Pixels, downsample: Float64Array, options: PdqOptions = {}): PdqResult {
   let down = downsample
   let coefficients = pdqDct(down)
-  if (options.exact === undefined && nearMedian(coefficients) >= NEAR_MEDIAN_LIMIT) {
+  let median = lowerMedian(coefficients)
+  if (options.exact === undefined && nearMedian(coefficients, median) >= NEAR_MEDIAN_LIMIT) {
     // Folded sums could order these coefficients differently from the reference: redo it exactly.
     down = pdqDownsample(pixels, { exact: true, cliPreShrink: options.cliPreShrink === true })
     coefficients = pdqDct(down)
+    median = lowerMedian(coefficients)
   }
   const quality = pdqQuality(down)
-  const hash = pdqBitsToHex(coefficients)
+  const hash = pdqBitsToHex(coefficients, median)
   if (options.dihedral !== true) return { hash, quality }
-  const dihedral = pdqDihedralCoefficients(coefficients).map(pdqBitsToHex)
+  // The first dihedral variant is the image itself; the others have medians of their own.
+  const dihedral = [hash, ...pdqDihedralCoefficients(coefficients).slice(1).map((c) => pdqBitsToHex(c))]
   return { hash, quality, dihedral }
 }
