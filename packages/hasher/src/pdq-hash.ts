@@ -395,23 +395,51 @@ const DCT_MATRIX = (() => {
 
 /** B = D·A·Dᵀ: the 16x16 low-frequency coefficients of the 64x64 image, float32 sums over k in the reference's order. */
 export function pdqDct(down: Float64Array): Float64Array {
+  const m = DCT_MATRIX
+  // The reference reads the buffer as float32: rounded once here, not in the inner loop.
+  const f = dctInput
+  f.set(down)
   const t = new Float32Array(DCT_SIZE * DOWN)
   for (let i = 0; i < DCT_SIZE; i++) {
+    const row = i * DOWN
     for (let k = 0; k < DOWN; k++) {
-      const d = DCT_MATRIX[i * DOWN + k]!
-      for (let j = 0; j < DOWN; j++) t[i * DOWN + j] = t[i * DOWN + j]! + Math.fround(d * Math.fround(down[k * DOWN + j] ?? 0))
+      const d = m[row + k]!
+      const src = k * DOWN
+      for (let j = 0; j < DOWN; j++) t[row + j] = t[row + j]! + Math.fround(d * f[src + j]!)
     }
   }
+  // Four output coefficients per pass over a row of t: each sum is its own float32 chain in the
+  // reference's order (so the same bits), and the four chains overlap instead of waiting on each other.
   const b = new Float64Array(DCT_SIZE * DCT_SIZE)
   for (let i = 0; i < DCT_SIZE; i++) {
-    for (let j = 0; j < DCT_SIZE; j++) {
-      let sum = 0
-      for (let k = 0; k < DOWN; k++) sum = Math.fround(sum + Math.fround(t[i * DOWN + k]! * DCT_MATRIX[j * DOWN + k]!))
-      b[i * DCT_SIZE + j] = sum
+    const ti = i * DOWN
+    for (let j = 0; j < DCT_SIZE; j += 4) {
+      const m0 = j * DOWN
+      const m1 = m0 + DOWN
+      const m2 = m1 + DOWN
+      const m3 = m2 + DOWN
+      let s0 = 0
+      let s1 = 0
+      let s2 = 0
+      let s3 = 0
+      for (let k = 0; k < DOWN; k++) {
+        const x = t[ti + k]!
+        s0 = Math.fround(s0 + Math.fround(x * m[m0 + k]!))
+        s1 = Math.fround(s1 + Math.fround(x * m[m1 + k]!))
+        s2 = Math.fround(s2 + Math.fround(x * m[m2 + k]!))
+        s3 = Math.fround(s3 + Math.fround(x * m[m3 + k]!))
+      }
+      const at = i * DCT_SIZE + j
+      b[at] = s0
+      b[at + 1] = s1
+      b[at + 2] = s2
+      b[at + 3] = s3
     }
   }
   return b
 }
+/** pdqDct's float32 copy of its input (single-threaded use: one per thread). */
+const dctInput = new Float32Array(DOWN * DOWN)
 
 const selectScratch = new Float64Array(DCT_SIZE * DCT_SIZE)
 
