@@ -486,7 +486,12 @@ function lowerMedian(coefficients: Float64Array): number {
  * values is the 128th smallest). Bit k = 16·i + j lives in 16-bit word i at bit j, and
  * the reference prints words from 15 down to 0.
  */
-export function pdqBitsToHex(coefficients: Float64Array, median = lowerMedian(coefficients)): string {
+export function pdqBitsToHex(coefficients: Float64Array): string {
+  return bitsAboveToHex(coefficients, lowerMedian(coefficients))
+}
+
+/** pdqBitsToHex with the median already known (a separate name, so that `.map(pdqBitsToHex)` cannot pass an index as one). */
+function bitsAboveToHex(coefficients: Float64Array, median: number): string {
   let hex = ''
   for (let word = DCT_SIZE - 1; word >= 0; word--) {
     let w = 0
@@ -534,7 +539,7 @@ const NEAR_MEDIAN = 0.01
 const NEAR_MEDIAN_LIMIT = 2
 
 /** How many coefficients, besides the median itself, lie within NEAR_MEDIAN of it. */
-export function nearMedian(coefficients: Float64Array, median = lowerMedian(coefficients)): number {
+function nearMedian(coefficients: Float64Array, median: number): number {
   let near = -1
   for (const c of coefficients) if (Math.abs(c - median) < NEAR_MEDIAN) near++
   return near
@@ -566,9 +571,9 @@ export function pdqHashFromDownsample(pixels: Pixels, downsample: Float64Array, 
     median = lowerMedian(coefficients)
   }
   const quality = pdqQuality(down)
-  const hash = pdqBitsToHex(coefficients, median)
+  const hash = bitsAboveToHex(coefficients, median)
   if (options.dihedral !== true) return { hash, quality }
   // The first dihedral variant is the image itself; the others have medians of their own.
-  const dihedral = [hash, ...pdqDihedralCoefficients(coefficients).slice(1).map((c) => pdqBitsToHex(c))]
+  const dihedral = [hash, ...pdqDihedralCoefficients(coefficients).slice(1).map(pdqBitsToHex)]
   return { hash, quality, dihedral }
 }
