@@ -35,9 +35,10 @@ if (out) {
     session.post('Profiler.setSamplingInterval', { interval: 1000 })
     session.post('Profiler.start')
   }
-  // CPU per thread, by thread name (main and worker threads are 'node', libuv's pool
-  // 'libuv-worker', V8's helpers 'V8 DefaultWorke', libvips' and glib's threads their own):
-  // sampled every 0.5 s, since threads that end before the process are gone from /proc at exit.
+  // CPU per thread, by thread name: the main thread as 'main'; on Node 20 every other thread
+  // Node starts (worker threads, libuv's pool, V8's helpers) is named 'node', and libvips' and
+  // glib's threads have their own names. Sampled every 0.5 s, since threads that end before the
+  // process are gone from /proc at exit.
   const threads = new Map()
   const sampleThreads = () => {
     try {

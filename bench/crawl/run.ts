@@ -155,7 +155,8 @@ async function pipeline(workers: number, hashWorkers: number, mediaConcurrency: 
   let statements = 0
   let workerCpu = 0
   const kinds = new Map<string, number>()
-  // Worker processes' CPU by thread name ('main'; 'node' is the hashing threads and the tsx parent's).
+  // Worker processes' CPU by thread name: 'main' (the worker's, and the idle tsx launcher's, which
+  // preloads the counter too), 'node' (hashing threads, libuv's pool, V8's helpers), libvips' own.
   const threadCpu = new Map<string, number>()
   const written = (await readdir(home)).filter((f) => countFiles.some((c) => f.startsWith(`${path.basename(c)}-`)))
   for (const file of written) {
