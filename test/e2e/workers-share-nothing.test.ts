@@ -22,7 +22,7 @@ import { type CliEnvironment, type CliProcess, dialectsUnderTest, openCliEnviron
  */
 const dialects = await dialectsUnderTest()
 
-/** The node process running `packages/cli/src/main.ts` in the process group of `pnpm arachnid ...`: its pid is in the worker's lease id (host:pid). */
+/** The node process running the CLI (`scripts/arachnid.mjs`) in the process group of `pnpm arachnid ...`: its pid is in the worker's lease id (host:pid). */
 async function nodePidOf(proc: CliProcess): Promise<number> {
   const group = proc.child.pid!
   for (let i = 0; i < 600; i++) {
@@ -34,7 +34,7 @@ async function nodePidOf(proc: CliProcess): Promise<number> {
         const pgrp = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2])
         if (pgrp !== group) continue
         const argv = (await readFile(`/proc/${entry}/cmdline`, 'utf8')).split('\0')
-        if (path.basename(argv[0] ?? '') === 'node' && argv.some((a) => a.endsWith('packages/cli/src/main.ts'))) return Number(entry)
+        if (path.basename(argv[0] ?? '') === 'node' && argv.some((a) => a.endsWith('scripts/arachnid.mjs'))) return Number(entry)
       } catch {
         // Gone meanwhile.
       }
