@@ -41,3 +41,18 @@ describe.each(dialects)('database on %s', (dialect) => {
     }
   })
 })
+
+describe('the embedded database', () => {
+  it('starts with a 32MB buffer cache (at 128MB every command paid about 0.5 s more to initialise it)', async () => {
+    const handle = await openTestDatabase('pglite')
+    try {
+      const { rows } = await sql<{ shared_buffers: string }>`show shared_buffers`.execute(handle.db)
+      expect(rows[0]?.shared_buffers).toBe('32MB')
+      // PGlite's own start parameters are kept: one of them, for example.
+      const { rows: path } = await sql<{ search_path: string }>`show search_path`.execute(handle.db)
+      expect(path[0]?.search_path).toBe('public')
+    } finally {
+      await handle.close()
+    }
+  })
+})
