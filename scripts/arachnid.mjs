@@ -51,16 +51,10 @@ async function bundleFor(key) {
   const dir = join(cache, key)
   if (existsSync(join(dir, 'main.js'))) return dir
   const { build } = await import('esbuild')
-  const built = (options) => build(options).catch(() => {
-    // esbuild has printed what failed, with file and line, as tsx would have.
-    rmSync(temp, { recursive: true, force: true })
-    process.stderr.write('arachnid: the CLI\'s TypeScript sources did not build (above)\n')
-    process.exit(1)
-  })
   const temp = join(cache, `.${key}-${process.pid}`)
   rmSync(temp, { recursive: true, force: true })
   mkdirSync(temp, { recursive: true })
-  await built({
+  await build({
     entryPoints: { main: entry },
     outdir: temp,
     bundle: true,
@@ -75,6 +69,11 @@ async function bundleFor(key) {
     tsconfig: join(root, 'tsconfig.json'),
     logLevel: 'error',
     plugins: [workspaceOnly()],
+  }).catch(() => {
+    // esbuild has printed what failed, with file and line, as tsx would have.
+    rmSync(temp, { recursive: true, force: true })
+    process.stderr.write('arachnid: the CLI\'s TypeScript sources did not build (above)\n')
+    process.exit(1)
   })
   try {
     renameSync(temp, dir)

@@ -36,7 +36,7 @@ export interface CliOptions {
 }
 
 /** pnpm's own stderr lines around a script, which are not the command's output. */
-const PNPM_LINE = /^(\$ (node --import )?tsx packages\/cli\/src\/main\.ts.*|\$ node scripts\/arachnid\.mjs.*|\[?ELIFECYCLE\]?.*|\s*ERR_PNPM_\S+.*)$/
+const PNPM_LINE = /^(\$ node scripts\/arachnid\.mjs.*|\[?ELIFECYCLE\]?.*|\s*ERR_PNPM_\S+.*)$/
 
 export function withoutPnpmLines(stderr: string): string {
   return stderr.split('\n').filter((line) => !PNPM_LINE.test(line)).join('\n')
