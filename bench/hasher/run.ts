@@ -13,6 +13,7 @@
 import { availableParallelism, loadavg } from 'node:os'
 import { pathToFileURL } from 'node:url'
 import * as current from '../../packages/hasher/src/index.js'
+import { nativeJpegInUse, nativeJpegStatus, useNativeJpeg } from '../../packages/hasher/src/native-decode.js'
 import { startSyntheticSite } from '../../packages/synthetic/src/index.js'
 import { naiveHash, sharpVersions } from '../../packages/hasher/test/support/naive-hash.js'
 import { texturedImage, type SyntheticFormat } from '../../packages/hasher/test/support/textured-image.js'
@@ -77,7 +78,10 @@ if (SETS.includes('site')) {
   }
 }
 const kib = (set: Buffer[]): string => (set.reduce((n, b) => n + b.length, 0) / set.length / 1024).toFixed(0)
-console.log(`inputs: ${jpegs.length} JPEG 1024x768 (mean ${kib(jpegs)} KiB); mix of ${mixed.length}: PNG, WebP, GIF 1024x768 and JPEG 1000x750 (mean ${kib(mixed)} KiB); site: ${siteImages.length} of bench/crawl's (mean ${kib(siteImages)} KiB)`)
+console.log(`inputs: ${jpegs.length} JPEG 1024x768 (mean ${kib(jpegs)} KiB)${mixed.length > 0 ? `; mix of ${mixed.length}: PNG, WebP, GIF 1024x768 and JPEG 1000x750 (mean ${kib(mixed)} KiB)` : ''}${siteImages.length > 0 ? `; site: ${siteImages.length} of bench/crawl's (mean ${kib(siteImages)} KiB)` : ''}`)
+// The native JPEG decode against sharp's, same run: a row with it turned off in this thread.
+const SHARP_ROW = HASHER_DIR === undefined && nativeJpegInUse()
+console.log(`native JPEG decode: ${HASHER_DIR === undefined ? nativeJpegStatus : 'as the sources in --hasher have it'}`)
 
 // Same answers first: the comparison is only fair if both compute the same hashes.
 for (const bytes of [...jpegs.slice(0, 4), ...mixed.filter((_, i) => i % 12 === 0), ...siteImages.filter((_, i) => i % 40 === 0)]) {
@@ -99,8 +103,28 @@ for (const [setKey, setName, set, rounds] of sets) {
   const single = await measure(set, rounds, (b) => hashImage(b))
   const inProcess = await measure(set, rounds, (b) => poolZero.hash(b))
   const workers = await measure(set, rounds, (b) => poolTwo.hash(b))
-  for (const [name, r] of [...(NAIVE ? [['naive baseline', naive] as const] : []), ['hashImage', single], ['Hasher (workers: 0, default)', inProcess], ['Hasher (workers: 2)', workers]] as const) {
-    rows.push({ inputs: setName, method: name, 'images/s': Math.round(r.perSecond), 'x naive': (r.perSecond / naive.perSecond).toFixed(2), 'process CPU ms/image': r.cpuMs.toFixed(1) })
+  let viaSharp: { perSecond: number; cpuMs: number } | undefined
+  if (SHARP_ROW) {
+    useNativeJpeg(false)
+    viaSharp = await measure(set, rounds, (b) => poolZero.hash(b))
+    useNativeJpeg(true)
+  }
+  const methods = [
+    ...(NAIVE ? [['naive baseline', naive] as const] : []),
+    ...(viaSharp ? [['Hasher (workers: 0), sharp decodes JPEGs', viaSharp] as const] : []),
+    ['hashImage', single],
+    ['Hasher (workers: 0, default)', inProcess],
+    ['Hasher (workers: 2)', workers],
+  ] as const
+  for (const [name, r] of methods) {
+    rows.push({
+      inputs: setName,
+      method: name,
+      'images/s': Math.round(r.perSecond),
+      'x naive': NAIVE ? (r.perSecond / naive.perSecond).toFixed(2) : '-',
+      'x sharp decode': viaSharp ? (r.perSecond / viaSharp.perSecond).toFixed(2) : '-',
+      'process CPU ms/image': r.cpuMs.toFixed(1),
+    })
   }
 }
 await Promise.all([poolTwo.close(), poolZero.close()])

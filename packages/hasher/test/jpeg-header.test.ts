@@ -15,14 +15,16 @@ function jpegsUnder(dir: string): string[] {
   })
 }
 
-describe('jpegFrameSize: the frame size from the SOF marker, as sharp reads it', () => {
+describe('jpegFrameSize: the frame size, coding process and components from the SOF marker, as sharp reads them', () => {
   it('agrees with sharp on every JPEG fixture', async () => {
     const files = jpegsUnder(FIXTURES)
     expect(files.length).toBeGreaterThan(30)
     for (const file of files) {
       const bytes = readFileSync(file)
       const header = await sharp(bytes).metadata()
-      expect(jpegFrameSize(bytes), file).toEqual({ width: header.width, height: header.height })
+      const frame = jpegFrameSize(bytes)
+      expect(frame, file).toMatchObject({ width: header.width, height: header.height, components: header.channels })
+      expect(frame!.process === 2, file).toBe(header.isProgressive)
     }
   })
 
@@ -39,7 +41,9 @@ describe('jpegFrameSize: the frame size from the SOF marker, as sharp reads it',
     ]
     for (const bytes of variants) {
       const header = await sharp(bytes).metadata()
-      expect(jpegFrameSize(bytes)).toEqual({ width: header.width, height: header.height })
+      const frame = jpegFrameSize(bytes)
+      expect(frame).toMatchObject({ width: header.width, height: header.height, components: header.channels })
+      expect(frame!.process === 2).toBe(header.isProgressive)
     }
     // EXIF orientation 6: the stored frame is 97x61, the hash is of the upright 61x97 image.
     const rotated = await hashImage(variants[4]!)
