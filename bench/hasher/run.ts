@@ -13,7 +13,7 @@
 import { availableParallelism, loadavg } from 'node:os'
 import { pathToFileURL } from 'node:url'
 import * as current from '../../packages/hasher/src/index.js'
-import { nativeJpegInUse, nativeJpegStatus, useNativeJpeg } from '../../packages/hasher/src/native-decode.js'
+import { nativeDecodeInUse, nativeDecodeStatus, useNativeDecode } from '../../packages/hasher/src/native-decode.js'
 import { startSyntheticSite } from '../../packages/synthetic/src/index.js'
 import { naiveHash, sharpVersions } from '../../packages/hasher/test/support/naive-hash.js'
 import { texturedImage, type SyntheticFormat } from '../../packages/hasher/test/support/textured-image.js'
@@ -79,9 +79,9 @@ if (SETS.includes('site')) {
 }
 const kib = (set: Buffer[]): string => (set.reduce((n, b) => n + b.length, 0) / set.length / 1024).toFixed(0)
 console.log(`inputs: ${jpegs.length} JPEG 1024x768 (mean ${kib(jpegs)} KiB)${mixed.length > 0 ? `; mix of ${mixed.length}: PNG, WebP, GIF 1024x768 and JPEG 1000x750 (mean ${kib(mixed)} KiB)` : ''}${siteImages.length > 0 ? `; site: ${siteImages.length} of bench/crawl's (mean ${kib(siteImages)} KiB)` : ''}`)
-// The native JPEG decode against sharp's, same run: a row with it turned off in this thread.
-const SHARP_ROW = HASHER_DIR === undefined && nativeJpegInUse()
-console.log(`native JPEG decode: ${HASHER_DIR === undefined ? nativeJpegStatus : 'as the sources in --hasher have it'}`)
+// The native decode against sharp's, same run: a row with it turned off in this thread.
+const SHARP_ROW = HASHER_DIR === undefined && nativeDecodeInUse()
+console.log(`native decode: ${HASHER_DIR === undefined ? nativeDecodeStatus : 'as the sources in --hasher have it'}`)
 
 // Same answers first: the comparison is only fair if both compute the same hashes.
 for (const bytes of [...jpegs.slice(0, 4), ...mixed.filter((_, i) => i % 12 === 0), ...siteImages.filter((_, i) => i % 40 === 0)]) {
@@ -105,13 +105,13 @@ for (const [setKey, setName, set, rounds] of sets) {
   const workers = await measure(set, rounds, (b) => poolTwo.hash(b))
   let viaSharp: { perSecond: number; cpuMs: number } | undefined
   if (SHARP_ROW) {
-    useNativeJpeg(false)
+    useNativeDecode(false)
     viaSharp = await measure(set, rounds, (b) => poolZero.hash(b))
-    useNativeJpeg(true)
+    useNativeDecode(true)
   }
   const methods = [
     ...(NAIVE ? [['naive baseline', naive] as const] : []),
-    ...(viaSharp ? [['Hasher (workers: 0), sharp decodes JPEGs', viaSharp] as const] : []),
+    ...(viaSharp ? [['Hasher (workers: 0), sharp decodes all', viaSharp] as const] : []),
     ['hashImage', single],
     ['Hasher (workers: 0, default)', inProcess],
     ['Hasher (workers: 2)', workers],

@@ -1,8 +1,8 @@
 {
   "targets": [
     {
-      "target_name": "arachnid_jpeg",
-      "sources": ["jpeg-decode.cc"],
+      "target_name": "arachnid_decode",
+      "sources": ["decode.cc"],
       "include_dirs": [
         "<!(node -p \"process.env.ARACHNID_VIPS_INCLUDE\")",
         "<!(node -p \"process.env.ARACHNID_VIPS_INCLUDE\")/glib-2.0",

@@ -1,8 +1,9 @@
-// Builds the optional native JPEG decode (native/build/Release/arachnid_jpeg.node) against the
-// libvips that sharp itself loads (@img/sharp-libvips-<platform>) and its headers
-// (@img/sharp-libvips-dev, the package sharp's own source build uses). Run by `pnpm install`
-// (this package's install script) and by `pnpm --filter @arachnid/hasher build:native`. Without
-// the addon every image goes through sharp, with the same pixels. ARACHNID_NATIVE=0 skips it.
+// Builds the optional native decode of plain JPEG, PNG and WebP images
+// (native/build/Release/arachnid_decode.node) against the libvips that sharp itself loads
+// (@img/sharp-libvips-<platform>) and its headers (@img/sharp-libvips-dev, the package sharp's own
+// source build uses). Run by `pnpm install` (this package's install script) and by `pnpm --filter
+// @arachnid/hasher build:native`. Without the addon every image goes through sharp, with the same
+// pixels. ARACHNID_NATIVE=0 skips it.
 import { existsSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
@@ -40,9 +41,9 @@ function locateLibvips() {
 }
 
 buildAddon({
-  label: '@arachnid/hasher native JPEG decode',
+  label: '@arachnid/hasher native decode',
   nativeDir,
-  addon: 'arachnid_jpeg',
+  addon: 'arachnid_decode',
   fallback: 'sharp',
   prepare: locateLibvips,
 })

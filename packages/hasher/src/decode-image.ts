@@ -2,7 +2,7 @@ import sharp from 'sharp'
 import { CorruptImageError, HashError, HashTimeoutError, InputRejectedError } from './hash-error.js'
 import type { HashOptions } from './hash-options.js'
 import { type JpegFrame, jpegFrameSize } from './jpeg-header.js'
-import { decodeJpegNative } from './native-decode.js'
+import { decodeNative } from './native-decode.js'
 import type { Pixels } from './pixels.js'
 import { assertSafeSvg, looksLikeMarkup } from './svg-guard.js'
 
@@ -59,6 +59,9 @@ interface Header {
   readonly pages?: number | undefined
   readonly pageHeight?: number | undefined
   readonly hasAlpha: boolean
+  /** Bands and sample format, as sharp's metadata() reports them (not for a JPEG read by its frame header). */
+  readonly channels?: number | undefined
+  readonly depth?: string | undefined
   /** A JPEG's frame header, when the size came from it. */
   readonly jpeg?: JpegFrame
 }
@@ -95,14 +98,19 @@ async function decodeBounded(bytes: Uint8Array, options: Required<HashOptions>, 
     pages = Math.max(1, Math.min(wanted, Math.floor(options.maxPixels / framePixels)))
   }
 
-  // A plain JPEG (Huffman-coded sequential, 3 components: most of what a crawl hashes) goes
-  // through the native decode when it is built: the same libvips, the same pixels, about a third
-  // of a sharp decode's CPU (native-decode.ts). Progressive JPEGs stay with sharp and its time limit, since their
-  // decode time is not bounded by their pixel count.
+  // A plain image (a Huffman-coded sequential JPEG with 3 components; a PNG or WebP of one frame,
+  // 3 bands of 8 bits, no alpha: most of what a crawl hashes) goes through the native decode when
+  // it is built: the same libvips, the same pixels, a fraction of a sharp decode's CPU
+  // (native-decode.ts). Progressive JPEGs stay with sharp and its time limit, since their decode
+  // time is not bounded by their pixel count.
   const jpeg = header.jpeg
-  if (jpeg !== undefined && jpeg.components === 3 && (jpeg.process === 0 || jpeg.process === 1)) {
-    const data = await decodeJpegNative(bytes, jpeg.width, jpeg.height)
-    if (data !== undefined) return { format, first: { width: jpeg.width, height: jpeg.height, channels: 3, data }, frames: [], pageCount: 1 }
+  const plain =
+    jpeg !== undefined
+      ? jpeg.components === 3 && (jpeg.process === 0 || jpeg.process === 1)
+      : (format === 'png' || format === 'webp') && !header.hasAlpha && header.channels === 3 && header.depth === 'uchar' && pageCount === 1
+  if (plain) {
+    const data = await decodeNative(bytes, format as 'jpeg' | 'png' | 'webp', header.width, header.height)
+    if (data !== undefined) return { format, first: { width: header.width, height: header.height, channels: 3, data }, frames: [], pageCount: 1 }
   }
 
   let pipeline = sharp(bytes, {

@@ -4,21 +4,24 @@ import { fileURLToPath } from 'node:url'
 // sharp first: it loads and initialises the libvips the addon links against.
 import 'sharp'
 
-/** The optional native JPEG decode (packages/hasher/native), when it was built at install. */
-interface NativeJpeg {
+/** Formats the native decode takes (their plain cases), as sharp names them. */
+export type NativeFormat = 'jpeg' | 'png' | 'webp'
+
+/** The optional native decode (packages/hasher/native), when it was built at install. */
+interface NativeDecoder {
   /** Decodes into `out` (width x height x 3): 0 done, 1 not the plain case (sharp decodes it); rejects when libvips fails. */
-  decodeJpeg(bytes: Uint8Array, out: Uint8Array, width: number, height: number): Promise<0 | 1>
+  decode(bytes: Uint8Array, out: Uint8Array, width: number, height: number, format: NativeFormat): Promise<0 | 1>
   vipsVersion(): string
 }
 
-const ADDON = fileURLToPath(new URL('../native/build/Release/arachnid_jpeg.node', import.meta.url))
+const ADDON = fileURLToPath(new URL('../native/build/Release/arachnid_decode.node', import.meta.url))
 
-function load(): { addon: NativeJpeg | undefined; status: string } {
+function load(): { addon: NativeDecoder | undefined; status: string } {
   if (process.env.ARACHNID_NATIVE === '0') return { addon: undefined, status: 'disabled (ARACHNID_NATIVE=0)' }
-  if (process.env.ARACHNID_NATIVE_JPEG === '0') return { addon: undefined, status: 'disabled (ARACHNID_NATIVE_JPEG=0)' }
+  if (process.env.ARACHNID_NATIVE_DECODE === '0') return { addon: undefined, status: 'disabled (ARACHNID_NATIVE_DECODE=0)' }
   if (!existsSync(ADDON)) return { addon: undefined, status: `not built (no ${ADDON}; pnpm install builds it with node-gyp)` }
   try {
-    const addon = createRequire(import.meta.url)(ADDON) as NativeJpeg
+    const addon = createRequire(import.meta.url)(ADDON) as NativeDecoder
     return { addon, status: `loaded (libvips ${addon.vipsVersion()})` }
   } catch (error) {
     return { addon: undefined, status: `not loaded: ${(error as Error).message}` }
@@ -28,31 +31,31 @@ function load(): { addon: NativeJpeg | undefined; status: string } {
 const loaded = load()
 let enabled = loaded.addon !== undefined
 
-/** Why the native JPEG decode is or is not in use, for logs and tests. */
-export const nativeJpegStatus: string = loaded.status
+/** Why the native decode is or is not in use, for logs and tests. */
+export const nativeDecodeStatus: string = loaded.status
 
 /** Turns the native decode off (or back on, when it is loaded) in this thread: for tests and benchmarks comparing both paths. */
-export function useNativeJpeg(on: boolean): void {
+export function useNativeDecode(on: boolean): void {
   enabled = on && loaded.addon !== undefined
 }
 
-/** Whether JPEGs in this thread go through the native decode. */
-export function nativeJpegInUse(): boolean {
+/** Whether plain JPEG, PNG and WebP images in this thread go through the native decode. */
+export function nativeDecodeInUse(): boolean {
   return enabled
 }
 
 /**
- * Decodes a plain JPEG (3 components, EXIF orientation 1) into a pooled buffer, or returns
- * undefined when sharp must: the addon is not in use, the image is not the plain case, or libvips
- * reported an error (sharp then reports it as it always did).
+ * Decodes a plain image (3-band 8-bit sRGB, one frame, EXIF orientation 1) into a pooled buffer,
+ * or returns undefined when sharp must: the addon is not in use, the image is not the plain case,
+ * or libvips reported an error (sharp then reports it as it always did).
  */
-export async function decodeJpegNative(bytes: Uint8Array, width: number, height: number): Promise<Uint8Array | undefined> {
+export async function decodeNative(bytes: Uint8Array, format: NativeFormat, width: number, height: number): Promise<Uint8Array | undefined> {
   const addon = loaded.addon
   if (!enabled || addon === undefined) return undefined
   const out = takePixels(width * height * 3)
   let status: number
   try {
-    status = await addon.decodeJpeg(bytes, out, width, height)
+    status = await addon.decode(bytes, out, width, height, format)
   } catch {
     status = -1
   }

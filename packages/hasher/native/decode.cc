@@ -1,10 +1,11 @@
-// N-API glue of the optional native JPEG decode, loaded by src/native-decode.ts when it was built.
+// N-API glue of the optional native decode of plain JPEG, PNG and WebP images, loaded by
+// src/native-decode.ts when it was built.
 //
-//   decodeJpeg(bytes: Uint8Array, out: Uint8Array, width, height) -> Promise<0 | 1>
+//   decode(bytes: Uint8Array, out: Uint8Array, width, height, 'jpeg' | 'png' | 'webp') -> Promise<0 | 1>
 //
 // libvips decodes `bytes` (fail on errors, as the sharp pipeline in decode-image.ts asks) into
 // `out`, on libuv's pool, in the calling thread: the same libvips (the one sharp loaded), the same
-// mozjpeg, the same pixels as sharp's raw output. What it leaves out (all hashes of a 1024x768 JPEG
+// codecs, the same pixels as sharp's raw output. What it leaves out (all hashes of a 1024x768 JPEG
 // took 9.3-11.8 ms of CPU through sharp on this project's VM, 6.3-7.1 with this path): sharp's set-up,
 // libvips' worker hand-offs (about 90 context switches per image), a fresh output buffer per image
 // (`out` comes from a pool, so no page faults), and the sequential loader's line cache, which
@@ -36,6 +37,7 @@ struct Job {
   size_t outLength = 0;
   int width = 0;
   int height = 0;
+  const char* loader = nullptr;  // one of LOADERS
   int status = -1;  // 0 decoded, 1 not the plain case, -1 failed (error holds why)
   std::string error;
 };
@@ -43,7 +45,7 @@ struct Job {
 // Builds jpegload_buffer outside libvips' operation cache, which would keep the image, and with it
 // a pointer into `bytes`, after JavaScript has let them go.
 VipsImage* load(Job* job) {
-  VipsOperation* op = vips_operation_new("jpegload_buffer");
+  VipsOperation* op = vips_operation_new(job->loader);
   if (op == nullptr) return nullptr;
   VipsBlob* blob = vips_blob_new(nullptr, job->bytes, job->length);
   g_object_set(op, "buffer", blob, "access", VIPS_ACCESS_RANDOM, "fail_on", VIPS_FAIL_ON_ERROR, nullptr);
@@ -107,6 +109,14 @@ void complete(napi_env env, napi_status, void* data) {
   delete job;
 }
 
+// The loaders this path may run, by the format names sharp reports.
+const char* loaderFor(const std::string& format) {
+  if (format == "jpeg") return "jpegload_buffer";
+  if (format == "png") return "pngload_buffer";
+  if (format == "webp") return "webpload_buffer";
+  return nullptr;
+}
+
 bool bytesOf(napi_env env, napi_value value, uint8_t** data, size_t* length) {
   bool is = false;
   napi_is_typedarray(env, value, &is);
@@ -119,18 +129,22 @@ bool bytesOf(napi_env env, napi_value value, uint8_t** data, size_t* length) {
   return true;
 }
 
-napi_value decodeJpeg(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+napi_value decode(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
   Job* job = new Job();
   uint8_t* bytes = nullptr;
   int32_t width = 0, height = 0;
-  if (argc < 4 || !bytesOf(env, argv[0], &bytes, &job->length) || !bytesOf(env, argv[1], &job->out, &job->outLength) ||
+  char format[16] = {0};
+  size_t formatLength = 0;
+  if (argc < 5 || !bytesOf(env, argv[0], &bytes, &job->length) || !bytesOf(env, argv[1], &job->out, &job->outLength) ||
       napi_get_value_int32(env, argv[2], &width) != napi_ok || napi_get_value_int32(env, argv[3], &height) != napi_ok ||
-      width <= 0 || height <= 0) {
+      width <= 0 || height <= 0 ||
+      napi_get_value_string_utf8(env, argv[4], format, sizeof(format), &formatLength) != napi_ok ||
+      (job->loader = loaderFor(format)) == nullptr) {
     delete job;
-    napi_throw_type_error(env, nullptr, "decodeJpeg(bytes: Uint8Array, out: Uint8Array, width: number, height: number)");
+    napi_throw_type_error(env, nullptr, "decode(bytes: Uint8Array, out: Uint8Array, width: number, height: number, format: 'jpeg' | 'png' | 'webp')");
     return nullptr;
   }
   job->bytes = bytes;
@@ -141,7 +155,7 @@ napi_value decodeJpeg(napi_env env, napi_callback_info info) {
   napi_create_reference(env, argv[1], 1, &job->outRef);
   napi_value promise, name;
   napi_create_promise(env, &job->deferred, &promise);
-  napi_create_string_utf8(env, "arachnid.decodeJpeg", NAPI_AUTO_LENGTH, &name);
+  napi_create_string_utf8(env, "arachnid.decode", NAPI_AUTO_LENGTH, &name);
   napi_create_async_work(env, nullptr, name, execute, complete, job, &job->work);
   napi_queue_async_work(env, job->work);
   return promise;
@@ -160,7 +174,7 @@ NAPI_MODULE_INIT() {
   // sharp has initialised libvips already (it is imported first); this is a no-op then.
   if (VIPS_INIT("arachnid")) return nullptr;
   napi_property_descriptor properties[] = {
-      {"decodeJpeg", nullptr, decodeJpeg, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"decode", nullptr, decode, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"vipsVersion", nullptr, vipsVersion, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(properties) / sizeof(properties[0]), properties);
