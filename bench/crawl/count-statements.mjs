@@ -1,8 +1,8 @@
 /**
  * Preloaded into the bench's worker processes (NODE_OPTIONS=--import): counts the SQL statements
  * the process sends through node-postgres, by kind (the statement's first words), and writes them
- * with the process's CPU time to $ARACHNID_BENCH_COUNTS-<pid>.json when it exits (tsx runs the
- * worker in a child process, which preloads this too: each writes its own file). Measurement only.
+ * with the process's CPU time to $ARACHNID_BENCH_COUNTS-<pid>.json when it exits (a child process
+ * the worker starts preloads this too: each writes its own file). Measurement only.
  */
 import { createRequire } from 'node:module'
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs'

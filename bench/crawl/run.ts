@@ -11,7 +11,7 @@
  * Needs Postgres (TEST_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres); it
  * creates and drops its own database. Images are benign, synthetic, generated in memory.
  */
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -76,6 +76,9 @@ async function runBaseline(): Promise<{ pages: number; images: number; seconds: 
   console.log(`baseline: ${result.pages} pages, ${images} images in ${seconds.toFixed(1)} s; CPU s: bench+site ${result.cpuSeconds.toFixed(1)}; load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`)
   return result
 }
+// The CLI's bundle, built now if the sources changed since it was last built (a few seconds).
+const build = spawnSync(process.execPath, [path.join(root, 'scripts/arachnid.mjs'), '--help'], { cwd: root, encoding: 'utf8' })
+if (build.status !== 0) throw new Error(`scripts/arachnid.mjs --help failed: ${build.stderr}`)
 const baselines = [await runBaseline()]
 
 // 2. The pipeline, with 1 and then 2 worker processes.
@@ -125,7 +128,9 @@ async function pipeline(workers: number, hashWorkers: number, mediaConcurrency: 
   const countFiles = Array.from({ length: workers }, (_, i) => path.join(home, `counts-${workers}-${hashWorkers}-${mediaConcurrency}-${i}`))
   const start = performance.now()
   const benchCpu = process.cpuUsage()
-  const children = countFiles.map((countFile) => spawn(path.join(root, 'node_modules/.bin/tsx'), [path.join(root, 'packages/cli/src/main.ts'), 'worker', '--exit-when-idle',
+  // The worker as users start it (`pnpm arachnid worker`: scripts/arachnid.mjs, the CLI's bundle,
+  // built before the first run below so that no run pays for building it).
+  const children = countFiles.map((countFile) => spawn(process.execPath, [path.join(root, 'scripts/arachnid.mjs'), 'worker', '--exit-when-idle',
     '--page-concurrency', String(CONCURRENCY), '--media-concurrency', String(mediaConcurrency)], {
     cwd: home, stdio: ['ignore', 'ignore', 'inherit'],
     env: {
@@ -155,8 +160,8 @@ async function pipeline(workers: number, hashWorkers: number, mediaConcurrency: 
   let statements = 0
   let workerCpu = 0
   const kinds = new Map<string, number>()
-  // Worker processes' CPU by thread name: 'main' (the worker's, and the idle tsx launcher's, which
-  // preloads the counter too), 'node' (hashing threads, libuv's pool, V8's helpers), libvips' own.
+  // Worker processes' CPU by thread name: 'main', 'node' (hashing threads, libuv's pool, V8's
+  // helpers), libvips' own.
   const threadCpu = new Map<string, number>()
   const written = (await readdir(home)).filter((f) => countFiles.some((c) => f.startsWith(`${path.basename(c)}-`)))
   for (const file of written) {
