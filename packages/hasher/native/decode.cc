@@ -37,13 +37,13 @@ struct Job {
   size_t outLength = 0;
   int width = 0;
   int height = 0;
-  const char* loader = nullptr;  // one of LOADERS
+  const char* loader = nullptr;  // loaderFor's answer
   int status = -1;  // 0 decoded, 1 not the plain case, -1 failed (error holds why)
   std::string error;
 };
 
-// Builds jpegload_buffer outside libvips' operation cache, which would keep the image, and with it
-// a pointer into `bytes`, after JavaScript has let them go.
+// Builds the loader outside libvips' operation cache, which would keep the image, and with it a
+// pointer into `bytes`, after JavaScript has let them go.
 VipsImage* load(Job* job) {
   VipsOperation* op = vips_operation_new(job->loader);
   if (op == nullptr) return nullptr;
@@ -61,6 +61,8 @@ void execute(napi_env, void* data) {
   Job* job = static_cast<Job*>(data);
   VipsImage* image = load(job);
   if (image == nullptr) {
+    // libvips' error text is one buffer for the whole process; sharp reads and clears it the same
+    // way from its own threads. The text only tells the caller to let sharp decode (and report).
     job->error = vips_error_buffer();
     vips_error_clear();
     return;
@@ -98,7 +100,7 @@ void complete(napi_env env, napi_status, void* data) {
     napi_resolve_deferred(env, job->deferred, result);
   } else {
     napi_value message, error;
-    const std::string text = job->error.empty() ? "jpeg decode failed" : job->error;
+    const std::string text = job->error.empty() ? "decode failed" : job->error;
     napi_create_string_utf8(env, text.c_str(), text.size(), &message);
     napi_create_error(env, nullptr, message, &error);
     napi_reject_deferred(env, job->deferred, error);
