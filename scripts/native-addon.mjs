@@ -21,7 +21,6 @@ function findNodeGyp() {
 
 /** A directory with include/node/node_api.h for this Node.js. */
 function findNodeDir() {
-  if (process.env.npm_config_node_dir) return process.env.npm_config_node_dir
   if (process.env.npm_config_nodedir) return process.env.npm_config_nodedir
   const prefix = resolve(dirname(process.execPath), '..')
   return existsSync(join(prefix, 'include/node/node_api.h')) ? prefix : undefined

@@ -21,7 +21,6 @@
 #include <vips/vips.h>
 
 #include <cstdint>
-#include <cstring>
 #include <string>
 
 namespace {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { blockhash256, blockhashFromBlockSums } from './blockhash.js'
-import { type DecodedImage, decodeImage } from './decode-image.js'
+import { decodeImage } from './decode-image.js'
 import { foldedScan } from './folded-scan.js'
 import { type HashOptions, resolveHashOptions } from './hash-options.js'
 import type { ImageHashes } from './image-hashes.js'
@@ -25,40 +25,36 @@ export async function hashImage(bytes: Uint8Array, options: HashOptions = {}): P
   const md5 = createHash('md5').update(bytes).digest('hex')
   const sha1 = createHash('sha1').update(bytes).digest('hex')
   const decoded = await decoding
+  const { first } = decoded
   try {
-    return hashDecoded(decoded, { sha256, md5, sha1, bytes: bytes.length }, resolved.dihedral)
+    // One pass over the pixels gives PDQ's folded 64x64 buffer and, for the common layouts,
+    // blockhash's block sums; otherwise each hash reads the pixels itself.
+    const scan = foldedScan(first, true)
+    const dihedral = resolved.dihedral
+    const pdq = scan === undefined ? pdqHash(first, { dihedral }) : pdqHashFromDownsample(first, scan.down, { dihedral })
+    const blockhash = scan?.blocks !== undefined ? blockhashFromBlockSums(scan.blocks, scan.pixelsPerBlock!) : blockhash256(first, 2)
+    const result: ImageHashes = {
+      sha256,
+      md5,
+      sha1,
+      blockhash,
+      pdq: pdq.hash,
+      pdqQuality: pdq.quality,
+      width: first.width,
+      height: first.height,
+      format: decoded.format,
+      bytes: bytes.length,
+    }
+    if (pdq.dihedral !== undefined) result.pdqDihedral = [...pdq.dihedral]
+    if (decoded.frames.length > 0) {
+      result.frames = decoded.frames.map(({ index, pixels }) => {
+        const frame = index === 0 ? pdq : pdqHash(pixels)
+        return { index, blockhash: index === 0 ? result.blockhash : blockhash256(pixels, 2), pdq: frame.hash, pdqQuality: frame.quality }
+      })
+    }
+    return result
   } finally {
     // Pixels from the native decode go back to its pool: nothing here keeps them.
-    releasePixels(decoded.first.data)
+    releasePixels(first.data)
   }
-}
-
-function hashDecoded(decoded: DecodedImage, digests: { sha256: string; md5: string; sha1: string; bytes: number }, dihedral: boolean): ImageHashes {
-  const { sha256, md5, sha1 } = digests
-  const { first } = decoded
-  // One pass over the pixels gives PDQ's folded 64x64 buffer and, for the common layouts,
-  // blockhash's block sums; otherwise each hash reads the pixels itself.
-  const scan = foldedScan(first, true)
-  const pdq = scan === undefined ? pdqHash(first, { dihedral }) : pdqHashFromDownsample(first, scan.down, { dihedral })
-  const blockhash = scan?.blocks !== undefined ? blockhashFromBlockSums(scan.blocks, scan.pixelsPerBlock!) : blockhash256(first, 2)
-  const result: ImageHashes = {
-    sha256,
-    md5,
-    sha1,
-    blockhash,
-    pdq: pdq.hash,
-    pdqQuality: pdq.quality,
-    width: first.width,
-    height: first.height,
-    format: decoded.format,
-    bytes: digests.bytes,
-  }
-  if (pdq.dihedral !== undefined) result.pdqDihedral = [...pdq.dihedral]
-  if (decoded.frames.length > 0) {
-    result.frames = decoded.frames.map(({ index, pixels }) => {
-      const frame = index === 0 ? pdq : pdqHash(pixels)
-      return { index, blockhash: index === 0 ? result.blockhash : blockhash256(pixels, 2), pdq: frame.hash, pdqQuality: frame.quality }
-    })
-  }
-  return result
 }
